@@ -1,0 +1,190 @@
+"""The engine's one settings object.
+
+Values come, strongest first, from ``CALLCENTER_*`` environment variables (nested keys joined
+by ``__``: ``CALLCENTER_DATABASE__URL``), then an optional TOML file (``--config FILE`` or
+``CALLCENTER_CONFIG``), then the embedded defaults: SQLite under ``var/``, the in-process bus,
+HTTP on 127.0.0.1:8080. :func:`load_settings` turns every invalid value into one
+:class:`~callcenter.errors.ConfigError` line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from callcenter.errors import ConfigError
+
+ENV_PREFIX = "CALLCENTER_"
+ENV_NESTED = "__"
+CONFIG_FILE_ENV = "CALLCENTER_CONFIG"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        "sqlite:///var/callcenter.db",
+        description="SQLAlchemy URL: sqlite:///PATH (embedded) or postgresql+psycopg://...",
+    )
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+    auto_migrate: bool = Field(
+        True, description="Upgrade the schema at start-up; off: refuse to start when it is behind."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("allowed: a sqlite:///PATH or postgresql+psycopg://USER@HOST/DB URL")
+        return value
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    client_id: str | None = Field(None, description="Defaults to callcenter-<tenant>-<pid>.")
+    keepalive_s: int = Field(30, ge=5, le=3600)
+
+
+class BusSettings(BaseModel):
+    kind: Literal["inprocess", "mqtt"] = Field(
+        "inprocess", description="inprocess (one engine) or mqtt (wallboards, integrations, nodes)"
+    )
+    buffer_size: int = Field(
+        10_000, ge=10, description="Events kept while the broker is away; older ones are dropped."
+    )
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    mqtt: MqttSettings = MqttSettings()
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535, description="0 picks a free port.")
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = Field(False, description="JSON lines instead of human-readable text.")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    """Everything the engine can be told. ``callcenter config show`` prints it, secrets masked."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    tenant: str = Field(
+        "default", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Name used in bus topics."
+    )
+    var_dir: Path = Field(Path("var"), description="Where the engine keeps its state files.")
+    recordings_dir: Path = Field(Path("recordings"), description="Where recordings are stored.")
+    database: DatabaseSettings = DatabaseSettings()
+    bus: BusSettings = BusSettings()
+    http: HttpSettings = HttpSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file_path
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+# Set by load_settings only while it builds Settings: pydantic-settings asks the class, not the
+# instance, for its sources.
+_config_file_path: Path | None = None
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, or raise one :class:`ConfigError` that says what to fix."""
+    global _config_file_path
+    path = config_file or os.environ.get(CONFIG_FILE_ENV) or None
+    if path is not None:
+        path = Path(path)
+        _check_config_file(path)
+    _config_file_path = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    finally:
+        _config_file_path = None
+
+
+def _check_config_file(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {path} does not exist: create it, or unset {CONFIG_FILE_ENV} / --config"
+        )
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML ({exc}): fix the syntax") from None
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    """One line naming the first bad key, its value, what is allowed and where to set it."""
+    err = exc.errors()[0]
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc)
+    env_name = ENV_PREFIX + ENV_NESTED.join(loc).upper()
+    where = f"{env_name} or [{'.'.join(loc[:-1])}] {loc[-1]}" if len(loc) > 1 else env_name
+    if path is not None:
+        where += f" in {path}"
+    if err["type"] == "extra_forbidden":
+        return f"unknown configuration key '{key}': remove it, or see `callcenter config show`"
+    value = err.get("input")
+    shown = "***" if _is_secret(key) else repr(value)
+    more = f" ({len(exc.errors()) - 1} more problem(s) after this one)" if len(exc.errors()) > 1 else ""
+    return f"invalid configuration {key}={shown}: {err['msg']}; set {where} to an allowed value{more}"
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("password", "token", "secret"))
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, with passwords and tokens replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    data = settings.model_dump(mode="json")
+    data["database"]["url"] = make_url(settings.database.url).render_as_string(hide_password=True)
+    return _mask(data)
+
+
+def _mask(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _mask(v, k) for k, v in node.items()}
+    if _is_secret(key) and node is not None:
+        return "***"
+    return node

@@ -1,0 +1,113 @@
+"""The composition root: builds the adapters the settings ask for and runs them on one loop.
+
+``Engine.start`` opens the database (and brings its schema up to date when
+``database.auto_migrate`` is on), starts the bus, then the HTTP server; ``Engine.stop`` undoes
+them in reverse order. ``serve`` wires SIGINT / SIGTERM to a clean stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Generator
+
+import uvicorn
+
+from callcenter.bus import EventBus, build_bus
+from callcenter.config import Settings
+from callcenter.store import Database, ensure_current, open_database, upgrade
+from callcenter.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the engine owns SIGINT / SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: Database
+        self.bus: EventBus
+        self._server: _Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.http_port: int | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        s.var_dir.mkdir(parents=True, exist_ok=True)
+        s.recordings_dir.mkdir(parents=True, exist_ok=True)
+        self.db = await asyncio.to_thread(open_database, s.database.url, s.database.echo)
+        if s.database.auto_migrate:
+            await asyncio.to_thread(upgrade, self.db)
+        else:
+            await asyncio.to_thread(ensure_current, self.db)
+        log.info("database %s ready", self.db.safe_url)
+        self.bus = build_bus(s)
+        await self.bus.start()
+        log.info("event bus %s started", self.bus.kind)
+        await self._start_http()
+
+    async def _start_http(self) -> None:
+        s = self.settings.http
+        sock = socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((s.host, s.port))
+        except OSError as exc:
+            sock.close()
+            from callcenter.errors import ConfigError
+
+            raise ConfigError(
+                f"cannot listen on http {s.host}:{s.port} ({exc.strerror}): stop what uses the "
+                "port or set CALLCENTER_HTTP__PORT to another one"
+            ) from None
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self), log_config=None, access_log=False, lifespan="on",
+        )
+        self._server = _Server(config)
+        self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")
+        while not self._server.started:
+            if self._server_task.done():
+                await self._server_task  # raises what stopped it
+                raise RuntimeError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+        log.info("HTTP listening on http://%s:%d", s.host, self.http_port)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            await self._server_task
+            self._server = self._server_task = None
+        if hasattr(self, "bus"):
+            await self.bus.stop()
+        if hasattr(self, "db"):
+            self.db.dispose()
+        log.info("engine stopped")
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def serve(self) -> None:
+        """Start, run until SIGINT / SIGTERM (or :meth:`request_stop`), then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self._stopping.wait()
+            log.info("stop requested, shutting down")
+        finally:
+            await self.stop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,26 @@
+"""The FastAPI application: operations endpoints now; later issues add their routers here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+import callcenter
+from callcenter.web import health
+
+if TYPE_CHECKING:
+    from callcenter.engine import Engine
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(
+        title="Call-center engine",
+        version=callcenter.__version__,
+        description="REST API of the call-center engine. Events are on the bus: see "
+        "docs/events.asyncapi.yaml.",
+    )
+    app.state.engine = engine
+    app.state.metrics = health.metrics_registry(engine)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,81 @@
+"""``/healthz`` and Prometheus ``/metrics``.
+
+``/healthz`` answers 503 when the database (the record) is unreachable and 200 otherwise; a bus
+whose broker is away makes it 200 with ``status: degraded``, because the engine keeps taking
+calls while the bus buffers (a load balancer should not pull a node for that).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+import callcenter
+
+if TYPE_CHECKING:
+    from callcenter.engine import Engine
+
+router = APIRouter(tags=["operations"])
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+@router.get("/healthz", summary="Liveness and dependencies: database and event bus")
+async def healthz(request: Request) -> JSONResponse:
+    engine = _engine(request)
+    db_ok, db_detail = await engine.db.healthy()
+    bus_ok, bus_detail = engine.bus.healthy()
+    status = "ok" if db_ok and bus_ok else ("degraded" if db_ok else "failing")
+    body: dict[str, Any] = {
+        "status": status,
+        "version": callcenter.__version__,
+        "checks": {
+            "database": {"ok": db_ok, "backend": engine.db.backend, "detail": db_detail},
+            "bus": {"ok": bus_ok, "kind": engine.bus.kind, "detail": bus_detail},
+        },
+    }
+    return JSONResponse(body, status_code=200 if db_ok else 503)
+
+
+class EngineCollector:
+    """Reads the engine's counters at scrape time (no background polling)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        stats = self.engine.bus.stats
+        info = GaugeMetricFamily("callcenter_info", "Engine build", labels=["version", "bus"])
+        info.add_metric([callcenter.__version__, self.engine.bus.kind], 1)
+        yield info
+        yield CounterMetricFamily("callcenter_bus_published", "Events published", stats.published)
+        yield CounterMetricFamily(
+            "callcenter_bus_delivered", "Events delivered to the broker or subscribers",
+            stats.delivered,
+        )
+        yield CounterMetricFamily(
+            "callcenter_bus_dropped", "Events dropped because the buffer was full", stats.dropped
+        )
+        yield GaugeMetricFamily("callcenter_bus_buffered", "Events waiting to be sent",
+                                stats.buffered)
+        yield GaugeMetricFamily("callcenter_bus_connected", "1 when the bus is connected",
+                                int(stats.connected))
+        yield CounterMetricFamily("callcenter_bus_reconnects", "Broker reconnections",
+                                  stats.reconnects)
+
+
+def metrics_registry(engine: Engine) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(EngineCollector(engine))  # type: ignore[arg-type]
+    return registry
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
