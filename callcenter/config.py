@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,7 +29,11 @@ ENV_NESTED = "__"
 CONFIG_FILE_ENV = "CALLCENTER_CONFIG"
 
 
-class DatabaseSettings(BaseModel):
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
     url: str = Field(
         "sqlite:///var/callcenter.db",
         description="SQLAlchemy URL: sqlite:///PATH (embedded) or postgresql+psycopg://...",
@@ -47,7 +51,7 @@ class DatabaseSettings(BaseModel):
         return value
 
 
-class MqttSettings(BaseModel):
+class MqttSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
@@ -57,7 +61,7 @@ class MqttSettings(BaseModel):
     keepalive_s: int = Field(30, ge=5, le=3600)
 
 
-class BusSettings(BaseModel):
+class BusSettings(_Section):
     kind: Literal["inprocess", "mqtt"] = Field(
         "inprocess", description="inprocess (one engine) or mqtt (wallboards, integrations, nodes)"
     )
@@ -69,12 +73,12 @@ class BusSettings(BaseModel):
     mqtt: MqttSettings = MqttSettings()
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port.")
 
 
-class LogSettings(BaseModel):
+class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = Field(False, description="JSON lines instead of human-readable text.")
 
@@ -165,8 +169,14 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         return f"unknown configuration key '{key}': remove it, or see `callcenter config show`"
     value = err.get("input")
     shown = "***" if _is_secret(key) else repr(value)
-    more = f" ({len(exc.errors()) - 1} more problem(s) after this one)" if len(exc.errors()) > 1 else ""
-    return f"invalid configuration {key}={shown}: {err['msg']}; set {where} to an allowed value{more}"
+    more = (
+        f" ({len(exc.errors()) - 1} more problem(s) after this one)"
+        if len(exc.errors()) > 1
+        else ""
+    )
+    return (
+        f"invalid configuration {key}={shown}: {err['msg']}; set {where} to an allowed value{more}"
+    )
 
 
 def _is_secret(key: str) -> bool:

@@ -73,7 +73,10 @@ class Engine:
             ) from None
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self), log_config=None, access_log=False, lifespan="on",
+            create_app(self),
+            log_config=None,
+            access_log=False,
+            lifespan="on",
         )
         self._server = _Server(config)
         self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http")

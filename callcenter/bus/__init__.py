@@ -7,6 +7,8 @@ AsyncAPI catalogue in ``docs/events.asyncapi.yaml`` is generated (``catalogue``)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from callcenter.bus.base import BusStats, EventBus
 from callcenter.bus.events import (
     PAYLOADS,
@@ -20,6 +22,9 @@ from callcenter.bus.events import (
 from callcenter.bus.inprocess import InProcessBus
 from callcenter.bus.mqtt import MqttBus
 from callcenter.bus.topics import matches, topic
+
+if TYPE_CHECKING:
+    from callcenter.config import Settings
 
 __all__ = [
     "PAYLOADS",
@@ -39,17 +44,22 @@ __all__ = [
 ]
 
 
-def build_bus(settings) -> EventBus:  # type: ignore[no-untyped-def]
+def build_bus(settings: Settings) -> EventBus:
     """The bus the settings ask for (not started)."""
     b = settings.bus
     if b.kind == "mqtt":
         m = b.mqtt
         return MqttBus(
-            settings.tenant, m.host, m.port,
+            settings.tenant,
+            m.host,
+            m.port,
             username=m.username,
             password=m.password.get_secret_value() if m.password else None,
-            tls=m.tls, client_id=m.client_id, keepalive_s=m.keepalive_s,
+            tls=m.tls,
+            client_id=m.client_id,
+            keepalive_s=m.keepalive_s,
             buffer_size=b.buffer_size,
-            reconnect_min_s=b.reconnect_min_s, reconnect_max_s=b.reconnect_max_s,
+            reconnect_min_s=b.reconnect_min_s,
+            reconnect_max_s=b.reconnect_max_s,
         )
     return InProcessBus(settings.tenant, b.buffer_size)

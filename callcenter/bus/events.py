@@ -41,8 +41,16 @@ class CallUpdate(EventPayload):
 
     call_id: str
     kind: Literal[
-        "started", "ivr", "queued", "offered", "connected", "transferred", "held", "resumed",
-        "abandoned", "ended",
+        "started",
+        "ivr",
+        "queued",
+        "offered",
+        "connected",
+        "transferred",
+        "held",
+        "resumed",
+        "abandoned",
+        "ended",
     ]
     direction: Literal["inbound", "outbound", "internal"] = "inbound"
     voice_layer: Literal["sip", "twilio"] = "sip"

@@ -46,11 +46,12 @@ class InProcessBus(EventBus):
         if queue.full():
             queue.get_nowait()
             self.stats.dropped += 1
-            log.warning("a slow bus subscriber lost its oldest message (%d lost so far)",
-                        self.stats.dropped)
+            log.warning(
+                "a slow bus subscriber lost its oldest message (%d lost so far)", self.stats.dropped
+            )
         queue.put_nowait(item)
 
-    async def subscribe(self, topic_filter: str) -> AsyncIterator[Message]:  # type: ignore[override]
+    async def subscribe(self, topic_filter: str) -> AsyncIterator[Message]:
         validate_filter(topic_filter)
         queue: asyncio.Queue[Message | None] = asyncio.Queue(self.buffer_size)
         for name, retained in self._retained.items():

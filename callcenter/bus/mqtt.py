@@ -10,6 +10,7 @@ once: consumers de-duplicate on the envelope's ``event_id``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -95,13 +96,13 @@ class MqttBus(EventBus):
             return
         if self.stats.connected and (self._buffer or self._in_flight):
             deadline = asyncio.get_running_loop().time() + flush_timeout_s
-            while (self._buffer or self._in_flight) and asyncio.get_running_loop().time() < deadline:
+            while (
+                self._buffer or self._in_flight
+            ) and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.02)
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         if self._buffer:
             log.warning("%d bus message(s) not sent at shutdown", len(self._buffer))
         self.stats.connected = False
@@ -122,7 +123,9 @@ class MqttBus(EventBus):
         if before == 0 or before // 1000 != self.stats.dropped // 1000:
             log.warning(
                 "bus buffer full (%d messages) while the broker at %s is away: %d dropped so far",
-                self.buffer_size, self.address, self.stats.dropped,
+                self.buffer_size,
+                self.address,
+                self.stats.dropped,
             )
 
     def healthy(self) -> tuple[bool, str]:
@@ -141,7 +144,7 @@ class MqttBus(EventBus):
                     elif delay > self.reconnect_min_s or self.stats.reconnects:
                         log.info("reconnected to the MQTT broker at %s", self.address)
                     delay = self.reconnect_min_s
-                    await self._drain(client)
+                    await self._drain_until_disconnected(client)
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
                 self._last_error = str(exc)
@@ -150,10 +153,32 @@ class MqttBus(EventBus):
                     return
                 self.stats.reconnects += 1
                 pause = delay * random.uniform(0.8, 1.2)
-                log.warning("lost the MQTT broker at %s (%s): retrying in %.1f s, %d buffered",
-                            self.address, exc, pause, len(self._buffer))
+                log.warning(
+                    "lost the MQTT broker at %s (%s): retrying in %.1f s, %d buffered",
+                    self.address,
+                    exc,
+                    pause,
+                    len(self._buffer),
+                )
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, self.reconnect_max_s)
+
+    async def _drain_until_disconnected(self, client: aiomqtt.Client) -> None:
+        # aiomqtt has no public "connection lost" signal; an idle publisher would otherwise
+        # only notice a dead broker at its next publish. (aiomqtt is pinned <3.)
+        lost = client._disconnected  # noqa: SLF001
+        drain = asyncio.create_task(self._drain(client))
+        try:
+            await asyncio.wait({drain, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not drain.done():
+                drain.cancel()
+                await asyncio.gather(drain, return_exceptions=True)
+        if drain.done() and not drain.cancelled() and drain.exception():
+            raise drain.exception()  # type: ignore[misc]
+        if lost.done():
+            exc = lost.exception() if not lost.cancelled() else None
+            raise aiomqtt.MqttError(f"connection lost ({exc or 'disconnected'})")
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
@@ -164,9 +189,9 @@ class MqttBus(EventBus):
             batch = [self._buffer.popleft() for _ in range(min(BATCH, len(self._buffer)))]
             self._in_flight = len(batch)
             try:
-                await asyncio.gather(*(
-                    client.publish(m.topic, m.body, qos=1, retain=m.retain) for m in batch
-                ))
+                await asyncio.gather(
+                    *(client.publish(m.topic, m.body, qos=1, retain=m.retain) for m in batch)
+                )
             except BaseException:
                 # Not acknowledged: back to the front, in order (at least once; the buffer
                 # bound still holds, so the oldest may go).
@@ -183,7 +208,7 @@ class MqttBus(EventBus):
             self.stats.delivered += len(batch)
             self.stats.buffered = len(self._buffer)
 
-    async def subscribe(self, topic_filter: str) -> AsyncIterator[Message]:  # type: ignore[override]
+    async def subscribe(self, topic_filter: str) -> AsyncIterator[Message]:
         """Messages matching ``topic_filter`` over a connection of its own; resubscribes after
         the broker comes back."""
         validate_filter(topic_filter)
@@ -197,11 +222,15 @@ class MqttBus(EventBus):
                     async for incoming in client.messages:
                         yield Message(
                             topic=incoming.topic.value,
-                            body=bytes(incoming.payload),  # type: ignore[arg-type]
+                            body=bytes(incoming.payload),
                             retain=incoming.retain,
                         )
             except aiomqtt.MqttError as exc:
-                log.warning("subscription %r lost the broker (%s): retrying in %.1f s",
-                            topic_filter, exc, delay)
+                log.warning(
+                    "subscription %r lost the broker (%s): retrying in %.1f s",
+                    topic_filter,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max_s)

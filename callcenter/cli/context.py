@@ -24,8 +24,9 @@ class CliState:
         if self._settings is None:
             self._settings = load_settings(self.config_file)
             log = self._settings.log
-            configure_logging(log.level, self.json_logs if self.json_logs is not None
-                              else log.json_lines)
+            configure_logging(
+                log.level, self.json_logs if self.json_logs is not None else log.json_lines
+            )
         return self._settings
 
     def database(self) -> Database:

@@ -8,8 +8,9 @@ from callcenter.cli.context import state
 from callcenter.store import current_revision, downgrade, upgrade
 from callcenter.store.migrate import head_revision
 
-app = typer.Typer(help="Database schema: upgrade, downgrade, current revision.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema: upgrade, downgrade, current revision.", no_args_is_help=True
+)
 
 
 @app.command("upgrade")

@@ -71,8 +71,14 @@ def queues_add(
     """Add a queue."""
     with state(ctx).database().session() as session:
         QueueRepository(session).add(
-            name, strategy, channel=channel, service_level_s=service_level, max_wait_s=max_wait,
-            max_length=max_length, overflow_target=overflow, wrapup_s=wrapup,
+            name,
+            strategy,
+            channel=channel,
+            service_level_s=service_level,
+            max_wait_s=max_wait,
+            max_length=max_length,
+            overflow_target=overflow,
+            wrapup_s=wrapup,
         )
     typer.echo(f"queue {name} added")
 
@@ -86,8 +92,10 @@ def queues_list(ctx: typer.Context) -> None:
             typer.echo("no queues: add one with `callcenter queues add NAME`")
         for q in rows:
             members = ",".join(f"{m.agent.code}(p{m.penalty})" for m in q.members) or "-"
-            typer.echo(f"{q.name:<16} {q.channel:<7} {q.strategy:<16} SL {q.service_level_s}s  "
-                       f"members {members}")
+            typer.echo(
+                f"{q.name:<16} {q.channel:<7} {q.strategy:<16} SL {q.service_level_s}s  "
+                f"members {members}"
+            )
 
 
 @queues.command("add-member")

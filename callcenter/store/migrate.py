@@ -5,6 +5,7 @@ The migration scripts live in ``callcenter/store/migrations``; no alembic.ini is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -54,7 +55,7 @@ def ensure_current(db: Database) -> None:
         )
 
 
-def _run(db: Database, action) -> None:  # type: ignore[no-untyped-def]
+def _run(db: Database, action: Callable[[Config], None]) -> None:
     try:
         action(alembic_config(db))
     except OperationalError as exc:

@@ -24,7 +24,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -112,8 +111,10 @@ class Agent(Base):
         back_populates="agent", cascade="all, delete-orphan", lazy="selectin"
     )
     __table_args__ = (
-        CheckConstraint("voice_capacity >= 0 AND chat_capacity >= 0 AND ticket_capacity >= 0",
-                        name="capacity_not_negative"),
+        CheckConstraint(
+            "voice_capacity >= 0 AND chat_capacity >= 0 AND ticket_capacity >= 0",
+            name="capacity_not_negative",
+        ),
     )
 
 
@@ -226,11 +227,15 @@ class Call(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     legs: Mapped[list[CallLeg]] = relationship(
-        back_populates="call", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="call",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="CallLeg.id",
     )
     events: Mapped[list[CallEvent]] = relationship(
-        back_populates="call", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="call",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="CallEvent.seq",
     )
     __table_args__ = (
