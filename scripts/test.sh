@@ -4,7 +4,8 @@
 # Extra arguments go to pytest (e.g. -k mqtt, -x).
 source "$(dirname "$0")/lib.sh"
 
-apt_install python3 python3-venv ca-certificates postgresql mosquitto
+# espeak-ng: IVR prompts; graphviz: flow diagrams
+apt_install python3 python3-venv ca-certificates postgresql mosquitto espeak-ng graphviz
 
 sync_python --dev
 
