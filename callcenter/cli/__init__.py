@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from callcenter.cli import bus, configuration, db, directory, flow
+from callcenter.cli import bus, configuration, db, dialer, directory, flow
 from callcenter.cli.context import state
 from callcenter.cli.serve import serve
 from callcenter.errors import CallCenterError
@@ -41,6 +41,7 @@ app.add_typer(directory.queues, name="queues")
 app.add_typer(configuration.app, name="config")
 app.add_typer(bus.app, name="bus")
 app.add_typer(flow.app, name="flow")
+app.add_typer(dialer.app, name="dialer")
 
 
 def main() -> None:

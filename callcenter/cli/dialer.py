@@ -1,0 +1,91 @@
+"""``callcenter dialer``: run the campaign simulator from the command line."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from dialer.pacing import AdaptivePacer, Pacer, PredictivePacer, ProgressivePacer
+from dialer.sim import ClairvoyantPacer, SimConfig, SimResult, simulate
+
+app = typer.Typer(help="Predictive dialer tools: simulate a campaign with a chosen pacer.")
+
+
+@app.callback()
+def dialer() -> None:
+    """Predictive dialer tools."""
+
+
+class PacerName(StrEnum):
+    progressive = "progressive"
+    adaptive = "adaptive"
+    predictive = "predictive"
+    clairvoyant = "clairvoyant"
+
+
+def make_pacer(name: PacerName) -> Pacer:
+    match name:
+        case PacerName.progressive:
+            return ProgressivePacer()
+        case PacerName.adaptive:
+            return AdaptivePacer()
+        case PacerName.clairvoyant:
+            return ClairvoyantPacer()
+        case _:
+            return PredictivePacer()
+
+
+@app.command("simulate")
+def simulate_cmd(
+    agents: int = typer.Option(20, min=1, help="Agents logged in."),
+    answer_rate: float = typer.Option(
+        0.3, min=0.0, max=1.0, help="Share of calls a person answers."),
+    talk: float = typer.Option(120.0, min=1.0, help="Mean talk time, seconds."),
+    wrap: float = typer.Option(10.0, min=0.1, help="Mean wrap-up time, seconds."),
+    duration: float = typer.Option(3600.0, min=60.0, help="Simulated time, seconds."),
+    pacer: PacerName = typer.Option(PacerName.predictive, help="Pacing algorithm."),
+    abandon_target: float = typer.Option(0.03, min=0.0, max=1.0, help="Abandon target."),
+    seed: int = typer.Option(0, help="Random seed (same seed, same result)."),
+    plot: Path | None = typer.Option(None, help="Write occupancy over time to this PNG."),
+) -> None:
+    """Simulate a campaign and print occupancy, abandon rate and calls per agent-hour."""
+    cfg = SimConfig(agents=agents, answer_rate=answer_rate, talk_mean_s=talk, wrap_mean_s=wrap,
+                    duration_s=duration, abandon_target=abandon_target, seed=seed)
+    result = simulate(cfg, make_pacer(pacer))
+    typer.echo(report(result, pacer.value))
+    if plot is not None:
+        typer.echo(plot_occupancy(result, plot, pacer.value))
+
+
+def report(r: SimResult, pacer: str) -> str:
+    return "\n".join([
+        f"pacer                 {pacer}",
+        f"occupancy             {100 * r.occupancy:.1f} %",
+        f"abandon rate          {100 * r.abandon_rate:.2f} % ({r.abandoned} of {r.answered_human})",
+        f"calls per agent-hour  {r.calls_per_agent_hour:.1f}",
+        f"dialed                {r.dialed} (machines {r.answered_machine},"
+        f" humans lost to AMD {r.amd_lost_humans})",
+    ])
+
+
+def plot_occupancy(r: SimResult, path: Path, pacer: str) -> str:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "No plot written: matplotlib is not installed (pip install matplotlib)."
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.plot([t / 60 for t, _ in r.occupancy_series], [100 * o for _, o in r.occupancy_series])
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("occupancy %")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"Occupancy over time ({pacer})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return f"Plot: {path}"

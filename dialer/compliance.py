@@ -1,0 +1,267 @@
+"""Compliance: may this number be dialed now? Pure: the caller passes ``now``.
+
+:func:`check_dial` takes a number, the campaign's :class:`CampaignRules`, the do-not-call
+lists, the lead's attempt history and the campaign's abandon counts, and returns a
+:class:`DialDecision` saying yes or no, why, and when the answer may change. It is meant to
+be called at the moment of dialing (so a number put on a DNC list a second ago is refused).
+
+The rules (as the FTC Telemarketing Sales Rule and Ofcom's persistent-misuse policy state
+them; stricter local law is configured through the rules):
+
+- calling hours in the called party's local time, derived from the number; when a number
+  spans several zones, only the hours legal in all of them; never before 08:00 nor at or
+  after 21:00 local whatever the campaign's window says; no calls on holidays;
+- do-not-call lists (internal, per campaign, national) win over everything;
+- at most ``max_attempts_per_day`` attempts per local day and ``max_attempts_total`` ever;
+- no redial within 72 h of a call to the number that was abandoned;
+- the campaign stops dialing while its abandon rate (abandoned / live answered) is over the
+  target, over the whole campaign or over the last 30 days;
+- a call rings at least 15 s before the dialer gives up (:func:`ring_timeout_s`); a person
+  who answers gets an agent within 2 s or the drop message at once (:func:`is_abandoned`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+EARLIEST_LEGAL = time(8, 0)
+LATEST_LEGAL = time(21, 0)
+ABANDON_HOLD = timedelta(hours=72)
+MIN_RING_S = 15.0
+CONNECT_WINDOW_S = 2.0
+ROLLING_WINDOW = timedelta(days=30)
+_SEARCH_DAYS = 21
+
+
+class Reason(StrEnum):
+    """Why a number may or may not be dialed now (the value is the operator's sentence)."""
+
+    ALLOWED = "allowed"
+    INVALID_NUMBER = "not a valid phone number"
+    UNKNOWN_ZONE = "the number's time zone is unknown"
+    DNC_INTERNAL = "on the internal do-not-call list"
+    DNC_CAMPAIGN = "on the campaign's do-not-call list"
+    DNC_NATIONAL = "on the national do-not-call list"
+    TOTAL_LIMIT = "attempt limit for the lead reached"
+    CAMPAIGN_ABANDON_RATE = "campaign abandon rate over target"
+    ROLLING_ABANDON_RATE = "abandon rate over the last 30 days over target"
+    ABANDON_HOLD = "abandoned call to this number less than 72 h ago"
+    DAILY_LIMIT = "attempt limit for today reached"
+    HOLIDAY = "holiday in the called party's time zone"
+    OUTSIDE_WINDOW = "outside calling hours in the called party's time zone"
+
+
+@dataclass(frozen=True)
+class DialDecision:
+    allowed: bool
+    reason: Reason
+    next_allowed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    """What the campaign allows. The window is local to the called party."""
+
+    campaign_id: str = "default"
+    window_start: time = time(9, 0)
+    window_end: time = time(20, 0)
+    weekdays: frozenset[int] = frozenset(range(7))  # Monday = 0
+    holidays: frozenset[date] = frozenset()
+    max_attempts_per_day: int = 3
+    max_attempts_total: int = 10
+    abandon_target: float = 0.03
+    ring_timeout_s: float = 25.0
+    default_region: str = "US"
+
+
+@dataclass(frozen=True)
+class DncLists:
+    """Numbers (E.164) that must not be called. ``campaign`` maps campaign id to numbers."""
+
+    internal: frozenset[str] = frozenset()
+    campaign: dict[str, frozenset[str]] = field(default_factory=dict)
+    national: frozenset[str] = frozenset()
+
+    def with_opt_out(self, number: str) -> DncLists:
+        """The lists after the called party pressed the opt-out key (internal, at once)."""
+        return replace(self, internal=self.internal | {number})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One earlier call to the lead's number."""
+
+    at: datetime
+    abandoned: bool = False
+
+
+@dataclass(frozen=True)
+class AbandonCounts:
+    """Live answered and abandoned calls of the campaign, overall and over the last 30 days."""
+
+    live_answered: int = 0
+    abandoned: int = 0
+    live_answered_30d: int = 0
+    abandoned_30d: int = 0
+
+
+def normalise(number: str, region: str = "US") -> str | None:
+    """E.164 form of ``number`` (national numbers read in ``region``), or None if invalid."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def time_zones(e164: str) -> tuple[ZoneInfo, ...]:
+    """Every time zone the number may be in (empty when unknown)."""
+    try:
+        names = pn_timezone.time_zones_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = []
+    for name in names:
+        try:
+            zones.append(ZoneInfo(name))
+        except (ValueError, KeyError, OSError):
+            return ()  # "Etc/Unknown" or a zone this system lacks: treat as unknown
+    return tuple(zones)
+
+
+def legal_hours(rules: CampaignRules) -> tuple[time, time]:
+    """The campaign's window clipped to 08:00-21:00."""
+    return max(rules.window_start, EARLIEST_LEGAL), min(rules.window_end, LATEST_LEGAL)
+
+
+def _open_in(zone: ZoneInfo, at: datetime, rules: CampaignRules) -> Reason | None:
+    local = at.astimezone(zone)
+    if local.date() in rules.holidays:
+        return Reason.HOLIDAY
+    start, end = legal_hours(rules)
+    if local.weekday() not in rules.weekdays or not start <= local.time() < end:
+        return Reason.OUTSIDE_WINDOW
+    return None
+
+
+def window_closed(zones: Iterable[ZoneInfo], at: datetime, rules: CampaignRules) -> Reason | None:
+    """Why ``at`` is outside the hours legal in all ``zones`` (None when inside)."""
+    for zone in zones:
+        reason = _open_in(zone, at, rules)
+        if reason is not None:
+            return reason
+    return None
+
+
+def next_window_opening(
+    zones: tuple[ZoneInfo, ...], after: datetime, rules: CampaignRules
+) -> datetime | None:
+    """The first moment from ``after`` at which every zone is inside its window."""
+    start, _ = legal_hours(rules)
+    local_day = after.astimezone(zones[0]).date() - timedelta(days=1)
+    candidates = {after}
+    for zone in zones:
+        for d in range(_SEARCH_DAYS):
+            day = local_day + timedelta(days=d)
+            opening = datetime.combine(day, start, tzinfo=zone)
+            if opening > after:
+                candidates.add(opening)
+    for at in sorted(candidates):
+        if window_closed(zones, at, rules) is None:
+            return at
+    return None
+
+
+def _next_local_midnight(zones: tuple[ZoneInfo, ...], now: datetime) -> datetime:
+    """When the attempt count of 'today' resets in every zone."""
+    resets = []
+    for zone in zones:
+        tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+        resets.append(datetime.combine(tomorrow, time(0, 0), tzinfo=zone))
+    return max(resets)
+
+
+def _attempts_today(zones: tuple[ZoneInfo, ...], history: Iterable[Attempt], now: datetime) -> int:
+    attempts = list(history)
+    counts = []
+    for zone in zones:
+        today = now.astimezone(zone).date()
+        counts.append(sum(1 for a in attempts if a.at.astimezone(zone).date() == today))
+    return max(counts, default=0)
+
+
+def abandon_rate_over(counts: AbandonCounts, target: float) -> Reason | None:
+    """Which abandon rate, if any, is over ``target`` (abandoned / live answered)."""
+    if counts.abandoned > target * counts.live_answered:
+        return Reason.CAMPAIGN_ABANDON_RATE
+    if counts.abandoned_30d > target * counts.live_answered_30d:
+        return Reason.ROLLING_ABANDON_RATE
+    return None
+
+
+def check_dial(
+    number: str,
+    rules: CampaignRules,
+    dnc: DncLists,
+    history: Iterable[Attempt],
+    abandons: AbandonCounts,
+    now: datetime,
+) -> DialDecision:
+    """May ``number`` be dialed at ``now`` (an aware datetime)? Checked in order of gravity."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime (with a time zone)")
+    e164 = normalise(number, rules.default_region)
+    if e164 is None:
+        return DialDecision(False, Reason.INVALID_NUMBER)
+    if e164 in dnc.internal:
+        return DialDecision(False, Reason.DNC_INTERNAL)
+    if e164 in dnc.campaign.get(rules.campaign_id, frozenset()):
+        return DialDecision(False, Reason.DNC_CAMPAIGN)
+    if e164 in dnc.national:
+        return DialDecision(False, Reason.DNC_NATIONAL)
+    zones = time_zones(e164)
+    if not zones:
+        return DialDecision(False, Reason.UNKNOWN_ZONE)
+    attempts = list(history)
+    if len(attempts) >= rules.max_attempts_total:
+        return DialDecision(False, Reason.TOTAL_LIMIT)
+    rate = abandon_rate_over(abandons, rules.abandon_target)
+    if rate is not None:
+        return DialDecision(False, rate)
+    last_abandon = max((a.at for a in attempts if a.abandoned), default=None)
+    if last_abandon is not None and now < last_abandon + ABANDON_HOLD:
+        return _wait(Reason.ABANDON_HOLD, last_abandon + ABANDON_HOLD, zones, rules)
+    if _attempts_today(zones, attempts, now) >= rules.max_attempts_per_day:
+        return _wait(Reason.DAILY_LIMIT, _next_local_midnight(zones, now), zones, rules)
+    closed = window_closed(zones, now, rules)
+    if closed is not None:
+        return DialDecision(False, closed, next_window_opening(zones, now, rules))
+    return DialDecision(True, Reason.ALLOWED, now)
+
+
+def _wait(
+    reason: Reason, until: datetime, zones: tuple[ZoneInfo, ...], rules: CampaignRules
+) -> DialDecision:
+    return DialDecision(False, reason, next_window_opening(zones, until, rules))
+
+
+def ring_timeout_s(rules: CampaignRules) -> float:
+    """How long to let a call ring before giving up: never under 15 s."""
+    return max(rules.ring_timeout_s, MIN_RING_S)
+
+
+def is_abandoned(answered_at_s: float, agent_connected_at_s: float | None, now_s: float) -> bool:
+    """A person answered and no agent came within 2 s: play the drop message now."""
+    connected = agent_connected_at_s
+    if connected is not None and connected - answered_at_s <= CONNECT_WINDOW_S:
+        return False
+    return now_s - answered_at_s >= CONNECT_WINDOW_S

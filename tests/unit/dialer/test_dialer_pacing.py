@@ -1,0 +1,115 @@
+"""Pacers: never raise, never negative, whatever the snapshot; sensible in the plain cases."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialer.pacing import (
+    MAX_CALLS_PER_DECISION,
+    AdaptivePacer,
+    DialerSnapshot,
+    PredictivePacer,
+    ProgressivePacer,
+)
+
+anyfloat = st.floats(allow_nan=True, allow_infinity=True)
+seconds = st.one_of(st.floats(0, 1e4), anyfloat)
+durations = st.lists(seconds, max_size=60).map(tuple)
+counts = st.one_of(st.integers(-5, 200), st.integers(-(10**12), 10**12))
+maybe_mean = st.one_of(st.none(), seconds)
+
+snapshots = st.builds(
+    DialerSnapshot,
+    now=st.one_of(st.floats(0, 1e6), anyfloat),
+    agents_available=counts,
+    agents_busy_elapsed=durations,
+    agents_wrapup_elapsed=durations,
+    calls_ringing_elapsed=durations,
+    abandon_target=st.one_of(st.floats(0, 0.2), anyfloat),
+    dialed=counts,
+    answered_human=counts,
+    answered_machine=counts,
+    abandoned=counts,
+    mean_talk_s=maybe_mean,
+    mean_wrap_s=maybe_mean,
+    ring_to_answer_s=durations,
+)
+
+PACERS = (ProgressivePacer, AdaptivePacer, PredictivePacer)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(snapshots, min_size=1, max_size=4))
+def test_any_snapshot_gives_a_bounded_count_from_every_pacer(snaps: list[DialerSnapshot]) -> None:
+    pacers = [cls() for cls in PACERS]
+    for snap in snaps:  # several in a row: pacers keep state between calls
+        for pacer in pacers:
+            n = pacer.calls_to_place(snap)
+            assert isinstance(n, int)
+            assert 0 <= n <= MAX_CALLS_PER_DECISION
+
+
+def snap(**kw: object) -> DialerSnapshot:
+    base: dict[str, object] = dict(
+        now=0.0, agents_available=0, agents_busy_elapsed=(), agents_wrapup_elapsed=(),
+        calls_ringing_elapsed=(), abandon_target=0.03, dialed=0, answered_human=0,
+        answered_machine=0, abandoned=0, mean_talk_s=None, mean_wrap_s=None,
+        ring_to_answer_s=(),
+    )
+    base.update(kw)
+    return DialerSnapshot(**base)  # type: ignore[arg-type]
+
+
+def test_no_agents_means_no_calls() -> None:
+    for cls in PACERS:
+        assert cls().calls_to_place(snap()) == 0
+
+
+def test_progressive_places_one_line_per_free_agent_not_yet_served() -> None:
+    assert ProgressivePacer().calls_to_place(snap(agents_available=5)) == 5
+    assert ProgressivePacer().calls_to_place(
+        snap(agents_available=5, calls_ringing_elapsed=(1.0, 2.0))) == 3
+
+
+def test_predictive_overdials_free_agents_when_few_calls_are_answered() -> None:
+    history = snap(agents_available=10, dialed=1000, answered_human=100, answered_machine=50,
+                   abandoned=0, mean_talk_s=120.0, mean_wrap_s=10.0,
+                   ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)))
+    n = PredictivePacer().calls_to_place(history)
+    assert n > 10  # at a 10 % answer rate one line per agent would idle them
+
+
+def test_predictive_holds_back_when_all_agents_are_early_in_long_calls() -> None:
+    busy = snap(agents_available=0, agents_busy_elapsed=(5.0,) * 20, dialed=1000,
+                answered_human=300, mean_talk_s=300.0, mean_wrap_s=10.0,
+                ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)))
+    assert PredictivePacer().calls_to_place(busy) <= 1
+
+
+def test_predictive_turns_careful_when_the_campaign_is_over_its_abandon_target() -> None:
+    kw = dict(agents_available=10, agents_busy_elapsed=(100.0,) * 10, dialed=2000,
+              answered_human=400, mean_talk_s=120.0, mean_wrap_s=10.0,
+              ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)))
+    calm = PredictivePacer().calls_to_place(snap(abandoned=0, **kw))
+    burnt = PredictivePacer().calls_to_place(snap(abandoned=40, **kw))
+    assert burnt < calm
+
+
+def test_adaptive_raises_its_dial_level_while_agents_wait() -> None:
+    pacer = AdaptivePacer()
+    for t in range(0, 120):
+        pacer.calls_to_place(snap(now=float(t), agents_available=10, dialed=100,
+                                  answered_human=10))
+    assert pacer.level > 1.0
+    assert not math.isnan(pacer.level)
+
+
+def test_adaptive_lowers_its_dial_level_when_drops_exceed_target() -> None:
+    pacer = AdaptivePacer(initial_level=3.0)
+    for t in range(0, 120):
+        pacer.calls_to_place(snap(now=float(t), agents_available=1, agents_busy_elapsed=(5.0,) * 9,
+                                  dialed=1000, answered_human=100, abandoned=10))
+    assert pacer.level < 3.0
