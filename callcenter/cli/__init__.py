@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from callcenter.cli import bus, configuration, db, dialer, directory, flow
+from callcenter.cli import acd, bus, configuration, db, dialer, directory, flow, staffing
 from callcenter.cli.context import state
 from callcenter.cli.serve import serve
 from callcenter.errors import CallCenterError
@@ -42,6 +42,8 @@ app.add_typer(configuration.app, name="config")
 app.add_typer(bus.app, name="bus")
 app.add_typer(flow.app, name="flow")
 app.add_typer(dialer.app, name="dialer")
+app.add_typer(acd.app, name="acd")
+app.command("staffing")(staffing.staffing)
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def agents_remove(ctx: typer.Context, code: str) -> None:
 def queues_add(
     ctx: typer.Context,
     name: str,
-    strategy: str = typer.Option("longest_idle", help=f"One of: {', '.join(STRATEGIES)}."),
+    strategy: str = typer.Option("longest-idle", help=f"One of: {', '.join(STRATEGIES)}."),
     channel: str = typer.Option("voice", help="voice, chat, ticket or email."),
     service_level: int = typer.Option(20, "--service-level", help="Target answer time (s)."),
     max_wait: int = typer.Option(None, "--max-wait", help="Overflow after this wait (s)."),

@@ -37,7 +37,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-AGENT_STATES = ("logged_out", "available", "offered", "busy", "wrapup", "paused")
+AGENT_STATES = ("logged_out", "available", "offered", "busy", "wrap_up", "paused")
 CALL_DIRECTIONS = ("inbound", "outbound", "internal")
 VOICE_LAYERS = ("sip", "twilio")
 LEG_ROLES = ("caller", "agent", "supervisor", "transfer", "callee")
@@ -139,7 +139,7 @@ class Queue(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(16), default="voice")
-    strategy: Mapped[str] = mapped_column(String(32), default="longest_idle")
+    strategy: Mapped[str] = mapped_column(String(32), default="longest-idle")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     service_level_s: Mapped[int] = mapped_column(Integer, default=20)
     max_wait_s: Mapped[int | None] = mapped_column(Integer)

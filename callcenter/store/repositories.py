@@ -12,19 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter.acd.errors import ACDConfigError
+from callcenter.acd.strategies import Strategy
 from callcenter.errors import AlreadyExists, NotFound
 from callcenter.store.models import Agent, AgentSkill, Queue, QueueMember, Skill
 
-STRATEGIES = (
-    "longest_idle",
-    "fewest_calls",
-    "round_robin",
-    "ring_all",
-    "linear",
-    "random",
-    "weighted_random",
-    "best_skill",
-)
+STRATEGIES = tuple(s.value for s in Strategy)
 
 
 class AgentRepository:
@@ -70,9 +63,13 @@ class QueueRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, name: str, strategy: str = "longest_idle", **options: object) -> Queue:
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy {strategy!r} is unknown: allowed {', '.join(STRATEGIES)}")
+    def add(self, name: str, strategy: str = "longest-idle", **options: object) -> Queue:
+        try:
+            strategy = Strategy.parse(strategy).value
+        except (ACDConfigError, ValueError):
+            raise ValueError(
+                f"strategy {strategy!r} is unknown: allowed {', '.join(STRATEGIES)}"
+            ) from None
         if self.find(name) is not None:
             raise AlreadyExists(f"queue {name!r} exists already: pick another name")
         queue = Queue(name=name, strategy=strategy, **options)

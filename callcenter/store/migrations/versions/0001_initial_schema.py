@@ -230,7 +230,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=128), nullable=False),
         sa.Column("call_id", sa.String(length=64), nullable=True),
         sa.CheckConstraint(
-            "state IN ('logged_out', 'available', 'offered', 'busy', 'wrapup', 'paused')",
+            "state IN ('logged_out', 'available', 'offered', 'busy', 'wrap_up', 'paused')",
             name=op.f("ck_agent_state_history_state"),
         ),
         sa.ForeignKeyConstraint(
