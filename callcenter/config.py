@@ -88,6 +88,98 @@ class LogSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class SlaTargetSettings(_Section):
+    first_response_min: int = Field(ge=1, description="Minutes to the first agent reply.")
+    resolution_min: int = Field(ge=1, description="Minutes to resolution.")
+    calendar: Literal["24x7", "business"] = Field(
+        "business", description="Count every minute (24x7) or only business hours."
+    )
+
+
+def _default_sla() -> dict[str, SlaTargetSettings]:
+    return {
+        "urgent": SlaTargetSettings(first_response_min=30, resolution_min=240, calendar="24x7"),
+        "high": SlaTargetSettings(first_response_min=60, resolution_min=480, calendar="24x7"),
+        "normal": SlaTargetSettings(first_response_min=240, resolution_min=1440),
+        "low": SlaTargetSettings(first_response_min=480, resolution_min=4320),
+    }
+
+
+class EscalationSettings(_Section):
+    unresolved_dispositions: list[str] = Field(
+        ["unresolved", "complaint", "callback"],
+        description="Disposition codes that turn a call into a ticket.",
+    )
+    abandon_after_s: float | None = Field(
+        60.0,
+        ge=0,
+        description="A caller who hangs up after waiting this long gets a call-back "
+        "ticket; unset: never.",
+    )
+    survey_threshold: int | None = Field(
+        2, description="A survey score at or under this opens a ticket; unset: never."
+    )
+    repeat_caller_h: float | None = Field(
+        None, gt=0, description="A second call within this many hours opens a ticket; unset: off."
+    )
+    voicemail: bool = Field(True, description="A voicemail left opens a ticket.")
+
+
+class BackofficeSettings(_Section):
+    enabled: bool = Field(True, description="Run the inbound mail server, mail out and chat.")
+    smtp_host: str = Field("127.0.0.1", description="Where the inbound SMTP server listens.")
+    smtp_port: int = Field(8025, ge=0, le=65535, description="0 picks a free port.")
+    relay_host: str | None = Field(
+        None,
+        description="Outbound SMTP relay; unset: mail is kept "
+        "as pending in the database and not sent.",
+    )
+    relay_port: int = Field(25, ge=1, le=65535)
+    relay_username: str | None = None
+    relay_password: SecretStr | None = None
+    relay_starttls: bool = False
+    from_address: str = Field("support@localhost", description="Sender of the engine's mail.")
+    attachments_dir: Path = Field(Path("var/attachments"), description="Mail attachments.")
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    chat_wait_s: float = Field(
+        120.0, gt=0, description="A chat nobody takes within this becomes a ticket."
+    )
+    sla_check_s: float = Field(30.0, gt=0, description="How often SLA clocks are checked.")
+    timezone: str = Field("UTC", description="Time zone of the business hours.")
+    business_hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        description="Opening ranges per weekday for SLA plans on the business calendar.",
+    )
+    sla: dict[Literal["low", "normal", "high", "urgent"], SlaTargetSettings] = Field(
+        default_factory=_default_sla, description="SLA targets per ticket priority."
+    )
+    escalation: EscalationSettings = EscalationSettings()
+
+
+class SipSettings(_Section):
+    """The SIP voice layer (pjsua2): where it listens and which numbers run which flow."""
+
+    enabled: bool = Field(True, description="Run the SIP voice layer (needs the pjsua2 build).")
+    host: str = "127.0.0.1"
+    port: int = Field(5060, ge=1, le=65535)
+    public_host: str | None = Field(None, description="Address put in Contact/SDP behind NAT.")
+    max_calls: int = Field(
+        1000, ge=1, le=8191, description="Call slots; start-up fails if pjsua2 has fewer."
+    )
+    numbers: dict[str, str] = Field(
+        {"100": "ivr_flows/main.yaml"}, description="Dialed number -> IVR flow file."
+    )
+    trusted_sources: list[str] = Field(
+        [], description="CIDRs allowed to send INVITEs; empty: anyone (use on loopback only)."
+    )
+    rate_per_source: float = Field(50.0, gt=0, description="INVITEs per second per source IP.")
+    agent_answer_timeout_s: float = Field(15.0, gt=0)
+    prompt_cache_dir: Path = Field(Path("var/prompts"), description="Rendered TTS prompts.")
+    hold_music: Path | None = Field(None, description="WAV (8 kHz mono) looped while queued.")
+    record_calls: bool = Field(True, description="Record bridged calls into recordings_dir.")
+    language: str = Field("en-US", description="Language of the queue announcements.")
+
+
 class Settings(BaseSettings):
     """Everything the engine can be told. ``callcenter config show`` prints it, secrets masked."""
 
@@ -107,6 +199,8 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
+    sip: SipSettings = SipSettings()
+    backoffice: BackofficeSettings = BackofficeSettings()
 
     @classmethod
     def settings_customise_sources(

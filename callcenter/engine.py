@@ -13,12 +13,18 @@ import logging
 import signal
 import socket
 from collections.abc import Generator
+from typing import Any
 
 import uvicorn
 
+from callcenter import acd
 from callcenter.bus import EventBus, build_bus
+from callcenter.calls import AcdService, CdrWriter, Directory, load_directory
+from callcenter.calls.flows import load_flows
 from callcenter.config import Settings
+from callcenter.errors import ConfigError
 from callcenter.store import Database, ensure_current, open_database, upgrade
+from callcenter.store.models import AgentStateChange
 from callcenter.web import create_app
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,10 @@ class Engine:
         self._server_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.http_port: int | None = None
+        self.directory = Directory()
+        self.acd: AcdService | None = None
+        self.cdr: CdrWriter | None = None
+        self.sip: Any = None
 
     async def start(self) -> None:
         s = self.settings
@@ -55,7 +65,37 @@ class Engine:
         self.bus = build_bus(s)
         await self.bus.start()
         log.info("event bus %s started", self.bus.kind)
+        await self._start_call_center()
         await self._start_http()
+
+    async def _start_call_center(self) -> None:
+        """The ACD, call records and the voice layers the settings enable."""
+        s = self.settings
+        self.directory = await self.db.run(load_directory)
+        self.acd = AcdService(
+            self.directory.router(), self.bus, on_agent_state=self._record_agent_state
+        )
+        self.cdr = CdrWriter(self.db, self.bus, self.directory)
+        if s.sip.enabled:
+            from callcenter.voice.sip.layer import SipVoiceLayer
+
+            flows = load_flows(s.sip.numbers, set(self.directory.queues), "sip.numbers")
+            self.sip = SipVoiceLayer(s, self.acd, self.cdr, self.directory, flows)
+            await self.sip.start()
+
+    async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
+        agent_id = self.directory.agent_id(change.agent_id)
+        if agent_id is None:
+            return
+
+        def write(session: Any) -> None:
+            session.add(
+                AgentStateChange(
+                    agent_id=agent_id, state=change.state.value, reason=change.reason[:128]
+                )
+            )
+
+        await self.db.run(write)
 
     async def _start_http(self) -> None:
         s = self.settings.http
@@ -65,8 +105,6 @@ class Engine:
             sock.bind((s.host, s.port))
         except OSError as exc:
             sock.close()
-            from callcenter.errors import ConfigError
-
             raise ConfigError(
                 f"cannot listen on http {s.host}:{s.port} ({exc.strerror}): stop what uses the "
                 "port or set CALLCENTER_HTTP__PORT to another one"
@@ -92,6 +130,11 @@ class Engine:
             self._server.should_exit = True
             await self._server_task
             self._server = self._server_task = None
+        if self.sip is not None:
+            await self.sip.stop()
+            self.sip = None
+        if self.acd is not None:
+            await self.acd.stop()
         if hasattr(self, "bus"):
             await self.bus.stop()
         if hasattr(self, "db"):

@@ -39,3 +39,10 @@ sync_python() {
   say "installing Python packages (uv.lock) into .venv"
   if [ "${1:-}" = "--dev" ]; then uv sync --locked --quiet; else uv sync --locked --no-dev --quiet; fi
 }
+
+# ensure_pjsua2: the engine's own pjsua2 build (raised call limits), cached outside the repo.
+# The first build takes about 4 minutes on 2 cores; later runs reuse the cached wheel.
+ensure_pjsua2() {
+  say "installing pjsua2 (cached build; the first build takes a few minutes)"
+  bash "$ROOT/scripts/build-pjsua2.sh" --install "$ROOT/.venv/bin/python" >/dev/null
+}

@@ -4,10 +4,12 @@
 # Extra arguments go to pytest (e.g. -k mqtt, -x).
 source "$(dirname "$0")/lib.sh"
 
-# espeak-ng: IVR prompts; graphviz: flow diagrams
-apt_install python3 python3-venv ca-certificates postgresql mosquitto espeak-ng graphviz
+# espeak-ng: IVR prompts; graphviz: flow diagrams; sip-tester (SIPp) and baresip: SIP peers
+apt_install python3 python3-venv ca-certificates postgresql mosquitto espeak-ng graphviz \
+  sip-tester baresip
 
 sync_python --dev
+ensure_pjsua2
 
 export CALLCENTER_TEST_PG_URL="${CALLCENTER_TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 export CALLCENTER_TEST_MQTT="${CALLCENTER_TEST_MQTT:-127.0.0.1:1883}"

@@ -70,7 +70,7 @@ class AgentState(EventPayload):
     summary: ClassVar[str] = "The current state of one agent, with the reason for the change."
 
     agent_id: str
-    state: Literal["logged_out", "available", "offered", "busy", "wrapup", "paused"]
+    state: Literal["logged_out", "available", "offered", "busy", "wrap_up", "paused"]
     reason: str = ""
     since: datetime
     call_id: str | None = None
@@ -87,18 +87,51 @@ class QueueStats(EventPayload):
     queue: str
     waiting: int = 0
     longest_wait_s: float = 0.0
-    agents_available: int = 0
-    agents_busy: int = 0
+    agents_staffed: int = 0
     offered: int = 0
     answered: int = 0
     abandoned: int = 0
+    overflowed: int = 0
     service_level_pct: float | None = None
     asa_s: float | None = None
     aht_s: float | None = None
     abandon_pct: float | None = None
 
 
-PAYLOADS: tuple[type[EventPayload], ...] = (CallUpdate, AgentState, QueueStats)
+class TicketUpdate(EventPayload):
+    """A back-office ticket was created, changed, answered, merged or breached its SLA.
+
+    Published only after the change is committed to the database, so a consumer that reads
+    the ticket back on this event always finds it.
+    """
+
+    schema_name: ClassVar[str] = "ticket.update"
+    topic_template: ClassVar[str] = "tickets/{ticket_id}"
+    summary: ClassVar[str] = "What just happened to one back-office ticket."
+
+    ticket_id: str = Field(pattern=r"^T-[0-9]+$")
+    kind: Literal[
+        "created",
+        "message",
+        "status",
+        "assigned",
+        "updated",
+        "merged",
+        "priority_raised",
+        "sla_breached",
+        "callback_offered",
+    ]
+    status: Literal["new", "open", "pending_customer", "resolved", "closed"]
+    priority: Literal["low", "normal", "high", "urgent"]
+    category: str = ""
+    channel: Literal["phone", "email", "chat", "web"] = "phone"
+    customer: str = ""
+    agent_id: str | None = None
+    sla_due_at: datetime | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+PAYLOADS: tuple[type[EventPayload], ...] = (CallUpdate, AgentState, QueueStats, TicketUpdate)
 
 
 class Envelope(BaseModel):

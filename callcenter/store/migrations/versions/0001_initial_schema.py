@@ -9,6 +9,7 @@ state history and dispositions; seeds the four roles and the standard dispositio
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -333,6 +334,43 @@ def upgrade() -> None:
                 ("wrong_number", "Wrong number", "general", True),
                 ("machine", "Answering machine", "general", True),
             ]
+        ],
+    )
+    # Starter queues used by the shipped flows (ivr_flows/main.yaml): a fresh install can
+    # take a call at once; change or remove them with `callcenter queues`.
+    queues = sa.table(
+        "queues",
+        sa.column("name", sa.String),
+        sa.column("channel", sa.String),
+        sa.column("strategy", sa.String),
+        sa.column("priority", sa.Integer),
+        sa.column("service_level_s", sa.Integer),
+        sa.column("join_when_empty", sa.Boolean),
+        sa.column("leave_when_empty", sa.Boolean),
+        sa.column("wrapup_s", sa.Integer),
+        sa.column("no_answer_timeout_s", sa.Integer),
+        sa.column("retry_delay_s", sa.Integer),
+        sa.column("announce_frequency_s", sa.Integer),
+        sa.column("created_at", sa.DateTime),
+    )
+    op.bulk_insert(
+        queues,
+        [
+            {
+                "name": name,
+                "channel": "voice",
+                "strategy": "longest-idle",
+                "priority": 0,
+                "service_level_s": 20,
+                "join_when_empty": True,
+                "leave_when_empty": False,
+                "wrapup_s": 10,
+                "no_answer_timeout_s": 15,
+                "retry_delay_s": 5,
+                "announce_frequency_s": 30,
+                "created_at": datetime.now(UTC),
+            }
+            for name in ("sales", "support", "billing")
         ],
     )
     # ### end Alembic commands ###

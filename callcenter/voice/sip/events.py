@@ -1,0 +1,80 @@
+"""What the SIP stack reports to the asyncio side: small frozen events, one per happening.
+
+Legs are named by ``leg_id`` (pjsua's call id, unique while the leg lives); playbacks and
+recordings by ids the stack hands out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """A new INVITE that passed admission; answer or reject it with :class:`SipStack`."""
+
+    leg_id: int
+    caller: str  # the user part of From (a number or a name)
+    caller_uri: str
+    dialed: str  # the user part of the request URI
+    source: str  # ip:port the INVITE came from
+    sip_call_id: str
+
+
+@dataclass(frozen=True)
+class LegRinging:
+    leg_id: int
+
+
+@dataclass(frozen=True)
+class LegAnswered:
+    """The leg is confirmed (200 OK / ACK): media can flow."""
+
+    leg_id: int
+
+
+@dataclass(frozen=True)
+class LegMediaReady:
+    leg_id: int
+
+
+@dataclass(frozen=True)
+class LegEnded:
+    leg_id: int
+    code: int  # the last SIP status (e.g. 200 after a BYE, 486 busy, 408 no answer)
+    reason: str
+
+
+@dataclass(frozen=True)
+class DtmfReceived:
+    leg_id: int
+    digit: str
+    method: str  # "rfc4733" or "sip-info"
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    playback_id: int
+    leg_id: int
+
+
+@dataclass(frozen=True)
+class CallRejected:
+    """An INVITE turned away before anything was answered (reported for logs and metrics)."""
+
+    source: str
+    dialed: str
+    code: int
+    reason: str
+
+
+SipEvent = (
+    IncomingCall
+    | LegRinging
+    | LegAnswered
+    | LegMediaReady
+    | LegEnded
+    | DtmfReceived
+    | PlaybackFinished
+    | CallRejected
+)

@@ -1,0 +1,302 @@
+"""One inbound SIP call: runs its IVR flow, waits in an ACD queue, talks to an agent.
+
+:class:`SipCall` is the adapter between a :class:`~callcenter.ivr.FlowSession` (pure) and the
+SIP stack: it performs each IVR action (prompts, digit collection, queueing, transfer,
+recording, CRM look-ups) and feeds the result back as the next IVR event. Everything that
+happens to its legs arrives in one inbox, so the call is a single sequential coroutine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from callcenter import acd, ivr
+from callcenter.calls import CallLog
+from callcenter.ivr import templates
+from callcenter.ivr.events import QueueOutcome
+from callcenter.logs import call_context
+from callcenter.voice.sip import events as ev
+
+if TYPE_CHECKING:
+    from callcenter.voice.sip.layer import SipVoiceLayer
+
+log = logging.getLogger(__name__)
+
+
+class CallerGone(Exception):
+    """The caller hung up: unwinds whatever the call was doing."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SipCall:
+    def __init__(self, layer: SipVoiceLayer, incoming: ev.IncomingCall, flow: ivr.Flow) -> None:
+        self.layer = layer
+        self.stack = layer.stack
+        self.leg = incoming.leg_id
+        self.incoming = incoming
+        self.session = ivr.FlowSession(flow)
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.rec = CallLog(
+            call_id=layer.new_call_id(),
+            direction="inbound",
+            voice_layer="sip",
+            caller=incoming.caller,
+            dialed=incoming.dialed,
+            flow=flow.name,
+            external_id=incoming.sip_call_id,
+        )
+        self.digits = ""  # keys pressed while nothing was collecting them (type-ahead)
+        self.gone = False
+        self.agent_leg: int | None = None
+        self.agent_id: str | None = None
+        self._playing: int | None = None
+        self._recording: int | None = None
+        self._path_len = 0
+
+    # ---- plumbing ---------------------------------------------------------------------
+    def deliver(self, item: Any) -> None:
+        self.inbox.put_nowait(item)
+
+    async def next(
+        self, timeout: float | None = None, accept: Callable[[Any], bool] = lambda _: True
+    ) -> Any | None:
+        """The next inbox item ``accept`` wants, or None after ``timeout`` seconds. Digits
+        that arrive meanwhile are kept as type-ahead; a caller hang-up raises CallerGone."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            try:
+                item = await asyncio.wait_for(self.inbox.get(), remaining)
+            except TimeoutError:
+                return None
+            if isinstance(item, ev.LegEnded) and item.leg_id == self.leg:
+                self.gone = True
+                self.rec.hangup_cause = f"{item.code} {item.reason}".strip()
+                self.rec.hangup_by = self.rec.hangup_by or "caller"
+                raise CallerGone
+            if accept(item):
+                return item
+            if isinstance(item, ev.DtmfReceived) and item.leg_id == self.leg:
+                self.digits += item.digit
+            elif not isinstance(item, ev.PlaybackFinished):
+                await self.on_side_event(item)
+
+    async def on_side_event(self, item: Any) -> None:
+        """Events that matter whatever the call is doing (an agent leg ending, say)."""
+        if isinstance(item, ev.LegEnded) and item.leg_id == self.agent_leg:
+            self.agent_leg = None
+
+    # ---- the call ---------------------------------------------------------------------
+    async def run(self) -> None:
+        with call_context(self.rec.call_id):
+            try:
+                await self._run()
+            except CallerGone:
+                log.info("caller hung up")
+            except Exception:
+                log.exception("call failed")
+                self.rec.hangup_cause = self.rec.hangup_cause or "engine error"
+                await self.stack.hangup(self.leg, 500)
+            finally:
+                await self._finish()
+
+    async def _run(self) -> None:
+        await self.layer.cdr.started(self.rec)
+        await self.stack.answer(self.leg)
+        self.rec.answered_at = now()
+        await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
+        actions = self.session.handle(
+            ivr.CallStarted(
+                now=now(),
+                caller=self.rec.caller,
+                dialed=self.rec.dialed,
+                call_id=self.rec.call_id,
+            )
+        )
+        while True:
+            await self._record_path()
+            event = await self.perform(actions)
+            if event is None:
+                break
+            actions = self.session.handle(event)
+        await self._record_path()
+
+    async def _record_path(self) -> None:
+        """The IVR path (sensitive input already masked by the session) into the CDR."""
+        for step in list(self.session.path)[self._path_len :]:
+            await self.layer.cdr.event(self.rec, "ivr", {"node": step.node, "detail": step.detail})
+        self._path_len = len(self.session.path)
+
+    async def _finish(self) -> None:
+        if self._recording is not None:
+            await self.stack.stop_recording(self._recording)
+        if self.agent_leg is not None:
+            await self.stack.hangup(self.agent_leg, 200)
+        if not self.gone:
+            self.rec.hangup_by = self.rec.hangup_by or "engine"
+            await self.stack.hangup(self.leg, 200)
+        if self.agent_id is not None:
+            await self.layer.acd.handle(acd.TaskCompleted(self.rec.call_id))
+        self.layer.acd.forget(self.rec.call_id)
+        if not self.session.ended:
+            self.session.handle(ivr.CallerHungUp(now=now()))
+            await self._record_path()
+        await self.layer.cdr.ended(self.rec)
+
+    async def perform(self, actions: list[ivr.Action]) -> ivr.Event | None:
+        """Carry out one list of IVR actions; return the event the last one waits for."""
+        for action in actions:
+            match action:
+                case ivr.Say() | ivr.Play():
+                    await self.play_prompts([action], interruptible=False)
+                case ivr.Gather():
+                    return await self.gather(action)
+                case ivr.Enqueue():
+                    return await self.layer.queueing(self, action)
+                case ivr.Transfer():
+                    return await self.layer.transfer(self, action)
+                case ivr.Record():
+                    return await self.record(action)
+                case ivr.HttpRequest():
+                    return await self.http(action)
+                case ivr.HangUp(reason=reason):
+                    self.rec.hangup_by = "engine"
+                    self.rec.hangup_cause = reason
+                case ivr.FlowEnded():
+                    return None
+                case _:
+                    await self.layer.notify(self, action)
+        return None
+
+    # ---- prompts and keys -------------------------------------------------------------
+    async def prompt_file(self, prompt: ivr.Say | ivr.Play) -> str:
+        if isinstance(prompt, ivr.Say):
+            path = await asyncio.to_thread(
+                self.layer.prompts.render, prompt.text, prompt.language, prompt.voice
+            )
+            return str(path)
+        return prompt.file
+
+    async def play_prompts(self, prompts: list[ivr.Say | ivr.Play], interruptible: bool) -> None:
+        """Play prompts in order; with ``interruptible`` the first key stops them (barge-in)."""
+        for prompt in prompts:
+            if interruptible and self.digits:
+                return
+            wav = await self.prompt_file(prompt)
+            pid = await self.stack.play(self.leg, wav)
+            self._playing = pid
+
+            def ends_prompt(item: Any, pid: int = pid) -> bool:
+                if isinstance(item, ev.PlaybackFinished):
+                    return item.playback_id == pid
+                return (
+                    interruptible
+                    and isinstance(item, ev.DtmfReceived)
+                    and (item.leg_id == self.leg)
+                )
+
+            try:
+                done = await self.next(None, ends_prompt)
+            finally:
+                self._playing = None
+            if isinstance(done, ev.DtmfReceived):
+                self.digits += done.digit
+                await self.stack.stop_playback(pid)
+                return
+
+    async def gather(self, g: ivr.Gather) -> ivr.Event:
+        await self.play_prompts(list(g.prompts), interruptible=True)
+        wanted = g.num_digits or g.max_digits
+        while True:
+            if g.finish_key and g.finish_key in self.digits:
+                got, _, self.digits = self.digits.partition(g.finish_key)
+                break
+            if len(self.digits) >= wanted:
+                got, self.digits = self.digits[:wanted], self.digits[wanted:]
+                break
+            key = await self.next(
+                g.timeout_s, lambda i: isinstance(i, ev.DtmfReceived) and i.leg_id == self.leg
+            )
+            if key is None:
+                got, self.digits = self.digits, ""
+                break
+            self.digits += key.digit
+        if not got:
+            return ivr.GatherTimeout(now=now())
+        return ivr.DigitsReceived(got, now=now(), sensitive=g.sensitive)
+
+    # ---- record and CRM ---------------------------------------------------------------
+    async def record(self, r: ivr.Record) -> ivr.Event:
+        if r.beep:
+            await self.play_prompts([ivr.Play(str(self.layer.beep_wav))], interruptible=False)
+        path = self.layer.recording_path(self.rec.call_id, "voicemail" if r.voicemail else "rec")
+        started = time.monotonic()
+        rid = await self.stack.record(str(path), self.leg)
+        try:
+            await self.next(
+                float(r.max_s),
+                lambda i: (
+                    isinstance(i, ev.DtmfReceived)
+                    and i.leg_id == self.leg
+                    and r.finish_key is not None
+                    and i.digit == r.finish_key
+                ),
+            )
+        finally:
+            await self.stack.stop_recording(rid)
+            await self.layer.cdr.event(
+                self.rec,
+                "recording",
+                {
+                    "path": str(path),
+                    "voicemail": r.voicemail,
+                    "duration_s": round(time.monotonic() - started, 2),
+                },
+            )
+        return ivr.RecordingFinished(str(path), time.monotonic() - started, now=now())
+
+    async def http(self, h: ivr.HttpRequest) -> ivr.Event:
+        try:
+            async with httpx.AsyncClient(timeout=h.timeout_s) as client:
+                reply = await client.request(
+                    h.method,
+                    h.url,
+                    headers=dict(h.headers),
+                    json=templates.reveal(h.body) if h.body else None,
+                )
+            if not reply.is_success:
+                return ivr.HttpResult(
+                    False, reply.status_code, error=f"HTTP {reply.status_code}", now=now()
+                )
+            return ivr.HttpResult(True, reply.status_code, reply.json(), now=now())
+        except (httpx.HTTPError, ValueError) as exc:
+            return ivr.HttpResult(False, error=f"{type(exc).__name__}: {exc}", now=now())
+
+    async def stop_prompt(self) -> None:
+        """Stop whatever is playing to the caller at once (an agent is being connected)."""
+        if self._playing is not None:
+            pid, self._playing = self._playing, None
+            await self.stack.stop_playback(pid)
+
+
+def queue_result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueResult:
+    return ivr.QueueResult(outcome, agent, now=now())
+
+
+def recording_dir(root: Path, when: datetime) -> Path:
+    path = root / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

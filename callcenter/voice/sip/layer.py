@@ -1,0 +1,308 @@
+"""The SIP voice layer: the stack, the calls on it, and how callers reach agents.
+
+Owns the :class:`SipStack`, routes every stack event to the call that owns the leg, starts a
+:class:`SipCall` per admitted INVITE, and implements the parts of a call that involve the ACD:
+waiting in a queue (music, position / wait announcements, abandon), ringing agents, bridging,
+recording and transfers. On-demand agents are called at their SIP URI when offered a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from callcenter import acd, ivr
+from callcenter.calls import AcdService, CdrWriter, Directory
+from callcenter.config import Settings
+from callcenter.ivr.events import QueueOutcome
+from callcenter.voice.prompts import PromptRenderer
+from callcenter.voice.sip import events as ev
+from callcenter.voice.sip.admission import Admission
+from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result, recording_dir
+from callcenter.voice.sip.sounds import ensure_sounds
+from callcenter.voice.sip.stack import SipConfig, SipStack
+
+log = logging.getLogger(__name__)
+
+
+class SipVoiceLayer:
+    def __init__(
+        self,
+        settings: Settings,
+        acd_service: AcdService,
+        cdr: CdrWriter,
+        directory: Directory,
+        flows: dict[str, ivr.Flow],
+    ) -> None:
+        self.settings = settings
+        s = settings.sip
+        self.acd = acd_service
+        self.cdr = cdr
+        self.directory = directory
+        self.flows = flows
+        self.prompts = PromptRenderer(s.prompt_cache_dir)
+        self.sounds_dir = Path(s.prompt_cache_dir)
+        self.hold_music, self.beep_wav = ensure_sounds(self.sounds_dir, s.hold_music)
+        admission = Admission(
+            tuple(s.trusted_sources), frozenset(flows), s.rate_per_source, 2 * s.rate_per_source
+        )
+        self.stack = SipStack(
+            SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host),
+            self._on_event,
+            admission,
+        )
+        self._owners: dict[int, SipCall] = {}  # leg -> call that owns it
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+        self.rejected = 0
+
+    async def start(self) -> None:
+        await self.stack.start()
+
+    async def stop(self) -> None:
+        for call in {c for c in self._owners.values()}:
+            call.deliver(ev.LegEnded(call.leg, 0, "engine shutting down"))
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        await self.stack.stop()
+
+    def new_call_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def recording_path(self, call_id: str, kind: str) -> Path:
+        when = datetime.now()
+        return recording_dir(self.settings.recordings_dir, when) / f"{call_id}-{kind}.wav"
+
+    # ---- events from the stack ----------------------------------------------------------
+    def _on_event(self, event: ev.SipEvent) -> None:
+        match event:
+            case ev.IncomingCall():
+                flow = self.flows.get(event.dialed)
+                if flow is None:  # admission already refused unknown numbers; be safe
+                    self._spawn(self.stack.hangup(event.leg_id, 404))
+                    return
+                call = SipCall(self, event, flow)
+                self._owners[event.leg_id] = call
+                self._spawn(call.run(), leg=event.leg_id)
+            case ev.CallRejected():
+                self.rejected += 1
+                log.info(
+                    "refused INVITE from %s to %r: %d %s",
+                    event.source,
+                    event.dialed,
+                    event.code,
+                    event.reason,
+                )
+            case _:
+                owner = self._owners.get(getattr(event, "leg_id", -1))
+                if owner is not None:
+                    owner.deliver(event)
+                if isinstance(event, ev.LegEnded):
+                    self._owners.pop(event.leg_id, None)
+
+    def _spawn(self, work: Any, leg: int | None = None) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if leg is not None:
+                self._owners.pop(leg, None)
+
+        task.add_done_callback(done)
+
+    # ---- waiting in a queue ---------------------------------------------------------------
+    async def queueing(self, call: SipCall, q: ivr.Enqueue) -> ivr.Event:
+        """Wait in ``q.queue`` with music and announcements until connected, overflowed or
+        the caller asks for a call-back; then talk; return the IVR's QueueResult."""
+        task_id = call.rec.call_id
+        call.rec.queue, call.rec.queued_at = q.queue, now()
+        self.acd.register(task_id, _Owner(call))
+        await self.cdr.event(call.rec, "queued", {"queue": q.queue}, announce="queued")
+        music = await self.stack.play(call.leg, str(q.hold_music or self.hold_music), loop=True)
+        call._playing = music
+        try:
+            await self.acd.handle(
+                acd.TaskArrived(
+                    task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills}
+                )
+            )
+            result = await self._wait_in_queue(call, q, music)
+        except CallerGone:
+            if call.agent_id is None:
+                await self.acd.handle(acd.TaskAbandoned(task_id))
+                await self.cdr.event(
+                    call.rec, "abandoned", {"queue": q.queue}, announce="abandoned"
+                )
+            raise
+        return result
+
+    async def _wait_in_queue(self, call: SipCall, q: ivr.Enqueue, music: int) -> ivr.Event:
+        offer_timeout = self.settings.sip.agent_answer_timeout_s
+        while True:
+            item = await call.next(None, lambda i: isinstance(i, (acd.Action, ev.SipEvent)))
+            match item:
+                case acd.OfferTask(agent_id=agent_id):
+                    await self._ring_agent(call, agent_id, offer_timeout)
+                case acd.CancelOffer(agent_id=agent_id) if call.agent_leg is not None:
+                    leg, call.agent_leg = call.agent_leg, None
+                    self._owners.pop(leg, None)
+                    await self.stack.hangup(leg, 487)
+                case ev.LegAnswered(leg_id=leg) if leg == call.agent_leg:
+                    await self.acd.handle(acd.OfferAccepted(call.rec.call_id, call.agent_id or ""))
+                case ev.LegEnded(leg_id=leg, code=code) if leg == call.agent_leg:
+                    call.agent_leg = None
+                    event: acd.Event = (
+                        acd.OfferTimedOut if code in (408, 480) else acd.OfferRejected
+                    )(call.rec.call_id, call.agent_id or "")
+                    call.agent_id = None
+                    await self.acd.handle(event)
+                case acd.ConnectTask(agent_id=agent_id):
+                    await call.stop_prompt()  # no dead air: music or announcement stops now
+                    return await self._talk(call, agent_id)
+                case acd.OverflowTask(target=target, reason=reason):
+                    await call.stop_prompt()
+                    await self.cdr.event(
+                        call.rec, "overflow", {"target": target.kind.value, "reason": reason}
+                    )
+                    if target.kind is acd.OverflowKind.CALLBACK:
+                        return queue_result(QueueOutcome.CALLBACK)
+                    return queue_result(QueueOutcome.OVERFLOW)
+                case acd.AnnouncePosition(position=position, estimated_wait_s=ewt):
+                    music = await self._announce(call, music, q, position, ewt)
+                case ev.DtmfReceived(digit=d) if q.callback_key and d == q.callback_key:
+                    await call.stop_prompt()
+                    await self.acd.handle(acd.CallbackRequested(call.rec.call_id))
+                    return queue_result(QueueOutcome.CALLBACK)
+
+    async def _announce(
+        self, call: SipCall, music: int, q: ivr.Enqueue, position: int, ewt: float | None
+    ) -> int:
+        parts = []
+        if q.announce_position:
+            parts.append(f"You are number {position} in the queue.")
+        if q.announce_wait_time and ewt is not None:
+            minutes = max(1, round(ewt / 60))
+            parts.append(
+                f"Your estimated wait is about {minutes} minute{'s' if minutes > 1 else ''}."
+            )
+        if not parts:
+            return music
+        wav = await asyncio.to_thread(
+            self.prompts.render, " ".join(parts), self.settings.sip.language, None
+        )
+        await self.stack.stop_playback(music)
+        pid = await self.stack.play(call.leg, str(wav))
+        call._playing = pid
+        # Wait for the announcement, but let the ACD interrupt it (handled by the caller loop).
+        item = await call.next(
+            None,
+            lambda i: (
+                (isinstance(i, ev.PlaybackFinished) and i.playback_id == pid)
+                or isinstance(i, acd.Action)
+            ),
+        )
+        if isinstance(item, acd.Action):
+            call.deliver(item)  # back to the queue loop, which reacts at once
+            # Re-queueing moves it behind newer items; acceptable, they are ACD updates too.
+        music = await self.stack.play(call.leg, str(q.hold_music or self.hold_music), loop=True)
+        call._playing = music
+        return music
+
+    async def _ring_agent(self, call: SipCall, agent_id: str, timeout_s: float) -> None:
+        entry = self.directory.agents.get(agent_id)
+        if entry is None or not entry.sip_uri:
+            log.warning("agent %s has no SIP URI: refusing the offer", agent_id)
+            await self.acd.handle(acd.OfferRejected(call.rec.call_id, agent_id))
+            return
+        call.agent_id = agent_id
+        leg = await self.stack.call(entry.sip_uri, caller_id=call.rec.caller)
+        call.agent_leg = leg
+        self._owners[leg] = call
+        await self.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
+
+    async def _talk(self, call: SipCall, agent_id: str) -> ivr.Event:
+        assert call.agent_leg is not None
+        agent_leg = call.agent_leg
+        call.rec.agent, call.rec.connected_at = agent_id, now()
+        await self.stack.bridge(call.leg, agent_leg)
+        if self.settings.sip.record_calls:
+            path = self.recording_path(call.rec.call_id, "call")
+            call._recording = await self.stack.record(str(path), call.leg, agent_leg)
+            await self.cdr.event(call.rec, "recording", {"path": str(path)})
+        await self.cdr.event(call.rec, "connected", {"agent": agent_id}, announce="connected")
+        started = time.monotonic()
+        try:
+            await call.next(None, lambda i: isinstance(i, ev.LegEnded) and i.leg_id == agent_leg)
+        finally:
+            if call._recording is not None:
+                rid, call._recording = call._recording, None
+                await self.stack.stop_recording(rid)
+            await self.cdr.leg(
+                call.rec,
+                "agent",
+                self.directory.agents[agent_id].sip_uri or "",
+                agent=agent_id,
+                answered_at=call.rec.connected_at,
+                ended_at=now(),
+            )
+        # The agent hung up first: the caller goes back to the flow (e.g. a survey).
+        call.agent_leg = None
+        await self.acd.handle(acd.TaskCompleted(call.rec.call_id))
+        call.agent_id = None
+        log.info("agent %s hung up after %.1f s", agent_id, time.monotonic() - started)
+        return queue_result(QueueOutcome.SERVED, agent_id)
+
+    # ---- transfer and notifications ------------------------------------------------------
+    async def transfer(self, call: SipCall, t: ivr.Transfer) -> ivr.Event:
+        """Blind transfer as a B2BUA: call the target, bridge on answer, stay until one ends."""
+        target = (
+            t.target if t.target.startswith("sip:") else f"sip:{t.target}@{self.settings.sip.host}"
+        )
+        leg = await self.stack.call(target, caller_id=call.rec.caller)
+        self._owners[leg] = call
+        item = await call.next(
+            t.timeout_s, lambda i: isinstance(i, (ev.LegAnswered, ev.LegEnded)) and i.leg_id == leg
+        )
+        if not isinstance(item, ev.LegAnswered):
+            await self.stack.hangup(leg, 487)
+            reason = f"{item.code} {item.reason}" if isinstance(item, ev.LegEnded) else "no answer"
+            return ivr.TransferResult(False, reason, now=now())
+        await self.stack.bridge(call.leg, leg)
+        await self.cdr.event(call.rec, "transferred", {"to": target}, announce="transferred")
+        call.agent_leg = leg
+        await call.next(None, lambda i: isinstance(i, ev.LegEnded) and i.leg_id == leg)
+        call.agent_leg = None
+        return ivr.TransferResult(True, now=now())
+
+    async def notify(self, call: SipCall, action: ivr.Action) -> None:
+        """IVR notifications: kept in the call's history for the record, tickets and dialer."""
+        kind = type(action).__name__
+        data = {k: v for k, v in vars(action).items()} if hasattr(action, "__dict__") else {}
+        await self.cdr.event(call.rec, _snake(kind), {k: _plain(v) for k, v in data.items()})
+
+
+class _Owner:
+    """Hands the ACD's task actions to the call's inbox."""
+
+    def __init__(self, call: SipCall) -> None:
+        self.call = call
+
+    async def on_acd_action(self, action: acd.Action) -> None:
+        self.call.deliver(action)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

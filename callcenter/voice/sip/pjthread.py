@@ -1,0 +1,140 @@
+"""The one thread that owns pjsua2.
+
+Every pjsua2 object is created, used and destroyed on this thread. It loops on
+``libHandleEvents`` and, between polls, runs the commands the asyncio side queued
+(:meth:`PjThread.submit`), handing results back with ``call_soon_threadsafe``. Callbacks that
+pjsua2 runs on this thread only record state and post events the same way. asyncio code never
+holds or touches a pjsua2 object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+POLL_MS = 5  # the longest a queued command waits for the thread to look
+
+
+class PjThread:
+    """Runs ``setup()`` then polls ``handle_events(POLL_MS)`` and drains the command queue until
+    stopped, then runs ``teardown()``; all three on the thread."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        setup: Callable[[], None],
+        handle_events: Callable[[int], None],
+        teardown: Callable[[], None],
+        name: str = "pjsua2",
+    ) -> None:
+        self.loop = loop
+        self._setup, self._handle, self._teardown = setup, handle_events, teardown
+        self._commands: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any] | None]] = (
+            queue.SimpleQueue()
+        )
+        self._stop = threading.Event()
+        self._ready: asyncio.Future[None] = loop.create_future()
+        self._done: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    @property
+    def ident(self) -> int | None:
+        return self._thread.ident
+
+    def on_thread(self) -> bool:
+        return threading.get_ident() == self._thread.ident
+
+    async def start(self) -> None:
+        self._thread.start()
+        await self._ready
+
+    async def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._stop.set()
+        await self._done
+
+    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Run ``fn()`` on the pj thread; the future gets its result or exception."""
+        fut: asyncio.Future[T] = self.loop.create_future()
+        if self._stop.is_set() or not self._thread.is_alive():
+            fut.set_exception(RuntimeError("the SIP stack is not running"))
+            return fut
+        self._commands.put((fn, fut))
+        return fut
+
+    def call_later_on_thread(self, fn: Callable[[], Any]) -> None:
+        """Queue ``fn`` for the pj thread with no answer (usable from any thread)."""
+        self._commands.put((fn, None))
+
+    def post(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the asyncio loop (from the pj or a media thread)."""
+        # A closed loop (shutdown) has nobody listening any more.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def _resolve(self, fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+        self.post(_settle, fut, result, error)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                fn, fut = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - handed to the awaiting side
+                if fut is None:
+                    log.exception("SIP stack job failed")
+                else:
+                    self._resolve(fut, None, exc)
+            else:
+                if fut is not None:
+                    self._resolve(fut, result, None)
+
+    def _run(self) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:  # noqa: BLE001
+            self.post(_settle, self._ready, None, exc)
+            self.post(_settle, self._done, None, None)
+            return
+        self.post(_settle, self._ready, None, None)
+        try:
+            while not self._stop.is_set():
+                self._handle(POLL_MS)
+                self._drain()
+        finally:
+            self._drain()
+            try:
+                self._teardown()
+            except Exception:
+                log.exception("SIP stack teardown failed")
+            # Commands that arrived too late fail instead of hanging their callers.
+            while True:
+                try:
+                    _, fut = self._commands.get_nowait()
+                except queue.Empty:
+                    break
+                if fut is not None:
+                    self._resolve(fut, None, RuntimeError("the SIP stack stopped"))
+            self.post(_settle, self._done, None, None)
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Complete ``fut`` on the loop (it may have been cancelled meanwhile)."""
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)

@@ -1,0 +1,455 @@
+"""The SIP user agent on pjsua2: legs, media and the asyncio API that drives them.
+
+:class:`SipStack` owns a :class:`~callcenter.voice.sip.pjthread.PjThread`; every method is a
+coroutine that runs its pjsua2 work on that thread. What happens on the wire comes back as
+events (``callcenter.voice.sip.events``) passed to ``on_event`` on the asyncio loop.
+
+Lifetimes (see ../shared/NOTES-PJSUA2.md): the thread keeps a strong reference to each leg,
+player and recorder until pjsua reports it gone; objects point back at the stack only through
+weak references; teardown hangs up, drains, drops everything, collects, then destroys the lib.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import re
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from callcenter.voice.sip import events as ev
+from callcenter.voice.sip.admission import Admission
+from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
+from callcenter.voice.sip.pjthread import PjThread
+
+log = logging.getLogger(__name__)
+
+try:
+    import pjsua2 as pj
+except ImportError:  # reported by SipStack.start with what to do
+    pj = None
+
+
+@dataclass(frozen=True)
+class SipConfig:
+    host: str = "127.0.0.1"
+    port: int = 5060
+    max_calls: int = 1000
+    clock_rate: int = 8000
+    log_level: int = 1
+    user_agent: str = "callcenter"
+    public_host: str | None = None  # what goes into Contact / SDP when behind NAT
+
+
+_URI_USER = re.compile(r"^(?:\"[^\"]*\"\s*)?<?\s*(?:sips?|tel):([^@;>]+)", re.IGNORECASE)
+
+
+def uri_user(uri: str) -> str:
+    """``"Ann" <sip:+4930123@host>`` -> ``+4930123``."""
+    m = _URI_USER.match(uri.strip())
+    return m.group(1) if m else ""
+
+
+def request_uri_user(whole_msg: str) -> str:
+    first = whole_msg.split("\r\n", 1)[0].split("\n", 1)[0]
+    parts = first.split()
+    return uri_user(parts[1]) if len(parts) >= 2 else ""
+
+
+class _Leg(pj.Call if pj else object):  # type: ignore[misc]
+    """One pjsua call leg. Callbacks run on the pj thread and only post events."""
+
+    def __init__(self, owner: SipStack, account: Any, call_id: int = -1) -> None:
+        if call_id >= 0:
+            super().__init__(account, call_id)
+        else:
+            super().__init__(account)
+        self._owner = weakref.ref(owner)
+        self.leg_id = call_id
+        self.audio: Any = None
+        self.media_reported = False
+        self.answered = False
+
+    def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 names
+        owner = self._owner()
+        if owner is None:
+            return
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_EARLY and info.lastStatusCode in (180, 183):
+            owner._emit(ev.LegRinging(self.leg_id))
+        elif info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered:
+            self.answered = True
+            owner._emit(ev.LegAnswered(self.leg_id))
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            owner._leg_gone(self, info.lastStatusCode, info.lastReason)
+
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        owner = self._owner()
+        if owner is None:
+            return
+        info = self.getInfo()  # keep it alive: the media vector points into it
+        for mi in info.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.audio = self.getAudioMedia(mi.index)
+                if not self.media_reported:
+                    self.media_reported = True
+                    owner._emit(ev.LegMediaReady(self.leg_id))
+                owner._rewire(self)
+                return
+
+    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
+        owner = self._owner()
+        if owner is not None:
+            method = "sip-info" if prm.method == 1 else "rfc4733"
+            owner._emit(ev.DtmfReceived(self.leg_id, prm.digit, method))
+
+
+class _Account(pj.Account if pj else object):  # type: ignore[misc]
+    def __init__(self, owner: SipStack) -> None:
+        super().__init__()
+        self._owner = weakref.ref(owner)
+
+    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+        owner = self._owner()
+        if owner is not None:
+            owner._incoming(self, prm)
+
+
+class _Player(pj.AudioMediaPlayer if pj else object):  # type: ignore[misc]
+    def __init__(self, owner: SipStack, playback_id: int, leg_id: int) -> None:
+        super().__init__()
+        self._owner = weakref.ref(owner)
+        self.playback_id = playback_id
+        self.leg_id = leg_id
+
+    def onEof2(self) -> None:  # noqa: N802 - runs on a media thread: post, touch nothing
+        owner = self._owner()
+        if owner is not None:
+            owner._thread.call_later_on_thread(lambda: owner._playback_done(self.playback_id))
+
+
+class _PjLog(pj.LogWriter if pj else object):  # type: ignore[misc]
+    """pjsua's log lines into Python logging (level 1 errors, 2 warnings, more is debug)."""
+
+    def write(self, entry: Any) -> None:
+        level = {0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}.get(
+            entry.level, logging.DEBUG
+        )
+        log.log(level, "pjsua: %s", entry.msg.rstrip())
+
+
+class SipStack:
+    """A SIP user agent: accepts and places calls, plays, records, bridges."""
+
+    def __init__(
+        self,
+        config: SipConfig,
+        on_event: Callable[[ev.SipEvent], None],
+        admission: Admission | None = None,
+    ) -> None:
+        self.config = config
+        self.on_event = on_event
+        self.admission = admission or Admission()
+        self._thread: PjThread
+        self._ep: Any = None
+        self._account: Any = None
+        self._legs: dict[int, Any] = {}
+        self._players: dict[int, Any] = {}
+        self._recorders: dict[int, tuple[Any, list[int]]] = {}
+        self._bridges: dict[int, set[int]] = {}  # leg -> legs it transmits to
+        self._ids = count(1)
+        self.capacity = 0
+        self.local_uri = f"sip:{config.public_host or config.host}:{config.port}"
+
+    # ---- life cycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        if pj is None:
+            from callcenter.voice.sip.capacity import CapacityError
+
+            raise CapacityError(
+                "pjsua2 is not installed: build and install it with "
+                "`bash scripts/build-pjsua2.sh --install .venv/bin/python`"
+            )
+        loop = asyncio.get_running_loop()
+        self._thread = PjThread(loop, self._setup, self._handle_events, self._teardown)
+        await self._thread.start()
+
+    async def stop(self) -> None:
+        await self._thread.stop()
+
+    def _setup(self) -> None:
+        c = self.config
+        quiet_pjlib(pj, c.log_level)
+        ep = pj.Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = c.max_calls
+        cfg.uaConfig.userAgent = c.user_agent
+        cfg.logConfig.level = c.log_level
+        cfg.logConfig.consoleLevel = c.log_level
+        self._log_writer = _PjLog()
+        cfg.logConfig.writer = self._log_writer
+        cfg.logConfig.decor = 0
+        cfg.medConfig.clockRate = c.clock_rate
+        cfg.medConfig.sndClockRate = c.clock_rate
+        cfg.medConfig.noVad = True
+        cfg.medConfig.maxMediaPorts = max(2 * c.max_calls + 64, 254)
+        ep.libInit(cfg)
+        try:
+            self.capacity = check_capacity(pj, c.max_calls)
+        except Exception:
+            ep.libDestroy()
+            raise
+        ep.audDevManager().setNullDev()
+        tcfg = pj.TransportConfig()
+        tcfg.port = c.port
+        tcfg.boundAddress = c.host
+        if c.public_host:
+            tcfg.publicAddress = c.public_host
+        try:
+            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        except pj.Error as exc:
+            ep.libDestroy()
+            from callcenter.errors import ConfigError
+
+            raise ConfigError(
+                f"cannot listen for SIP on udp {c.host}:{c.port} ({exc.info()}): free the port "
+                "or set CALLCENTER_SIP__PORT"
+            ) from None
+        ep.libStart()
+        acfg = pj.AccountConfig()
+        acfg.idUri = self.local_uri
+        # Without this every ~25th call stalls 5 s on an AAAA lookup (NOTES-PJSUA2.md).
+        acfg.mediaConfig.ipv6Use = pj.PJSUA_IPV6_DISABLED
+        acc = _Account(self)
+        acc.create(acfg, True)
+        self._ep, self._account = ep, acc
+        log.info("SIP listening on udp %s:%d (%d call slots)", c.host, c.port, self.capacity)
+
+    def _handle_events(self, ms: int) -> None:
+        self._ep.libHandleEvents(ms)
+
+    def _teardown(self) -> None:
+        ep = self._ep
+        if ep is None:
+            return
+        try:
+            ep.hangupAllCalls()
+        except Exception:  # noqa: BLE001 - best effort at shutdown
+            log.exception("hangupAllCalls failed")
+        deadline = time.monotonic() + 2.0
+        while self._legs and time.monotonic() < deadline:
+            ep.libHandleEvents(10)
+        self._players.clear()
+        self._recorders.clear()
+        self._legs.clear()
+        if self._account is not None:
+            self._account.shutdown()
+        self._account = None
+        gc.collect()
+        ep.libDestroy()
+        self._ep = None
+        log.info("SIP stack stopped")
+
+    # ---- events from pjsua (pj thread) ------------------------------------------------
+    def _emit(self, event: ev.SipEvent) -> None:
+        self._thread.post(self.on_event, event)
+
+    def _incoming(self, account: Any, prm: Any) -> None:
+        leg = _Leg(self, account, prm.callId)
+        leg.leg_id = prm.callId
+        whole = prm.rdata.wholeMsg
+        source = prm.rdata.srcAddress
+        dialed = request_uri_user(whole)
+        info = leg.getInfo()
+        code, reason = self.admission.check(source, dialed, time.monotonic())
+        self._legs[leg.leg_id] = leg
+        if code:
+            op = pj.CallOpParam()
+            op.statusCode = code
+            op.reason = "Not Found" if code == 404 else ""
+            leg.hangup(op)
+            self._emit(ev.CallRejected(source, dialed, code, reason))
+            return
+        self._emit(
+            ev.IncomingCall(
+                leg.leg_id,
+                uri_user(info.remoteUri),
+                info.remoteUri,
+                dialed,
+                source,
+                info.callIdString,
+            )
+        )
+
+    def _leg_gone(self, leg: Any, code: int, reason: str) -> None:
+        leg_id = leg.leg_id
+        for pid, player in list(self._players.items()):
+            if player.leg_id == leg_id:
+                del self._players[pid]
+        for _, legs in self._recorders.values():
+            if leg_id in legs:
+                legs.remove(leg_id)
+        self._bridges.pop(leg_id, None)
+        for targets in self._bridges.values():
+            targets.discard(leg_id)
+        leg.audio = None
+        self._legs.pop(leg_id, None)
+        self._emit(ev.LegEnded(leg_id, code, reason))
+
+    def _rewire(self, leg: Any) -> None:
+        """Re-apply bridges after a re-INVITE changed the leg's media port."""
+        for target_id in self._bridges.get(leg.leg_id, ()):
+            target = self._legs.get(target_id)
+            if target is not None and target.audio is not None:
+                leg.audio.startTransmit(target.audio)
+
+    def _playback_done(self, playback_id: int) -> None:
+        player = self._players.pop(playback_id, None)
+        if player is not None:
+            self._emit(ev.PlaybackFinished(playback_id, player.leg_id))
+
+    # ---- commands (asyncio side) ------------------------------------------------------
+    def _leg(self, leg_id: int) -> Any:
+        leg = self._legs.get(leg_id)
+        if leg is None:
+            raise LookupError(f"leg {leg_id} is gone")
+        return leg
+
+    def _media(self, leg_id: int) -> Any:
+        leg = self._leg(leg_id)
+        if leg.audio is None:
+            raise LookupError(f"leg {leg_id} has no active audio yet")
+        return leg.audio
+
+    async def answer(self, leg_id: int, code: int = 200) -> None:
+        def run() -> None:
+            op = pj.CallOpParam()
+            op.statusCode = code
+            self._leg(leg_id).answer(op)
+
+        await self._thread.submit(run)
+
+    async def hangup(self, leg_id: int, code: int = 603) -> None:
+        def run() -> None:
+            leg = self._legs.get(leg_id)
+            if leg is None:
+                return
+            op = pj.CallOpParam()
+            op.statusCode = code
+            leg.hangup(op)
+
+        await self._thread.submit(run)
+
+    async def call(self, uri: str, caller_id: str | None = None) -> int:
+        """Place an outgoing call; returns its leg id (events follow)."""
+
+        def run() -> int:
+            leg = _Leg(self, self._account)
+            op = pj.CallOpParam(True)
+            if caller_id:
+                hdr = pj.SipHeader()
+                hdr.hName = "P-Asserted-Identity"
+                hdr.hValue = f"<sip:{caller_id}@{self.config.public_host or self.config.host}>"
+                op.txOption.headers.append(hdr)
+            leg.makeCall(uri, op)
+            leg.leg_id = leg.getId()
+            self._legs[leg.leg_id] = leg
+            return int(leg.leg_id)
+
+        return await self._thread.submit(run)
+
+    async def play(self, leg_id: int, wav: str, loop: bool = False) -> int:
+        """Start playing a WAV file to a leg; returns a playback id. ``PlaybackFinished``
+        follows at the end of the file (never for a loop)."""
+
+        def run() -> int:
+            media = self._media(leg_id)
+            pid = next(self._ids)
+            player = _Player(self, pid, leg_id)
+            player.createPlayer(wav, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+            player.startTransmit(media)
+            self._players[pid] = player
+            return pid
+
+        return await self._thread.submit(run)
+
+    async def stop_playback(self, playback_id: int) -> None:
+        """Stop at once (no dead air when an agent answers mid-prompt)."""
+
+        def run() -> None:
+            player = self._players.pop(playback_id, None)
+            if player is not None:
+                leg = self._legs.get(player.leg_id)
+                if leg is not None and leg.audio is not None:
+                    player.stopTransmit(leg.audio)
+
+        await self._thread.submit(run)
+
+    async def connect(self, source_leg: int, *targets: int) -> None:
+        """Let ``targets`` hear ``source_leg`` (one way): listen, whisper and barge build on it."""
+
+        def run() -> None:
+            src = self._media(source_leg)
+            for t in targets:
+                src.startTransmit(self._media(t))
+                self._bridges.setdefault(source_leg, set()).add(t)
+
+        await self._thread.submit(run)
+
+    async def disconnect(self, source_leg: int, *targets: int) -> None:
+        def run() -> None:
+            src_leg = self._legs.get(source_leg)
+            for t in targets:
+                self._bridges.get(source_leg, set()).discard(t)
+                dst = self._legs.get(t)
+                if src_leg is not None and src_leg.audio and dst is not None and dst.audio:
+                    src_leg.audio.stopTransmit(dst.audio)
+
+        await self._thread.submit(run)
+
+    async def bridge(self, a: int, b: int) -> None:
+        """Two-way audio between two legs."""
+        await self.connect(a, b)
+        await self.connect(b, a)
+
+    async def record(self, wav: str, *legs: int) -> int:
+        """Record the mix of ``legs`` into ``wav``; returns a recording id."""
+
+        def run() -> int:
+            rec = pj.AudioMediaRecorder()
+            rec.createRecorder(wav)
+            for leg_id in legs:
+                self._media(leg_id).startTransmit(rec)
+            rid = next(self._ids)
+            self._recorders[rid] = (rec, list(legs))
+            return rid
+
+        return await self._thread.submit(run)
+
+    async def stop_recording(self, recording_id: int) -> None:
+        def run() -> None:
+            entry = self._recorders.pop(recording_id, None)
+            if entry is None:
+                return
+            rec, legs = entry
+            for leg_id in legs:
+                leg = self._legs.get(leg_id)
+                if leg is not None and leg.audio is not None:
+                    leg.audio.stopTransmit(rec)
+            del rec  # closes the WAV file (writes its header)
+
+        await self._thread.submit(run)
+
+    async def send_dtmf(self, leg_id: int, digits: str) -> None:
+        await self._thread.submit(lambda: self._leg(leg_id).dialDtmf(digits))
+
+    async def active_legs(self) -> int:
+        return await self._thread.submit(lambda: len(self._legs))

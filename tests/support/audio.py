@@ -1,0 +1,37 @@
+"""Test audio: tones as 8 kHz WAV or raw G.711 mu-law (what SIPp's rtp_stream sends)."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+
+def tone(seconds: float, freq: float = 440.0, rate: int = 8000, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (level * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+def ulaw_encode(samples: np.ndarray) -> bytes:
+    """G.711 mu-law, as in ITU-T G.711 (bias 0x84, clip 32635)."""
+    x = samples.astype(np.int32)
+    sign = np.where(x < 0, 0x80, 0)
+    mag = np.minimum(np.abs(x), 32635) + 0x84
+    exponent = np.floor(np.log2(mag)).astype(np.int32) - 7
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+
+
+def write_ulaw(path: Path, samples: np.ndarray) -> Path:
+    path.write_bytes(ulaw_encode(samples))
+    return path
