@@ -169,6 +169,9 @@ class SipSettings(_Section):
     numbers: dict[str, str] = Field(
         {"100": "ivr_flows/main.yaml"}, description="Dialed number -> IVR flow file."
     )
+    agent_login_number: str = Field(
+        "9000", description="Agents' softphones dial this to log in and stay connected."
+    )
     trusted_sources: list[str] = Field(
         [], description="CIDRs allowed to send INVITEs; empty: anyone (use on loopback only)."
     )
@@ -177,6 +180,37 @@ class SipSettings(_Section):
     prompt_cache_dir: Path = Field(Path("var/prompts"), description="Rendered TTS prompts.")
     hold_music: Path | None = Field(None, description="WAV (8 kHz mono) looped while queued.")
     record_calls: bool = Field(True, description="Record bridged calls into recordings_dir.")
+    language: str = Field("en-US", description="Language of the queue announcements.")
+
+
+class TwilioSettings(_Section):
+    """The Twilio voice layer: webhooks answered with TwiML, the REST API for outbound legs."""
+
+    enabled: bool = Field(False, description="Serve Twilio webhooks under /twilio.")
+    account_sid: str = Field("", description="The account's SID (AC...).")
+    auth_token: SecretStr = Field(
+        SecretStr(""), description="Checks webhook signatures; authenticates REST calls."
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="The URL Twilio calls, as Twilio sees it (https://... behind a TLS-terminating "
+        "proxy); webhook signatures are checked against it.",
+    )
+    api_base_url: str = Field(
+        "https://api.twilio.com", description="Twilio's REST API (tests point it at a stand-in)."
+    )
+    numbers: dict[str, str] = Field(
+        {}, description="Dialed Twilio number (E.164) -> IVR flow file."
+    )
+    caller_id: str | None = Field(
+        None, description="From number of legs to agents' phones; unset: the number dialed."
+    )
+    agent_answer_timeout_s: float = Field(15.0, gt=0, description="Ring an agent this long.")
+    hold_music_url: str = Field(
+        "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
+        description="Played to callers waiting in a queue (looped by Twilio's wait URL).",
+    )
+    record_calls: bool = Field(True, description="Record agent calls into recordings_dir.")
     language: str = Field("en-US", description="Language of the queue announcements.")
 
 
@@ -200,6 +234,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
     sip: SipSettings = SipSettings()
+    twilio: TwilioSettings = TwilioSettings()
     backoffice: BackofficeSettings = BackofficeSettings()
 
     @classmethod

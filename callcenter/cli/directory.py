@@ -29,10 +29,11 @@ def agents_add(
     name: str = typer.Option(..., "--name", help="Display name."),
     sip_uri: str = typer.Option(None, "--sip-uri", help="Where to ring the agent, sip:..."),
     skill: list[str] = typer.Option([], "--skill", help="SKILL[:LEVEL], repeatable."),
+    pin: str = typer.Option(None, "--pin", help="PIN for logging in by phone (4-12 digits)."),
 ) -> None:
     """Add an agent."""
     with state(ctx).database().session() as session:
-        AgentRepository(session).add(code, name, sip_uri, _parse_skills(skill))
+        AgentRepository(session).add(code, name, sip_uri, _parse_skills(skill), pin)
     typer.echo(f"agent {code} added")
 
 
@@ -46,6 +47,18 @@ def agents_list(ctx: typer.Context) -> None:
         for a in rows:
             skills = ",".join(f"{s.skill.name}:{s.level}" for s in a.skills) or "-"
             typer.echo(f"{a.code:<10} {a.name:<24} {a.sip_uri or '-':<32} {skills}")
+
+
+@agents.command("set-pin")
+def agents_set_pin(
+    ctx: typer.Context,
+    code: str,
+    pin: str = typer.Option(..., "--pin", prompt=True, hide_input=True, help="4-12 digits."),
+) -> None:
+    """Set the PIN an agent types when logging in from a phone."""
+    with state(ctx).database().session() as session:
+        AgentRepository(session).set_pin(code, pin)
+    typer.echo(f"PIN of agent {code} set")
 
 
 @agents.command("remove")

@@ -16,6 +16,7 @@ from callcenter.acd.errors import ACDConfigError
 from callcenter.acd.strategies import Strategy
 from callcenter.errors import AlreadyExists, NotFound
 from callcenter.store.models import Agent, AgentSkill, Queue, QueueMember, Skill
+from callcenter.store.secrets import hash_secret, verify
 
 STRATEGIES = tuple(s.value for s in Strategy)
 
@@ -30,10 +31,14 @@ class AgentRepository:
         name: str,
         sip_uri: str | None = None,
         skills: dict[str, int] | None = None,
+        pin: str | None = None,
     ) -> Agent:
         if self.find(code) is not None:
             raise AlreadyExists(f"agent {code!r} exists already: pick another code or remove it")
         agent = Agent(code=code, name=name, sip_uri=sip_uri)
+        if pin is not None:
+            self._check_pin(pin)
+            agent.pin_hash = hash_secret(pin)
         for skill_name, level in (skills or {}).items():
             if not 1 <= level <= 10:
                 raise ValueError(f"skill level for {skill_name!r} is {level}: allowed 1..10")
@@ -44,6 +49,21 @@ class AgentRepository:
 
     def find(self, code: str) -> Agent | None:
         return self.session.scalar(select(Agent).where(Agent.code == code))
+
+    def set_pin(self, code: str, pin: str) -> None:
+        self._check_pin(pin)
+        self.get(code).pin_hash = hash_secret(pin)
+
+    @staticmethod
+    def _check_pin(pin: str) -> None:
+        if not (pin.isdigit() and 4 <= len(pin) <= 12):
+            raise ValueError("a PIN is 4 to 12 digits (it is typed on a phone keypad)")
+
+    def check_login(self, code: str, pin: str) -> Agent | None:
+        """The agent when ``code`` and ``pin`` match, else None; the same work either way."""
+        agent = self.find(code)
+        ok = verify(pin, agent.pin_hash if agent is not None and agent.active else None)
+        return agent if ok else None
 
     def get(self, code: str) -> Agent:
         agent = self.find(code)

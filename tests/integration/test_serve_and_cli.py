@@ -13,6 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from callcenter.store.migrate import head_revision
+from tests.support.sip import free_udp_port
+
 CLI = [sys.executable, "-m", "callcenter.cli"]
 
 
@@ -22,6 +25,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         CALLCENTER_DATABASE__URL=f"sqlite:///{tmp_path}/var/cc.db",
         CALLCENTER_VAR_DIR=str(tmp_path / "var"),
         CALLCENTER_RECORDINGS_DIR=str(tmp_path / "recordings"),
+        CALLCENTER_SIP__PORT=str(free_udp_port()),
+        CALLCENTER_SIP__PROMPT_CACHE_DIR=str(tmp_path / "var" / "prompts"),
     )
     env.update(extra)
     return env
@@ -77,7 +82,7 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(tmp_path: Path, bus:
         rc = proc.wait(15)
     assert rc == 0
     err = proc.stderr.read() if proc.stderr else ""
-    assert "engine stopped" in err
+    assert "engine stopped" in err and "SIP stack stopped" in err
     assert (tmp_path / "var" / "cc.db").exists()
 
 
@@ -188,7 +193,8 @@ def test_db_upgrade_downgrade_on_postgresql(tmp_path: Path, pg_url: str) -> None
         r = run(tmp_path, *args, CALLCENTER_DATABASE__URL=pg_url)
         assert r.returncode == 0, r.stderr
     assert (
-        "database: 0001" in run(tmp_path, "db", "current", CALLCENTER_DATABASE__URL=pg_url).stdout
+        f"database: {head_revision()}"
+        in run(tmp_path, "db", "current", CALLCENTER_DATABASE__URL=pg_url).stdout
     )
 
 

@@ -90,19 +90,19 @@ def test_agents_queues_members_and_cdr(db_url: str) -> None:
     with db.session() as s:
         AgentRepository(s).add("1001", "Ann", "sip:ann@127.0.0.1", {"english": 8, "billing": 3})
         AgentRepository(s).add("1002", "Bob")
-        QueueRepository(s).add("support", "fewest_calls", service_level_s=30)
-        QueueRepository(s).add_member("support", "1001", penalty=0)
-        QueueRepository(s).add_member("support", "1002", penalty=2, tier=2)
+        QueueRepository(s).add("care", "fewest_calls", service_level_s=30)
+        QueueRepository(s).add_member("care", "1001", penalty=0)
+        QueueRepository(s).add_member("care", "1002", penalty=2, tier=2)
     with db.session() as s, pytest.raises(AlreadyExists):
         AgentRepository(s).add("1001", "Ann again")
     with db.session() as s, pytest.raises(AlreadyExists):
-        QueueRepository(s).add_member("support", "1001")
+        QueueRepository(s).add_member("care", "1001")
     with db.session() as s, pytest.raises(ValueError, match="allowed"):
         QueueRepository(s).add("x", "bogus")
     with db.session() as s:
         ann = AgentRepository(s).get("1001")
         assert {k.skill.name: k.level for k in ann.skills} == {"english": 8, "billing": 3}
-        q = QueueRepository(s).get("support")
+        q = QueueRepository(s).get("care")
         assert sorted((m.agent.code, m.penalty, m.tier) for m in q.members) == [
             ("1001", 0, 1),
             ("1002", 2, 2),
@@ -118,7 +118,7 @@ def test_agents_queues_members_and_cdr(db_url: str) -> None:
         )
         call.legs.append(CallLeg(role="caller", remote="sip:+15550100@127.0.0.1"))
         call.events.append(CallEvent(seq=1, kind="ivr", data={"node": "welcome"}))
-        call.events.append(CallEvent(seq=2, kind="queued", data={"queue": "support"}))
+        call.events.append(CallEvent(seq=2, kind="queued", data={"queue": "care"}))
         s.add(call)
     with db.session() as s:
         AgentRepository(s).remove("1002")

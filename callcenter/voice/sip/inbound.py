@@ -40,12 +40,14 @@ def now() -> datetime:
 
 
 class SipCall:
-    def __init__(self, layer: SipVoiceLayer, incoming: ev.IncomingCall, flow: ivr.Flow) -> None:
+    def __init__(
+        self, layer: SipVoiceLayer, incoming: ev.IncomingCall, flow: ivr.Flow | None
+    ) -> None:
         self.layer = layer
         self.stack = layer.stack
         self.leg = incoming.leg_id
         self.incoming = incoming
-        self.session = ivr.FlowSession(flow)
+        self.session = ivr.FlowSession(flow) if flow is not None else None
         self.inbox: asyncio.Queue[Any] = asyncio.Queue()
         self.rec = CallLog(
             call_id=layer.new_call_id(),
@@ -53,13 +55,14 @@ class SipCall:
             voice_layer="sip",
             caller=incoming.caller,
             dialed=incoming.dialed,
-            flow=flow.name,
+            flow=flow.name if flow else None,
             external_id=incoming.sip_call_id,
         )
         self.digits = ""  # keys pressed while nothing was collecting them (type-ahead)
         self.gone = False
         self.agent_leg: int | None = None
         self.agent_id: str | None = None
+        self.nailed = False  # the agent leg is a nailed-up line: never hang it up
         self._playing: int | None = None
         self._recording: int | None = None
         self._path_len = 0
@@ -114,6 +117,7 @@ class SipCall:
                 await self._finish()
 
     async def _run(self) -> None:
+        assert self.session is not None
         await self.layer.cdr.started(self.rec)
         await self.stack.answer(self.leg)
         self.rec.answered_at = now()
@@ -136,6 +140,7 @@ class SipCall:
 
     async def _record_path(self) -> None:
         """The IVR path (sensitive input already masked by the session) into the CDR."""
+        assert self.session is not None
         for step in list(self.session.path)[self._path_len :]:
             await self.layer.cdr.event(self.rec, "ivr", {"node": step.node, "detail": step.detail})
         self._path_len = len(self.session.path)
@@ -144,14 +149,14 @@ class SipCall:
         if self._recording is not None:
             await self.stack.stop_recording(self._recording)
         if self.agent_leg is not None:
-            await self.stack.hangup(self.agent_leg, 200)
+            await self.layer.release_agent(self)
         if not self.gone:
             self.rec.hangup_by = self.rec.hangup_by or "engine"
             await self.stack.hangup(self.leg, 200)
         if self.agent_id is not None:
             await self.layer.acd.handle(acd.TaskCompleted(self.rec.call_id))
         self.layer.acd.forget(self.rec.call_id)
-        if not self.session.ended:
+        if self.session is not None and not self.session.ended:
             self.session.handle(ivr.CallerHungUp(now=now()))
             await self._record_path()
         await self.layer.cdr.ended(self.rec)

@@ -9,6 +9,7 @@ recording and transfers. On-demand agents are called at their SIP URI when offer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -24,6 +25,7 @@ from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.prompts import PromptRenderer
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.admission import Admission
+from callcenter.voice.sip.agents import AgentLine, AgentReleased
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result, recording_dir
 from callcenter.voice.sip.sounds import ensure_sounds
 from callcenter.voice.sip.stack import SipConfig, SipStack
@@ -50,7 +52,10 @@ class SipVoiceLayer:
         self.sounds_dir = Path(s.prompt_cache_dir)
         self.hold_music, self.beep_wav = ensure_sounds(self.sounds_dir, s.hold_music)
         admission = Admission(
-            tuple(s.trusted_sources), frozenset(flows), s.rate_per_source, 2 * s.rate_per_source
+            tuple(s.trusted_sources),
+            frozenset(flows) | {s.agent_login_number},
+            s.rate_per_source,
+            2 * s.rate_per_source,
         )
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host),
@@ -58,6 +63,7 @@ class SipVoiceLayer:
             admission,
         )
         self._owners: dict[int, SipCall] = {}  # leg -> call that owns it
+        self.lines: dict[str, AgentLine] = {}  # agent id -> nailed-up line
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.rejected = 0
@@ -82,6 +88,10 @@ class SipVoiceLayer:
     # ---- events from the stack ----------------------------------------------------------
     def _on_event(self, event: ev.SipEvent) -> None:
         match event:
+            case ev.IncomingCall(dialed=dialed) if dialed == self.settings.sip.agent_login_number:
+                line = AgentLine(self, event)
+                self._owners[event.leg_id] = line
+                self._spawn(line.run(), leg=event.leg_id)
             case ev.IncomingCall():
                 flow = self.flows.get(event.dialed)
                 if flow is None:  # admission already refused unknown numbers; be safe
@@ -216,6 +226,17 @@ class SipVoiceLayer:
         return music
 
     async def _ring_agent(self, call: SipCall, agent_id: str, timeout_s: float) -> None:
+        line = self.lines.get(agent_id)
+        if line is not None and line.customer is None:
+            # Nailed up: no ringing; a tone, and the ACD connects at once.
+            call.agent_id, call.agent_leg, call.nailed = agent_id, line.leg, True
+            line.customer = call
+            await self.cdr.event(
+                call.rec, "offered", {"agent": agent_id, "nailed": True}, announce="offered"
+            )
+            await line.connect_tone()
+            await self.acd.handle(acd.OfferAccepted(call.rec.call_id, agent_id))
+            return
         entry = self.directory.agents.get(agent_id)
         if entry is None or not entry.sip_uri:
             log.warning("agent %s has no SIP URI: refusing the offer", agent_id)
@@ -239,7 +260,13 @@ class SipVoiceLayer:
         await self.cdr.event(call.rec, "connected", {"agent": agent_id}, announce="connected")
         started = time.monotonic()
         try:
-            await call.next(None, lambda i: isinstance(i, ev.LegEnded) and i.leg_id == agent_leg)
+            ended = await call.next(
+                None,
+                lambda i: (
+                    (isinstance(i, ev.LegEnded) and i.leg_id == agent_leg)
+                    or isinstance(i, AgentReleased)
+                ),
+            )
         finally:
             if call._recording is not None:
                 rid, call._recording = call._recording, None
@@ -247,17 +274,36 @@ class SipVoiceLayer:
             await self.cdr.leg(
                 call.rec,
                 "agent",
-                self.directory.agents[agent_id].sip_uri or "",
+                "nailed-up line" if call.nailed else self.directory.agents[agent_id].sip_uri or "",
                 agent=agent_id,
                 answered_at=call.rec.connected_at,
                 ended_at=now(),
             )
         # The agent hung up first: the caller goes back to the flow (e.g. a survey).
+        if isinstance(ended, AgentReleased):
+            await self.release_agent(call)
         call.agent_leg = None
         await self.acd.handle(acd.TaskCompleted(call.rec.call_id))
         call.agent_id = None
-        log.info("agent %s hung up after %.1f s", agent_id, time.monotonic() - started)
+        log.info("agent %s ended the call after %.1f s", agent_id, time.monotonic() - started)
         return queue_result(QueueOutcome.SERVED, agent_id)
+
+    async def release_agent(self, call: SipCall) -> None:
+        """End the agent's part of a call: hang up an on-demand leg, free a nailed-up line."""
+        leg, call.agent_leg = call.agent_leg, None
+        if leg is None:
+            return
+        if not call.nailed:
+            self._owners.pop(leg, None)
+            await self.stack.hangup(leg, 200)
+            return
+        call.nailed = False
+        with contextlib.suppress(LookupError):
+            await self.stack.disconnect(call.leg, leg)
+            await self.stack.disconnect(leg, call.leg)
+        line = self.lines.get(call.agent_id or "")
+        if line is not None and line.customer is call:
+            line.customer = None
 
     # ---- transfer and notifications ------------------------------------------------------
     async def transfer(self, call: SipCall, t: ivr.Transfer) -> ivr.Event:
