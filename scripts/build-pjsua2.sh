@@ -121,7 +121,7 @@ CONFIG_HASH="$({
     printf 'recipe %s\nos %s\narch %s\npython %s\n' "$RECIPE_REVISION" "$os_id" "$(uname -m)" "$PYTAG"
 } | sha256sum | cut -c1-12)"
 
-# A cached build: $CACHE_ROOT/pjproject-<version>-<pyTag>-<configHash>/<wheel>
+# A cached build: $CACHE_ROOT/pjproject-<version>-<snapshot>-<pyTag>-<configHash>/<wheel>
 find_cached_wheel() {
     local pattern="$1" d w
     for d in $(ls -1dt "$CACHE_ROOT"/$pattern 2>/dev/null); do
@@ -171,8 +171,17 @@ ensure_packages() {
 }
 
 # --- Run a long step: log to file; heartbeat (or full output with -v) on stderr ---------------
-STEP_PID=""
-trap '[[ -n "$STEP_PID" ]] && kill "$STEP_PID" 2>/dev/null; exit 130' INT TERM
+STEP_PID=""; BUILD_DIR=""; tmp_out=""
+cleanup() {  # the build tree (~300 MB) goes unless asked for; the log in the cache stays
+    [[ -n "$STEP_PID" ]] && kill "$STEP_PID" 2>/dev/null
+    [[ -n "$tmp_out" && -d "$tmp_out" ]] && rm -rf "$tmp_out"
+    if [[ -n "$BUILD_DIR" && -d "$BUILD_DIR" ]]; then
+        if [[ "${PJSUA2_KEEP_BUILD:-0}" == 1 ]]; then say "build tree kept: $BUILD_DIR"
+        else rm -rf "$BUILD_DIR"; fi
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 run_step() {  # run_step "description" dir_to_count_objects_in|"" command...
     local what="$1" objdir="$2" t0=$SECONDS rc=0 last=$SECONDS progress
     shift 2
@@ -198,7 +207,7 @@ run_step() {  # run_step "description" dir_to_count_objects_in|"" command...
     if ((rc != 0)); then
         printf '%s\n' "--- last lines of $LOG ---" >&2
         tail -40 "$LOG" >&2
-        die "step failed ($what), exit $rc; full log: $LOG"
+        die "step failed ($what), exit $rc; full log: $LOG (PJSUA2_KEEP_BUILD=1 keeps the build tree)"
     fi
     say "  done in $((SECONDS - t0))s"
 }
@@ -333,7 +342,7 @@ snapshot="$(basename "$PJ_SRC" | sed -n 's/.*-\([0-9a-f]\{7,40\}\)$/g\1/p')"
 KEY="pjproject-${pj_version}-${snapshot}-${PYTAG}-${CONFIG_HASH}"
 OUT_DIR="$CACHE_ROOT/$KEY"
 if wheel="$(find_cached_wheel "$KEY")"; then
-    rm -rf "$BUILD_DIR"
+    rm -rf "$BUILD_DIR"; BUILD_DIR=""
     say "cached (pjproject $pj_version $snapshot unchanged): $wheel"
     finish "$wheel"
 fi
@@ -397,6 +406,7 @@ cp "$PJ_SRC/pjlib/include/pj/config_site.h" "$tmp_out/config_site.h"
 {
     echo "key: $KEY"
     echo "wheel: $(basename "$built")"
+    echo "sha256: $(sha256sum "$built" | cut -d' ' -f1)"
     echo "pjproject: $pj_version ($snapshot)"
     echo "debian source: $DEBIAN_SOURCE_PACKAGE $deb_version ($DEBIAN_SOURCE_SUITE, $mirror)"
     echo "python: $PYTHON ($("$PYTHON" -c 'import sys; print(sys.version.split()[0])'))"
@@ -412,8 +422,9 @@ cp "$LOG" "$tmp_out/build.log"
 chmod 755 "$tmp_out"
 rm -rf "$OUT_DIR"
 mv "$tmp_out" "$OUT_DIR"
+tmp_out=""
 wheel="$OUT_DIR/$(basename "$built")"
 cd /
-if [[ "${PJSUA2_KEEP_BUILD:-0}" == 1 ]]; then say "build tree kept: $BUILD_DIR"; else rm -rf "$BUILD_DIR"; fi
+cleanup; BUILD_DIR=""
 say "built in $((SECONDS - T_START)) s: $wheel"
 finish "$wheel"

@@ -18,12 +18,13 @@ mainThreadOnly, null audio device, UDP on 127.0.0.1, IPv6 media off), then:
 Exit status: 0 if the capacity is at least N, 1 if it is lower, 2 if pjsua2 is missing or the
 check itself failed. The last stdout line is `capacity: <slots> call slots (required N): OK|LOW`.
 
-Usage: check-pjsua2.py [N] [--no-calls] [--verbose]
+Usage: check-pjsua2.py [N] [--no-calls] [--clock-rate HZ] [--quality Q] [--verbose]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import importlib.metadata
@@ -116,8 +117,15 @@ def c_function(lib: ctypes.CDLL | None, name: str) -> Any:
     return fn
 
 
-def place_loopback_calls(pj: Any, ep: Any, account: Any, local: str, live_calls: dict[int, Any],
-                         pairs: int, get_call_count: Any) -> ProbeResult:
+def place_loopback_calls(
+    pj: Any,
+    ep: Any,
+    account: Any,
+    local: str,
+    live_calls: dict[int, Any],
+    pairs: int,
+    get_call_count: Any,
+) -> ProbeResult:
     """Call ourselves `pairs` times, one call at a time, until every call is up or one fails.
 
     Every Call is referenced only from `live_calls` when this returns: a local variable that
@@ -141,18 +149,23 @@ def place_loopback_calls(pj: Any, ep: Any, account: Any, local: str, live_calls:
             live_calls[call.getId()] = call
             record = call.record
             deadline = time.monotonic() + SETTLE_TIMEOUT_S
-            while not (record.disconnected or
-                       (record.state == pj.PJSIP_INV_STATE_CONFIRMED and record.media_active)):
+            while not (
+                record.disconnected
+                or (record.state == pj.PJSIP_INV_STATE_CONFIRMED and record.media_active)
+            ):
                 ep.libHandleEvents(10)
                 if time.monotonic() > deadline:
                     break
-            result.peak_slots = max(result.peak_slots,
-                                    get_call_count() if get_call_count else len(live_calls))
+            result.peak_slots = max(
+                result.peak_slots, get_call_count() if get_call_count else len(live_calls)
+            )
             if record.disconnected:
                 result.stopped_by = f"call #{i + 1} ended with {record.status_code} {record.reason}"
                 break
             if not record.media_active:
-                result.stopped_by = f"call #{i + 1} not confirmed with audio within {SETTLE_TIMEOUT_S:.0f} s"
+                result.stopped_by = (
+                    f"call #{i + 1} not confirmed with audio within {SETTLE_TIMEOUT_S:.0f} s"
+                )
                 break
             result.loopback_calls += 1
         call = None
@@ -168,8 +181,9 @@ def place_loopback_calls(pj: Any, ep: Any, account: Any, local: str, live_calls:
         call = None  # also on an exception, whose traceback would keep this frame alive
 
 
-def run_check(pj: Any, required: int, place_calls: bool, verbose: bool,
-              clock_rate: int, quality: int) -> tuple[int, ProbeResult, dict[str, Any]]:
+def run_check(
+    pj: Any, required: int, place_calls: bool, verbose: bool, clock_rate: int, quality: int
+) -> tuple[int, ProbeResult, dict[str, Any]]:
     # Two slots per loopback call (the outgoing and the incoming leg): ask for an even number.
     slots_wanted = 2 * math.ceil(required / 2)
     facts: dict[str, Any] = {"max_calls_requested": slots_wanted}
@@ -184,7 +198,7 @@ def run_check(pj: Any, required: int, place_calls: bool, verbose: bool,
     result = ProbeResult()
     live_calls: dict[int, Any] = {}  # strong references: the pj thread owns every Call
 
-    class ProbeCall(pj.Call):  # type: ignore[misc,name-defined]
+    class ProbeCall(pj.Call):
         def __init__(self, account: Any, call_id: int, leg: str) -> None:
             super().__init__(account, call_id)
             self.record = CallRecord(leg=leg)
@@ -200,10 +214,13 @@ def run_check(pj: Any, required: int, place_calls: bool, verbose: bool,
         def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
             info = self.getInfo()
             for media in info.media:
-                if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if (
+                    media.type == pj.PJMEDIA_TYPE_AUDIO
+                    and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+                ):
                     self.record.media_active = True
 
-    class AutoAnswer(pj.Account):  # type: ignore[misc,name-defined]
+    class AutoAnswer(pj.Account):
         def __init__(self, calls: dict[int, Any]) -> None:
             super().__init__()
             # A plain dict, not the probe: no reference cycle through pjsua2 objects (the cyclic
@@ -265,16 +282,17 @@ def run_check(pj: Any, required: int, place_calls: bool, verbose: bool,
             account = AutoAnswer(live_calls)
             account.create(acfg, True)
 
-            result = place_loopback_calls(pj, ep, account, local, live_calls, slots_wanted // 2,
-                                          get_call_count)
+            result = place_loopback_calls(
+                pj, ep, account, local, live_calls, slots_wanted // 2, get_call_count
+            )
     finally:
         # Teardown on this (the pj) thread: hang up, drain, drop every Call, collect, destroy.
-        try:
+        with contextlib.suppress(pj.Error):
             ep.hangupAllCalls()
-        except pj.Error:
-            pass
         deadline = time.monotonic() + TEARDOWN_TIMEOUT_S
-        while any(not c.record.disconnected for c in live_calls.values()) and time.monotonic() < deadline:
+        while time.monotonic() < deadline and any(
+            not c.record.disconnected for c in live_calls.values()
+        ):
             ep.libHandleEvents(20)
         for _ in range(10):
             ep.libHandleEvents(10)
@@ -299,13 +317,25 @@ def run_check(pj: Any, required: int, place_calls: bool, verbose: bool,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("calls", nargs="?", type=int, default=1000, help="call slots required (default 1000)")
-    parser.add_argument("--no-calls", action="store_true", help="only read the limits back; place no calls")
-    parser.add_argument("--clock-rate", type=int, default=0,
-                        help="conference bridge clock rate (default: pjsua's 16000; 8000 avoids resampling G.711)")
-    parser.add_argument("--quality", type=int, default=-1,
-                        help="media quality 1-10 (default: pjsua's 8, which resamples with libsamplerate's "
-                             "SINC_BEST at ~1 MB per leg; 3-4 SINC_MEDIUM, below 3 linear)")
+    parser.add_argument(
+        "calls", nargs="?", type=int, default=1000, help="call slots required (default 1000)"
+    )
+    parser.add_argument(
+        "--no-calls", action="store_true", help="only read the limits back; place no calls"
+    )
+    parser.add_argument(
+        "--clock-rate",
+        type=int,
+        default=0,
+        help="conference bridge clock rate (default: pjsua's 16000; 8000: G.711 not resampled)",
+    )
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=-1,
+        help="media quality 1-10 (default: pjsua's 8: libsamplerate SINC_BEST, ~1 MB per leg; "
+        "3-4: SINC_MEDIUM; below 3: linear)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="pjsua logs on stderr")
     args = parser.parse_args(argv)
     if args.calls < 1:
@@ -315,34 +345,52 @@ def main(argv: list[str] | None = None) -> int:
         import pjsua2 as pj
     except ImportError as exc:
         print(f"pjsua2 is not importable in {sys.executable}: {exc}", file=sys.stderr)
-        print("build and install it: bash scripts/build-pjsua2.sh --install " + sys.executable, file=sys.stderr)
+        print(
+            f"build and install it: bash scripts/build-pjsua2.sh --install {sys.executable}",
+            file=sys.stderr,
+        )
         print(f"capacity: 0 call slots (required {args.calls}): LOW")
         return 2
 
     dist, is_pypi_fallback = describe_distribution(pj)
     print(f"pjsua2 module: {pj.__file__} ({dist})")
     if is_pypi_fallback:
-        print(f"WARNING: this is the PyPI {PYPI_FALLBACK} wheel, built with pjproject's defaults "
-              "(4 calls, 254 conference ports, select() ioqueue): LOW CAPACITY, for import tests only")
+        print(
+            f"WARNING: this is the PyPI {PYPI_FALLBACK} wheel, built with pjproject's defaults "
+            "(4 calls, 254 conference ports, select() ioqueue): LOW CAPACITY, "
+            "for import tests only"
+        )
     try:
-        capacity, probe, facts = run_check(pj, args.calls, not args.no_calls, args.verbose,
-                                          args.clock_rate, args.quality)
+        capacity, probe, facts = run_check(
+            pj, args.calls, not args.no_calls, args.verbose, args.clock_rate, args.quality
+        )
     except pj.Error as exc:
         print(f"check failed: {exc.info() if hasattr(exc, 'info') else exc}", file=sys.stderr)
         print(f"capacity: 0 call slots (required {args.calls}): LOW")
         return 2
 
     print(f"library: pjsip {facts['library']}")
-    print(f"maxCalls requested: {facts['max_calls_requested']}; "
-          f"effective (pjsua_call_get_max_count): {facts['max_calls_effective'] if facts['max_calls_effective'] is not None else 'not readable'}")
-    print(f"conference bridge: {facts['conference_ports']} ports, {facts['bridge']}; "
-          f"file descriptor limit: {facts['fd_limit']}")
+    effective = facts["max_calls_effective"]
+    print(
+        f"maxCalls requested: {facts['max_calls_requested']}; effective "
+        f"(pjsua_call_get_max_count): {effective if effective is not None else 'not readable'}"
+    )
+    print(
+        f"conference bridge: {facts['conference_ports']} ports, {facts['bridge']}; "
+        f"file descriptor limit: {facts['fd_limit']}"
+    )
     if not args.no_calls:
-        print(f"loopback PCMU calls: {probe.loopback_calls} answered ({probe.peak_slots} call slots held at once, "
-              f"audio active on {probe.media_active_legs} legs) in {probe.seconds:.1f} s")
+        print(
+            f"loopback PCMU calls: {probe.loopback_calls} answered "
+            f"({probe.peak_slots} call slots held at once, "
+            f"audio active on {probe.media_active_legs} legs) in {probe.seconds:.1f} s"
+        )
         if probe.stopped_by:
             print(f"stopped: {probe.stopped_by}")
-        print(f"memory (VmRSS): {probe.rss_after_init_mb:.0f} MB after libInit, {probe.rss_at_peak_mb:.0f} MB with all calls up")
+        print(
+            f"memory (VmRSS): {probe.rss_after_init_mb:.0f} MB after libInit, "
+            f"{probe.rss_at_peak_mb:.0f} MB with all calls up"
+        )
         if probe.media_active_legs < probe.peak_slots:
             print("LOW: some legs have no active audio (no resampler? look for 488 in --verbose)")
             capacity = min(capacity, probe.media_active_legs)

@@ -137,3 +137,157 @@ async def test_unknown_number_gets_404_before_anything_is_answered(
     assert not result.ok and "404" in (result.errors + result.stderr)
     assert await _calls(engine) == []
     assert engine.sip.rejected == 1
+
+
+def _caller(
+    tmp_path: Path, engine: Engine, scenario: str = "caller_dtmf_info.xml", name: str = "caller"
+) -> Sipp:
+    keys = tmp_path / f"{name}-keys.csv"
+    keys.write_text("SEQUENTIAL\n2;0;+15550100\n")
+    return Sipp(
+        tmp_path,
+        name,
+        scenario,
+        "-s",
+        "200",
+        "-m",
+        "1",
+        "-inf",
+        str(keys),
+        f"127.0.0.1:{engine.settings.sip.port}",
+    )
+
+
+async def _finished_call(engine: Engine) -> Call:
+    for _ in range(100):
+        calls = await _calls(engine)
+        if calls and calls[0].ended_at is not None:
+            return calls[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no finished CDR: {calls}")
+
+
+async def test_caller_who_hangs_up_in_the_queue_is_an_abandon(
+    engine: Engine, tmp_path: Path
+) -> None:
+    await engine.start()  # no agent is logged in: the caller waits, then gives up
+    caller = _caller(tmp_path, engine, "caller_abandon.xml")
+    await caller.start()
+    result = await caller.wait(30)
+    assert result.ok, result.stderr + result.errors
+    call = await _finished_call(engine)
+    kinds = [e.kind for e in call.events]
+    assert "queued" in kinds and "abandoned" in kinds and "connected" not in kinds
+    assert call.hangup_by == "caller" and call.agent_id is None
+    assert call.queue_wait_s is not None and call.queue_wait_s > 1.0
+    assert engine.acd is not None
+    stats = engine.acd.router.queue_stats("support", engine.acd.clock())
+    assert stats.abandoned == 1 and stats.waiting == 0
+
+
+async def test_agent_who_does_not_answer_is_skipped_for_the_next(
+    engine: Engine, tmp_path: Path
+) -> None:
+    silent = Sipp(tmp_path, "silent", "agent_no_answer.xml", "-m", "1")
+    good = Sipp(tmp_path, "good", "agent_answer.xml", "-m", "1")
+    await _add_agent(engine, "1001", silent.port)
+    await _add_agent(engine, "1002", good.port)
+    await engine.start()
+    await _ready(engine, "1001")  # longest idle: offered first
+    await asyncio.sleep(0.05)
+    await _ready(engine, "1002")
+    await silent.start()
+    await good.start()
+    caller = _caller(tmp_path, engine)
+    await caller.start()
+    result = await caller.wait(60)
+    assert result.ok, result.stderr + result.errors
+    assert (await silent.wait(10)).ok and (await good.wait(10)).ok
+    call = await _finished_call(engine)
+    offers = [e.data["agent"] for e in call.events if e.kind == "offered"]
+    assert offers == ["1001", "1002"]
+    assert engine.directory.agents["1002"].id == call.agent_id
+    assert call.talk_s is not None and call.talk_s > 2.0
+
+
+async def test_nailed_up_agent_logs_in_by_keypad_and_gets_the_call(
+    engine: Engine, tmp_path: Path
+) -> None:
+    def add(s):  # type: ignore[no-untyped-def]
+        AgentRepository(s).add("1001", "Ann", pin="1234")
+        QueueRepository(s).add_member("support", "1001")
+
+    from callcenter.store import Database
+
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        add(s)
+    db.dispose()
+    await engine.start()
+    login = engine.settings.sip.agent_login_number
+    (tmp_path / "line.csv").write_text("SEQUENTIAL\n1;0;0;1;#;1;2;3;4;#;#\n")
+    line = Sipp(
+        tmp_path,
+        "line",
+        "agent_line.xml",
+        "-s",
+        login,
+        "-m",
+        "1",
+        "-inf",
+        str(tmp_path / "line.csv"),
+        f"127.0.0.1:{engine.settings.sip.port}",
+    )
+    await line.start()
+    for _ in range(100):
+        if "1001" in engine.sip.lines and engine.acd.router.agent_state("1001") == "available":
+            break
+        await asyncio.sleep(0.1)
+    assert engine.acd.router.agent_state("1001") == "available"
+    caller = _caller(tmp_path, engine)
+    t0 = asyncio.get_running_loop().time()
+    await caller.start()
+    result = await caller.wait(60)
+    assert result.ok, result.stderr + result.errors
+    assert (await line.wait(20)).ok
+    call = await _finished_call(engine)
+    offered = [e for e in call.events if e.kind == "offered"]
+    assert offered and offered[0].data.get("nailed") is True
+    queued = next(e.at for e in call.events if e.kind == "queued")
+    connected = next(e.at for e in call.events if e.kind == "connected")
+    assert (connected - queued).total_seconds() < 1.0  # no ringing
+    assert call.legs[0].remote == "nailed-up line"
+    assert asyncio.get_running_loop().time() - t0 < 30
+    for _ in range(50):  # the line hung up: the agent left the queue
+        if engine.acd.router.agent_state("1001") == "logged_out":
+            break
+        await asyncio.sleep(0.1)
+    assert engine.acd.router.agent_state("1001") == "logged_out"
+
+
+async def test_wrong_pin_is_refused_like_an_unknown_agent(engine: Engine, tmp_path: Path) -> None:
+    from callcenter.store import Database
+
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        AgentRepository(s).add("1001", "Ann", pin="1234")
+    db.dispose()
+    await engine.start()
+    login = engine.settings.sip.agent_login_number
+    (tmp_path / "line.csv").write_text("SEQUENTIAL\n1;0;0;1;#;9;9;9;9;#;#\n")
+    line = Sipp(
+        tmp_path,
+        "line",
+        "agent_line.xml",
+        "-s",
+        login,
+        "-m",
+        "1",
+        "-inf",
+        str(tmp_path / "line.csv"),
+        f"127.0.0.1:{engine.settings.sip.port}",
+    )
+    await line.start()
+    await line.wait(40)
+    assert "1001" not in engine.sip.lines
+    assert engine.acd.router.agent_state("1001") == "logged_out"

@@ -354,6 +354,10 @@ class SipStack:
         def run() -> int:
             leg = _Leg(self, self._account)
             op = pj.CallOpParam(True)
+            # pjsua 2.17 offers real-time text by default: two more sockets and a clock thread
+            # per call, and ~300 ms of blocked pj thread at every hang-up.
+            op.opt.textCount = 0
+            op.opt.videoCount = 0
             if caller_id:
                 hdr = pj.SipHeader()
                 hdr.hName = "P-Asserted-Identity"
