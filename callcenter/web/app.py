@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 import callcenter
-from callcenter.web import health
+from callcenter.web import health, operations
 
 if TYPE_CHECKING:
     from callcenter.engine import Engine
@@ -23,4 +23,5 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.state.metrics = health.metrics_registry(engine)
     app.include_router(health.router)
+    app.include_router(operations.router)
     return app

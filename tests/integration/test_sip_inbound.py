@@ -3,75 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import select
-
-from callcenter import acd
-from callcenter.config import load_settings
 from callcenter.engine import Engine
-from callcenter.store import AgentRepository, QueueRepository, open_database, upgrade
-from callcenter.store.models import Call
-from tests.support.sip import Sipp, free_udp_port
-
-FLOW = Path(__file__).parent / "flows" / "sip_queue.yaml"
-
-
-@pytest.fixture
-async def engine(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
-    db = open_database(sqlite_url)
-    upgrade(db)
-    db.dispose()
-    settings = load_settings(
-        database={"url": sqlite_url},
-        http={"port": 0},
-        var_dir=tmp_path / "var",
-        recordings_dir=tmp_path / "recordings",
-        sip={
-            "port": free_udp_port(),
-            "max_calls": 64,
-            "numbers": {"200": str(FLOW)},
-            "prompt_cache_dir": str(tmp_path / "prompts"),
-            "agent_answer_timeout_s": 5,
-        },
-    )
-    eng = Engine(settings)
-    yield eng
-    await eng.stop()
-
-
-async def _add_agent(engine: Engine, code: str, port: int) -> None:
-    def write(s):  # type: ignore[no-untyped-def]
-        AgentRepository(s).add(code, f"Agent {code}", f"sip:agent{code}@127.0.0.1:{port}")
-        QueueRepository(s).add_member("support", code)
-
-    from callcenter.store import Database
-
-    db = Database(engine.settings.database.url)
-    with db.session() as s:
-        write(s)
-    db.dispose()
-
-
-async def _ready(engine: Engine, code: str) -> None:
-    assert engine.acd is not None
-    await engine.acd.handle(acd.AgentLoggedIn(code))
-    await engine.acd.handle(acd.AgentReady(code))
-
-
-async def _calls(engine: Engine) -> list[Call]:
-    return await engine.db.run(lambda s: list(s.scalars(select(Call))))
+from callcenter.store import AgentRepository, Database, QueueRepository
+from tests.support.sip import Sipp
+from tests.support.sip_engine import add_agent, finished_call, load_calls, make_caller, ready
 
 
 async def test_caller_reaches_an_agent_and_the_cdr_is_complete(
     engine: Engine, tmp_path: Path
 ) -> None:
-    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1")
-    await _add_agent(engine, "1001", agent.port)
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "3000")
+    await add_agent(engine, "1001", agent.port)
     await engine.start()
-    await _ready(engine, "1001")
+    await ready(engine, "1001")
     await agent.start()
     (tmp_path / "caller").mkdir()
     (tmp_path / "caller" / "keys.csv").write_text("SEQUENTIAL\n2;0;+15550100\n")
@@ -93,7 +39,7 @@ async def test_caller_reaches_an_agent_and_the_cdr_is_complete(
     assert caller_result.ok, caller_result.stderr + caller_result.errors
     assert agent_result.ok, agent_result.stderr + agent_result.errors
     for _ in range(50):  # the CDR is finished just after the BYE
-        calls = await _calls(engine)
+        calls = await load_calls(engine)
         if calls and calls[0].ended_at is not None:
             break
         await asyncio.sleep(0.1)
@@ -135,47 +81,19 @@ async def test_unknown_number_gets_404_before_anything_is_answered(
     await caller.start()
     result = await caller.wait(30)
     assert not result.ok and "404" in (result.errors + result.stderr)
-    assert await _calls(engine) == []
+    assert await load_calls(engine) == []
     assert engine.sip.rejected == 1
-
-
-def _caller(
-    tmp_path: Path, engine: Engine, scenario: str = "caller_dtmf_info.xml", name: str = "caller"
-) -> Sipp:
-    keys = tmp_path / f"{name}-keys.csv"
-    keys.write_text("SEQUENTIAL\n2;0;+15550100\n")
-    return Sipp(
-        tmp_path,
-        name,
-        scenario,
-        "-s",
-        "200",
-        "-m",
-        "1",
-        "-inf",
-        str(keys),
-        f"127.0.0.1:{engine.settings.sip.port}",
-    )
-
-
-async def _finished_call(engine: Engine) -> Call:
-    for _ in range(100):
-        calls = await _calls(engine)
-        if calls and calls[0].ended_at is not None:
-            return calls[0]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no finished CDR: {calls}")
 
 
 async def test_caller_who_hangs_up_in_the_queue_is_an_abandon(
     engine: Engine, tmp_path: Path
 ) -> None:
     await engine.start()  # no agent is logged in: the caller waits, then gives up
-    caller = _caller(tmp_path, engine, "caller_abandon.xml")
+    caller = make_caller(tmp_path, engine, "caller_abandon.xml")
     await caller.start()
     result = await caller.wait(30)
     assert result.ok, result.stderr + result.errors
-    call = await _finished_call(engine)
+    call = await finished_call(engine)
     kinds = [e.kind for e in call.events]
     assert "queued" in kinds and "abandoned" in kinds and "connected" not in kinds
     assert call.hangup_by == "caller" and call.agent_id is None
@@ -189,21 +107,21 @@ async def test_agent_who_does_not_answer_is_skipped_for_the_next(
     engine: Engine, tmp_path: Path
 ) -> None:
     silent = Sipp(tmp_path, "silent", "agent_no_answer.xml", "-m", "1")
-    good = Sipp(tmp_path, "good", "agent_answer.xml", "-m", "1")
-    await _add_agent(engine, "1001", silent.port)
-    await _add_agent(engine, "1002", good.port)
+    good = Sipp(tmp_path, "good", "agent_answer.xml", "-m", "1", "-d", "3000")
+    await add_agent(engine, "1001", silent.port)
+    await add_agent(engine, "1002", good.port)
     await engine.start()
-    await _ready(engine, "1001")  # longest idle: offered first
+    await ready(engine, "1001")  # longest idle: offered first
     await asyncio.sleep(0.05)
-    await _ready(engine, "1002")
+    await ready(engine, "1002")
     await silent.start()
     await good.start()
-    caller = _caller(tmp_path, engine)
+    caller = make_caller(tmp_path, engine)
     await caller.start()
     result = await caller.wait(60)
     assert result.ok, result.stderr + result.errors
     assert (await silent.wait(10)).ok and (await good.wait(10)).ok
-    call = await _finished_call(engine)
+    call = await finished_call(engine)
     offers = [e.data["agent"] for e in call.events if e.kind == "offered"]
     assert offers == ["1001", "1002"]
     assert engine.directory.agents["1002"].id == call.agent_id
@@ -216,8 +134,6 @@ async def test_nailed_up_agent_logs_in_by_keypad_and_gets_the_call(
     def add(s):  # type: ignore[no-untyped-def]
         AgentRepository(s).add("1001", "Ann", pin="1234")
         QueueRepository(s).add_member("support", "1001")
-
-    from callcenter.store import Database
 
     db = Database(engine.settings.database.url)
     with db.session() as s:
@@ -244,13 +160,13 @@ async def test_nailed_up_agent_logs_in_by_keypad_and_gets_the_call(
             break
         await asyncio.sleep(0.1)
     assert engine.acd.router.agent_state("1001") == "available"
-    caller = _caller(tmp_path, engine)
+    caller = make_caller(tmp_path, engine)
     t0 = asyncio.get_running_loop().time()
     await caller.start()
     result = await caller.wait(60)
     assert result.ok, result.stderr + result.errors
     assert (await line.wait(20)).ok
-    call = await _finished_call(engine)
+    call = await finished_call(engine)
     offered = [e for e in call.events if e.kind == "offered"]
     assert offered and offered[0].data.get("nailed") is True
     queued = next(e.at for e in call.events if e.kind == "queued")
@@ -266,8 +182,6 @@ async def test_nailed_up_agent_logs_in_by_keypad_and_gets_the_call(
 
 
 async def test_wrong_pin_is_refused_like_an_unknown_agent(engine: Engine, tmp_path: Path) -> None:
-    from callcenter.store import Database
-
     db = Database(engine.settings.database.url)
     with db.session() as s:
         AgentRepository(s).add("1001", "Ann", pin="1234")

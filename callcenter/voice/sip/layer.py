@@ -64,6 +64,8 @@ class SipVoiceLayer:
         )
         self._owners: dict[int, SipCall] = {}  # leg -> call that owns it
         self.lines: dict[str, AgentLine] = {}  # agent id -> nailed-up line
+        self.calls: dict[str, SipCall] = {}  # call id -> live inbound call
+        self._monitors: dict[int, _Monitor] = {}  # supervisor leg -> what it monitors
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.rejected = 0
@@ -99,7 +101,8 @@ class SipVoiceLayer:
                     return
                 call = SipCall(self, event, flow)
                 self._owners[event.leg_id] = call
-                self._spawn(call.run(), leg=event.leg_id)
+                self.calls[call.rec.call_id] = call
+                self._spawn(call.run(), leg=event.leg_id, call_id=call.rec.call_id)
             case ev.CallRejected():
                 self.rejected += 1
                 log.info(
@@ -110,13 +113,14 @@ class SipVoiceLayer:
                     event.reason,
                 )
             case _:
-                owner = self._owners.get(getattr(event, "leg_id", -1))
+                leg_id = getattr(event, "leg_id", -1)
+                owner = self._owners.get(leg_id) or self._monitors.get(leg_id)
                 if owner is not None:
                     owner.deliver(event)
                 if isinstance(event, ev.LegEnded):
                     self._owners.pop(event.leg_id, None)
 
-    def _spawn(self, work: Any, leg: int | None = None) -> None:
+    def _spawn(self, work: Any, leg: int | None = None, call_id: str | None = None) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
 
@@ -124,6 +128,11 @@ class SipVoiceLayer:
             self._tasks.discard(t)
             if leg is not None:
                 self._owners.pop(leg, None)
+            if call_id is not None:
+                self.calls.pop(call_id, None)
+                for sup_leg, mon in list(self._monitors.items()):
+                    if mon.call_id == call_id:
+                        self._spawn(self.stack.hangup(sup_leg, 200))
 
         task.add_done_callback(done)
 
@@ -305,6 +314,29 @@ class SipVoiceLayer:
         if line is not None and line.customer is call:
             line.customer = None
 
+    # ---- supervisor listen / whisper / barge -------------------------------------------
+    async def monitor(self, call_id: str, supervisor_uri: str, mode: str) -> int:
+        """Ring the supervisor; once answered, join them to the call in ``mode``."""
+        call = self.calls.get(call_id)
+        if call is None or call.agent_leg is None:
+            raise LookupError(f"call {call_id} is not connected to an agent now")
+        leg = await self.stack.call(supervisor_uri)
+        self._monitors[leg] = _Monitor(self, leg, call_id, mode)
+        await self.cdr.event(call.rec, "monitor", {"supervisor": supervisor_uri, "mode": mode})
+        return leg
+
+    async def _join_monitor(self, mon: _Monitor) -> None:
+        call = self.calls.get(mon.call_id)
+        if call is None or call.agent_leg is None:
+            await self.stack.hangup(mon.leg, 200)
+            return
+        await self.stack.connect(call.leg, mon.leg)  # the supervisor hears the customer ...
+        await self.stack.connect(call.agent_leg, mon.leg)  # ... and the agent
+        if mon.mode in ("whisper", "barge"):
+            await self.stack.connect(mon.leg, call.agent_leg)  # the agent hears the supervisor
+        if mon.mode == "barge":
+            await self.stack.connect(mon.leg, call.leg)  # so does the customer
+
     # ---- transfer and notifications ------------------------------------------------------
     async def transfer(self, call: SipCall, t: ivr.Transfer) -> ivr.Event:
         """Blind transfer as a B2BUA: call the target, bridge on answer, stay until one ends."""
@@ -332,6 +364,19 @@ class SipVoiceLayer:
         kind = type(action).__name__
         data = {k: v for k, v in vars(action).items()} if hasattr(action, "__dict__") else {}
         await self.cdr.event(call.rec, _snake(kind), {k: _plain(v) for k, v in data.items()})
+
+
+class _Monitor:
+    """A supervisor's leg joined to a call."""
+
+    def __init__(self, layer: SipVoiceLayer, leg: int, call_id: str, mode: str) -> None:
+        self.layer, self.leg, self.call_id, self.mode = layer, leg, call_id, mode
+
+    def deliver(self, event: Any) -> None:
+        if isinstance(event, ev.LegAnswered):
+            self.layer._spawn(self.layer._join_monitor(self))
+        elif isinstance(event, ev.LegEnded):
+            self.layer._monitors.pop(self.leg, None)
 
 
 class _Owner:

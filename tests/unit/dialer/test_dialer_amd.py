@@ -36,15 +36,18 @@ def _beep(seconds: float = 0.5) -> np.ndarray:
 
 def _espeak(text: str, tmp: Path, voice: str, speed: int) -> np.ndarray:
     out = tmp / "say.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
+        check=True,
+        capture_output=True,
+    )
     with wave.open(str(out)) as w:
         rate = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
     idx = np.arange(0, pcm.size, rate / RATE)
     speech = np.interp(idx, np.arange(pcm.size), pcm)
     nz = np.nonzero(np.abs(speech) > 300)[0]  # espeak pads with silence: trim it
-    return speech[nz[0]: nz[-1] + 1] if nz.size else speech
+    return speech[nz[0] : nz[-1] + 1] if nz.size else speech
 
 
 def _synthetic_words(rng: np.random.Generator, words: int) -> np.ndarray:
@@ -70,14 +73,16 @@ def _corpus(tmp: Path) -> list[tuple[str, np.ndarray]]:
         # Person: rings, answers after a breath, says a short line, waits.
         human = HUMAN_LINES[i % len(HUMAN_LINES)]
         speech = _espeak(human, tmp, voice, speed) if i % 2 else _synthetic_words(rng, 1 + i % 2)
-        audio = np.concatenate([_noise(rng, rng.uniform(0.2, 1.0), noise), speech,
-                                _noise(rng, 4.0, noise)])
+        audio = np.concatenate(
+            [_noise(rng, rng.uniform(0.2, 1.0), noise), speech, _noise(rng, 4.0, noise)]
+        )
         samples.append(("HUMAN", audio + rng.normal(0.0, noise, audio.size)))
         # Machine: a long greeting, a beep, then silence.
         line = MACHINE_LINES[i % len(MACHINE_LINES)]
         speech = _espeak(line, tmp, voice, speed) if i % 2 else _synthetic_words(rng, 8)
-        audio = np.concatenate([_noise(rng, rng.uniform(0.2, 1.0), noise), speech, _beep(),
-                                _noise(rng, 2.0, noise)])
+        audio = np.concatenate(
+            [_noise(rng, rng.uniform(0.2, 1.0), noise), speech, _beep(), _noise(rng, 2.0, noise)]
+        )
         samples.append(("MACHINE", audio + rng.normal(0.0, noise, audio.size)))
     return samples
 
@@ -88,9 +93,11 @@ def test_amd_accuracy_and_decision_time_on_labelled_greetings(tmp_path: Path) ->
     accuracy = len(right) / len(results)
     by_label = {lab: [r for lb, r in results if lb == lab] for lab in ("HUMAN", "MACHINE")}
     mean_s = {lab: float(np.mean([r.decision_s for r in rs])) for lab, rs in by_label.items()}
-    print(f"\nAMD: accuracy {100 * accuracy:.1f} % on {len(results)} greetings; mean decision "
-          f"time human {mean_s['HUMAN']:.2f} s, machine {mean_s['MACHINE']:.2f} s; "
-          f"not sure {sum(r.verdict is Verdict.NOTSURE for _, r in results)}")
+    print(
+        f"\nAMD: accuracy {100 * accuracy:.1f} % on {len(results)} greetings; mean decision "
+        f"time human {mean_s['HUMAN']:.2f} s, machine {mean_s['MACHINE']:.2f} s; "
+        f"not sure {sum(r.verdict is Verdict.NOTSURE for _, r in results)}"
+    )
     assert accuracy >= 0.85
     assert mean_s["HUMAN"] < 3.0 and mean_s["MACHINE"] < 4.0
 

@@ -8,8 +8,17 @@ from callcenter.cli.dialer import app
 
 
 def test_simulate_prints_occupancy_abandon_and_calls_per_agent_hour() -> None:
-    args = ["simulate", "--agents", "8", "--duration", "600", "--pacer", "progressive",
-            "--seed", "3"]
+    args = [
+        "simulate",
+        "--agents",
+        "8",
+        "--duration",
+        "600",
+        "--pacer",
+        "progressive",
+        "--seed",
+        "3",
+    ]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     for label in ("occupancy", "abandon rate          0.00 %", "calls per agent-hour"):

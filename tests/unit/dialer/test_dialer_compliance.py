@@ -38,8 +38,9 @@ def numbers(draw: st.DrawFn) -> str:
     return e164 or ""
 
 
-clocks = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31),
-                      timezones=st.just(UTC))
+clocks = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
 windows = st.tuples(st.times(), st.times())
 
 
@@ -71,8 +72,7 @@ def test_next_allowed_time_is_really_allowed(number: str, now: datetime) -> None
     decision = check_dial(number, rules, DncLists(), (), AbandonCounts(), now)
     if not decision.allowed and decision.next_allowed_at is not None:
         assert decision.next_allowed_at > now
-        again = check_dial(number, rules, DncLists(), (), AbandonCounts(),
-                           decision.next_allowed_at)
+        again = check_dial(number, rules, DncLists(), (), AbandonCounts(), decision.next_allowed_at)
         assert again.allowed, again
     elif decision.allowed:
         assert decision.next_allowed_at == now
@@ -86,7 +86,10 @@ def test_every_dnc_list_is_checked_at_the_moment_of_dialing(
     rules = CampaignRules(campaign_id="c1", window_start=time(0, 0), window_end=time(23, 59))
     lists = DncLists()
     assert check_dial(number, rules, lists, (), AbandonCounts(), now).reason not in (
-        Reason.DNC_INTERNAL, Reason.DNC_CAMPAIGN, Reason.DNC_NATIONAL)
+        Reason.DNC_INTERNAL,
+        Reason.DNC_CAMPAIGN,
+        Reason.DNC_NATIONAL,
+    )
     if which == "internal":
         lists = lists.with_opt_out(number)  # the called party pressed the opt-out key
     elif which == "campaign":
@@ -113,8 +116,9 @@ def test_number_spanning_zones_uses_the_window_legal_in_all() -> None:
 
 
 def test_holidays_attempt_limits_and_abandon_hold() -> None:
-    rules = CampaignRules(holidays=frozenset({date(2026, 11, 26)}), max_attempts_per_day=2,
-                          max_attempts_total=3)
+    rules = CampaignRules(
+        holidays=frozenset({date(2026, 11, 26)}), max_attempts_per_day=2, max_attempts_total=3
+    )
     none = AbandonCounts()
     thanksgiving = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
     assert check_dial(NYC, rules, DncLists(), (), none, thanksgiving).reason is Reason.HOLIDAY
@@ -139,11 +143,14 @@ def test_abandon_rate_over_target_stops_dialing_campaign_and_rolling() -> None:
     assert check_dial(NYC, rules, DncLists(), (), ok, NOON_NY).allowed
     over = AbandonCounts(live_answered=1000, abandoned=31, live_answered_30d=100, abandoned_30d=0)
     assert check_dial(NYC, rules, DncLists(), (), over, NOON_NY).reason is (
-        Reason.CAMPAIGN_ABANDON_RATE)
-    rolling = AbandonCounts(live_answered=1000, abandoned=10, live_answered_30d=100,
-                            abandoned_30d=4)
+        Reason.CAMPAIGN_ABANDON_RATE
+    )
+    rolling = AbandonCounts(
+        live_answered=1000, abandoned=10, live_answered_30d=100, abandoned_30d=4
+    )
     assert check_dial(NYC, rules, DncLists(), (), rolling, NOON_NY).reason is (
-        Reason.ROLLING_ABANDON_RATE)
+        Reason.ROLLING_ABANDON_RATE
+    )
 
 
 def test_ring_at_least_15_s_and_the_two_second_rule() -> None:
@@ -156,8 +163,10 @@ def test_ring_at_least_15_s_and_the_two_second_rule() -> None:
 
 
 def test_invalid_numbers_and_naive_clocks() -> None:
-    assert check_dial("12", CampaignRules(), DncLists(), (), AbandonCounts(),
-                      NOON_NY).reason is Reason.INVALID_NUMBER
+    assert (
+        check_dial("12", CampaignRules(), DncLists(), (), AbandonCounts(), NOON_NY).reason
+        is Reason.INVALID_NUMBER
+    )
     try:
         check_dial(NYC, CampaignRules(), DncLists(), (), AbandonCounts(), datetime(2026, 1, 1))
     except ValueError as err:

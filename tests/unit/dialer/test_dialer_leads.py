@@ -9,15 +9,15 @@ import pytest
 from dialer.leads import ColumnMapping, LeadListError, parse_leads, parse_leads_text
 
 CSV = (
-    "phone,first_name,last_name,plan,notes\n"          # line 1
-    "(202) 555-0143,Ada,Lovelace,gold,\n"              # 2 ok
-    "+1 202-555-0143,,,,vip\n"                         # 3 duplicate of 2 (merged)
-    "12,Bob,Short,silver,\n"                           # 4 invalid number
-    ",Carol,NoPhone,gold,\n"                           # 5 no phone
-    "2025550199,Dan,Extra,gold,x,too many\n"           # 6 wrong column count
-    "\n"                                               # 7 blank: ignored
-    "\"415 555 0132\",\"Eve, Jr.\",\"Multi\nLine\",bronze,\n"  # 8-9 ok, quoted newline
-    "+44 20 7946 0958,Finn,UK,gold,\n"                 # 10 ok, foreign number
+    "phone,first_name,last_name,plan,notes\n"  # line 1
+    "(202) 555-0143,Ada,Lovelace,gold,\n"  # 2 ok
+    "+1 202-555-0143,,,,vip\n"  # 3 duplicate of 2 (merged)
+    "12,Bob,Short,silver,\n"  # 4 invalid number
+    ",Carol,NoPhone,gold,\n"  # 5 no phone
+    "2025550199,Dan,Extra,gold,x,too many\n"  # 6 wrong column count
+    "\n"  # 7 blank: ignored
+    '"415 555 0132","Eve, Jr.","Multi\nLine",bronze,\n'  # 8-9 ok, quoted newline
+    "+44 20 7946 0958,Finn,UK,gold,\n"  # 10 ok, foreign number
 )
 
 
@@ -47,11 +47,16 @@ def test_numbers_normalised_duplicates_merged_custom_fields_kept() -> None:
 
 def test_column_mapping_and_explicit_custom_fields() -> None:
     text = "Tel,Name,Account,Secret\n202-555-0101,Zoe,A-1,s3\n"
-    mapping = ColumnMapping(phone="Tel", first_name="Name", last_name=None,
-                            external_id="Account", custom=())
+    mapping = ColumnMapping(
+        phone="Tel", first_name="Name", last_name=None, external_id="Account", custom=()
+    )
     (lead,) = parse_leads_text(text, mapping).leads
     assert (lead.phone, lead.first_name, lead.external_id, lead.custom) == (
-        "+12025550101", "Zoe", "A-1", {})
+        "+12025550101",
+        "Zoe",
+        "A-1",
+        {},
+    )
 
 
 def test_missing_phone_column_is_a_clear_error() -> None:
@@ -64,7 +69,8 @@ def test_missing_phone_column_is_a_clear_error() -> None:
 def test_progress_is_reported_on_large_files() -> None:
     rows = "".join(f"+1202555{i % 10000:04d},n{i}\n" for i in range(2500))
     seen: list[int] = []
-    result = parse_leads(io.StringIO("phone,first_name\n" + rows), progress=seen.append,
-                         progress_every=1000)
+    result = parse_leads(
+        io.StringIO("phone,first_name\n" + rows), progress=seen.append, progress_every=1000
+    )
     assert seen == [1000, 2000, 2500]
     assert result.rows == 2500

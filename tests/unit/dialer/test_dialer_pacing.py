@@ -54,9 +54,18 @@ def test_any_snapshot_gives_a_bounded_count_from_every_pacer(snaps: list[DialerS
 
 def snap(**kw: object) -> DialerSnapshot:
     base: dict[str, object] = dict(
-        now=0.0, agents_available=0, agents_busy_elapsed=(), agents_wrapup_elapsed=(),
-        calls_ringing_elapsed=(), abandon_target=0.03, dialed=0, answered_human=0,
-        answered_machine=0, abandoned=0, mean_talk_s=None, mean_wrap_s=None,
+        now=0.0,
+        agents_available=0,
+        agents_busy_elapsed=(),
+        agents_wrapup_elapsed=(),
+        calls_ringing_elapsed=(),
+        abandon_target=0.03,
+        dialed=0,
+        answered_human=0,
+        answered_machine=0,
+        abandoned=0,
+        mean_talk_s=None,
+        mean_wrap_s=None,
         ring_to_answer_s=(),
     )
     base.update(kw)
@@ -70,29 +79,52 @@ def test_no_agents_means_no_calls() -> None:
 
 def test_progressive_places_one_line_per_free_agent_not_yet_served() -> None:
     assert ProgressivePacer().calls_to_place(snap(agents_available=5)) == 5
-    assert ProgressivePacer().calls_to_place(
-        snap(agents_available=5, calls_ringing_elapsed=(1.0, 2.0))) == 3
+    assert (
+        ProgressivePacer().calls_to_place(
+            snap(agents_available=5, calls_ringing_elapsed=(1.0, 2.0))
+        )
+        == 3
+    )
 
 
 def test_predictive_overdials_free_agents_when_few_calls_are_answered() -> None:
-    history = snap(agents_available=10, dialed=1000, answered_human=100, answered_machine=50,
-                   abandoned=0, mean_talk_s=120.0, mean_wrap_s=10.0,
-                   ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)))
+    history = snap(
+        agents_available=10,
+        dialed=1000,
+        answered_human=100,
+        answered_machine=50,
+        abandoned=0,
+        mean_talk_s=120.0,
+        mean_wrap_s=10.0,
+        ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)),
+    )
     n = PredictivePacer().calls_to_place(history)
     assert n > 10  # at a 10 % answer rate one line per agent would idle them
 
 
 def test_predictive_holds_back_when_all_agents_are_early_in_long_calls() -> None:
-    busy = snap(agents_available=0, agents_busy_elapsed=(5.0,) * 20, dialed=1000,
-                answered_human=300, mean_talk_s=300.0, mean_wrap_s=10.0,
-                ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)))
+    busy = snap(
+        agents_available=0,
+        agents_busy_elapsed=(5.0,) * 20,
+        dialed=1000,
+        answered_human=300,
+        mean_talk_s=300.0,
+        mean_wrap_s=10.0,
+        ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)),
+    )
     assert PredictivePacer().calls_to_place(busy) <= 1
 
 
 def test_predictive_turns_careful_when_the_campaign_is_over_its_abandon_target() -> None:
-    kw = dict(agents_available=10, agents_busy_elapsed=(100.0,) * 10, dialed=2000,
-              answered_human=400, mean_talk_s=120.0, mean_wrap_s=10.0,
-              ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)))
+    kw = dict(
+        agents_available=10,
+        agents_busy_elapsed=(100.0,) * 10,
+        dialed=2000,
+        answered_human=400,
+        mean_talk_s=120.0,
+        mean_wrap_s=10.0,
+        ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)),
+    )
     calm = PredictivePacer().calls_to_place(snap(abandoned=0, **kw))
     burnt = PredictivePacer().calls_to_place(snap(abandoned=40, **kw))
     assert burnt < calm
@@ -101,8 +133,7 @@ def test_predictive_turns_careful_when_the_campaign_is_over_its_abandon_target()
 def test_adaptive_raises_its_dial_level_while_agents_wait() -> None:
     pacer = AdaptivePacer()
     for t in range(0, 120):
-        pacer.calls_to_place(snap(now=float(t), agents_available=10, dialed=100,
-                                  answered_human=10))
+        pacer.calls_to_place(snap(now=float(t), agents_available=10, dialed=100, answered_human=10))
     assert pacer.level > 1.0
     assert not math.isnan(pacer.level)
 
@@ -110,6 +141,14 @@ def test_adaptive_raises_its_dial_level_while_agents_wait() -> None:
 def test_adaptive_lowers_its_dial_level_when_drops_exceed_target() -> None:
     pacer = AdaptivePacer(initial_level=3.0)
     for t in range(0, 120):
-        pacer.calls_to_place(snap(now=float(t), agents_available=1, agents_busy_elapsed=(5.0,) * 9,
-                                  dialed=1000, answered_human=100, abandoned=10))
+        pacer.calls_to_place(
+            snap(
+                now=float(t),
+                agents_available=1,
+                agents_busy_elapsed=(5.0,) * 9,
+                dialed=1000,
+                answered_human=100,
+                abandoned=10,
+            )
+        )
     assert pacer.level < 3.0

@@ -43,16 +43,19 @@ def shipped(name: str) -> Flow:
     return load_flow(SHIPPED / f"{name}.yaml", QUEUES)
 
 
-def start(flow: Flow, now: datetime = TUESDAY_10AM, **variables: object
-          ) -> tuple[FlowSession, list[Action]]:
+def start(
+    flow: Flow, now: datetime = TUESDAY_10AM, **variables: object
+) -> tuple[FlowSession, list[Action]]:
     session = FlowSession(flow)
-    actions = session.handle(CallStarted(now=now, caller=CALLER, dialed=DIALED,
-                                         call_id="call-1", variables=variables))
+    actions = session.handle(
+        CallStarted(now=now, caller=CALLER, dialed=DIALED, call_id="call-1", variables=variables)
+    )
     return session, actions
 
 
-def walk(flow: Flow, events: Iterable[Event], now: datetime = TUESDAY_10AM,
-         **variables: object) -> tuple[FlowSession, list[Action]]:
+def walk(
+    flow: Flow, events: Iterable[Event], now: datetime = TUESDAY_10AM, **variables: object
+) -> tuple[FlowSession, list[Action]]:
     session, actions = start(flow, now, **variables)
     for event in events:
         assert session.ended is None, f"flow ended before {event!r}"

@@ -19,7 +19,8 @@ def counting_espeak(tmp_path: Path) -> tuple[str, Path]:
     script.write_text(
         "#!/bin/sh\n"
         f'case "$1" in --version) ;; *) echo "$@" >> {log} ;; esac\n'
-        'exec espeak-ng "$@"\n')
+        'exec espeak-ng "$@"\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script), log
 
@@ -37,7 +38,8 @@ def test_renders_8khz_mono_speech_and_hits_the_cache(tmp_path: Path) -> None:
     assert len(log.read_text().splitlines()) == 1
 
     again = PromptRenderer(tmp_path / "cache", espeak=espeak).render(
-        "Welcome to Example Corp. For sales, press 1.", "en-US")
+        "Welcome to Example Corp. For sales, press 1.", "en-US"
+    )
     assert again == first
     assert len(log.read_text().splitlines()) == 1  # the cache hit did not run espeak
 

@@ -41,15 +41,21 @@ MAX_EVENTS = 60
 keys = st.text(alphabet="0123456789*#", min_size=0, max_size=12)
 # One move answers whatever the session waits for; the draw picks among the answers.
 moves = st.tuples(st.one_of(keys, st.none()), st.integers(0, 99))
-starts = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31),
-                      timezones=st.just(ZoneInfo("Europe/Berlin")))
+starts = st.datetimes(
+    min_value=datetime(2024, 1, 1),
+    max_value=datetime(2027, 12, 31),
+    timezones=st.just(ZoneInfo("Europe/Berlin")),
+)
 
 
 def answer(action: Action, digits: str | None, pick: int) -> Event:
     match action:
         case Gather():
-            return GatherTimeout() if digits is None else \
-                DigitsReceived(digits, sensitive=action.sensitive)
+            return (
+                GatherTimeout()
+                if digits is None
+                else DigitsReceived(digits, sensitive=action.sensitive)
+            )
         case Enqueue():
             return QueueResult(list(QueueOutcome)[pick % len(QueueOutcome)])
         case HttpRequest():
@@ -71,10 +77,12 @@ def check_batch(actions: list[Action]) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan=st.lists(moves, max_size=25), now=starts, hang_up_at=st.integers(0, 40))
 def test_random_callers_never_crash_and_every_call_ends(
-        name: str, plan: list[tuple[str | None, int]], now: datetime, hang_up_at: int) -> None:
+    name: str, plan: list[tuple[str | None, int]], now: datetime, hang_up_at: int
+) -> None:
     session = FlowSession(FLOWS[name])
-    actions = session.handle(CallStarted(now=now, caller="+4930111", dialed="+4930222",
-                                         call_id="c"))
+    actions = session.handle(
+        CallStarted(now=now, caller="+4930111", dialed="+4930222", call_id="c")
+    )
     check_batch(actions)
     step = 0
     # The caller follows the plan, then stays silent; silence must end every flow.

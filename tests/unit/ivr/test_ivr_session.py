@@ -36,7 +36,7 @@ from callcenter.ivr import (
 from tests.unit.ivr.ivr_support import CALLER, FIXTURES, notable, start, walk
 
 NEW_YORK = ZoneInfo("America/New_York")
-WEEKDAY = datetime(2025, 3, 4, 15, 0, tzinfo=ZoneInfo("UTC"))   # 10:00 in New York, Tuesday
+WEEKDAY = datetime(2025, 3, 4, 15, 0, tzinfo=ZoneInfo("UTC"))  # 10:00 in New York, Tuesday
 SATURDAY = datetime(2025, 3, 8, 15, 0, tzinfo=NEW_YORK)
 THANKSGIVING = datetime(2025, 11, 27, 10, 0, tzinfo=NEW_YORK)
 SINK = load_flow(FIXTURES / "valid" / "kitchen_sink.yaml")
@@ -51,8 +51,12 @@ def test_sensitive_digits_are_masked_everywhere_but_the_http_body() -> None:
     assert request.body is not None and isinstance(request.body["pin"], Sensitive)
     assert reveal(request.body) == {"pin": "4711", "caller": CALLER, "note": "call call-1"}
     assert request.url == "https://auth.example.com/verify?caller=%2B491701234567"
-    dumped = repr(actions) + repr(session.path) + repr(session.variables) + \
-        repr(DigitsReceived("4711", sensitive=True))
+    dumped = (
+        repr(actions)
+        + repr(session.path)
+        + repr(session.variables)
+        + repr(DigitsReceived("4711", sensitive=True))
+    )
     assert "4711" not in dumped
     assert "****" in repr(session.path)
 
@@ -68,8 +72,12 @@ def test_gather_pattern_and_retries() -> None:
 
 def test_set_expressions_and_vip_transfer() -> None:
     session, actions = walk(SINK, [DigitsReceived("4711", sensitive=True), VIP], WEEKDAY)
-    assert {"tries": 1, "pin_length": 4, "greeting": "Hi Ada", "vip": True}.items() <= \
-        session.variables.items()
+    assert {
+        "tries": 1,
+        "pin_length": 4,
+        "greeting": "Hi Ada",
+        "vip": True,
+    }.items() <= session.variables.items()
     assert SetVariable("tries", 1) in actions
     assert notable(actions)[-1] == "transfer sip:vip-desk@example.com"
     done = session.handle(TransferResult(ok=True))
@@ -88,25 +96,43 @@ def test_failed_transfer_falls_back_to_the_queue_with_hold_music() -> None:
 
 @pytest.mark.parametrize("now", [SATURDAY, THANKSGIVING])
 def test_weekend_and_holiday_go_to_voicemail_and_ticket(now: datetime) -> None:
-    session, actions = walk(SINK, [DigitsReceived("4711", sensitive=True), NORMAL,
-                                   RecordingFinished("rec/1.wav", 3)], now)
+    session, actions = walk(
+        SINK,
+        [DigitsReceived("4711", sensitive=True), NORMAL, RecordingFinished("rec/1.wav", 3)],
+        now,
+    )
     ticket = next(a for a in actions if isinstance(a, CreateTicket))
-    assert (ticket.category, ticket.priority, ticket.recording) == ("complaint", "urgent",
-                                                                   "rec/1.wav")
+    assert (ticket.category, ticket.priority, ticket.recording) == (
+        "complaint",
+        "urgent",
+        "rec/1.wav",
+    )
     assert ticket.summary == "Hi Bo: message rec/1.wav"
     assert any(isinstance(a, Play) for a in actions)  # the voicemail prompt's audio
 
 
 def test_survey_failure_opts_out() -> None:
-    _, actions = walk(SINK, [DigitsReceived("4711", sensitive=True), NORMAL,
-                             QueueResult(QueueOutcome.SERVED), DigitsReceived("9"),
-                             DigitsReceived("9"), DigitsReceived("9")], WEEKDAY)
+    _, actions = walk(
+        SINK,
+        [
+            DigitsReceived("4711", sensitive=True),
+            NORMAL,
+            QueueResult(QueueOutcome.SERVED),
+            DigitsReceived("9"),
+            DigitsReceived("9"),
+            DigitsReceived("9"),
+        ],
+        WEEKDAY,
+    )
     assert notable(actions)[-3:] == [f"dnc {CALLER}", "hangup: done", "end"]
 
 
 def test_queue_callback() -> None:
-    _, actions = walk(SINK, [DigitsReceived("4711", sensitive=True), NORMAL,
-                             QueueResult(QueueOutcome.CALLBACK)], WEEKDAY)
+    _, actions = walk(
+        SINK,
+        [DigitsReceived("4711", sensitive=True), NORMAL, QueueResult(QueueOutcome.CALLBACK)],
+        WEEKDAY,
+    )
     assert notable(actions)[-3:] == [f"callback support {CALLER}", "hangup: done", "end"]
 
 
@@ -158,7 +184,8 @@ def test_runtime_expression_errors_count_as_false_and_are_recorded(tmp_path) -> 
         "variables: {code: ''}\nnodes:\n  check:\n    type: condition\n    branches:\n"
         "      - when: int(code) > 5\n        next: big\n    else: small\n"
         "  big:\n    type: hangup\n    reason: big\n  small:\n    type: hangup\n"
-        "    reason: small\n")
+        "    reason: small\n"
+    )
     session, actions = start(load_flow(flow_file), WEEKDAY)
     assert notable(actions) == ["hangup: small", "end"]
     assert any("expression error" in step.detail for step in session.path)

@@ -1,0 +1,141 @@
+"""Operating queues and agents over HTTP: what a desktop, a wallboard or an integration uses.
+
+Agents log in, go ready, pause with a reason, log out and end wrap-up; supervisors read live
+queue and agent figures and listen to, whisper to or barge into a connected call. Every
+change goes through the ACD like any other event, so it is published on the bus with its
+reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from callcenter import acd
+
+if TYPE_CHECKING:
+    from callcenter.calls import AcdService
+    from callcenter.engine import Engine
+
+router = APIRouter(prefix="/api", tags=["operations"])
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _acd(request: Request) -> AcdService:
+    service = _engine(request).acd
+    if service is None:
+        raise HTTPException(503, "the ACD is not running yet: retry in a moment")
+    return service
+
+
+def _known_agent(request: Request, code: str) -> None:
+    if code not in _engine(request).directory.agents:
+        raise HTTPException(404, f"no agent {code!r}: add it with `callcenter agents add`")
+
+
+class AgentView(BaseModel):
+    agent_id: str
+    name: str
+    state: str
+    queues: dict[str, int]
+    skills: dict[str, int]
+    nailed_up: bool
+
+
+class PauseBody(BaseModel):
+    reason: str = Field("break", max_length=128, description="Why: shown on the wallboard.")
+
+
+class ActionResult(BaseModel):
+    agent_id: str
+    state: str
+
+
+class MonitorBody(BaseModel):
+    supervisor: str = Field(..., description="Where to call the supervisor: a SIP URI.")
+    mode: Literal["listen", "whisper", "barge"] = "listen"
+
+
+@router.get("/agents", response_model=list[AgentView], summary="Agents and their live state")
+async def list_agents(request: Request) -> list[AgentView]:
+    engine = _engine(request)
+    service = _acd(request)
+    lines = engine.sip.lines if engine.sip is not None else {}
+    return [
+        AgentView(
+            agent_id=code,
+            name=entry.name,
+            state=service.router.agent_state(code),
+            queues=dict(entry.profile.queues),
+            skills=dict(entry.profile.skills),
+            nailed_up=code in lines,
+        )
+        for code, entry in sorted(engine.directory.agents.items())
+    ]
+
+
+async def _apply(request: Request, code: str, event: acd.Event) -> ActionResult:
+    _known_agent(request, code)
+    service = _acd(request)
+    try:
+        await service.handle(event)
+    except acd.ACDError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return ActionResult(agent_id=code, state=service.router.agent_state(code))
+
+
+@router.post("/agents/{code}/login", response_model=ActionResult)
+async def login(request: Request, code: str) -> ActionResult:
+    """Log in (paused until ``ready``, as most desktops do)."""
+    return await _apply(request, code, acd.AgentLoggedIn(code))
+
+
+@router.post("/agents/{code}/ready", response_model=ActionResult)
+async def ready(request: Request, code: str) -> ActionResult:
+    return await _apply(request, code, acd.AgentReady(code))
+
+
+@router.post("/agents/{code}/pause", response_model=ActionResult)
+async def pause(request: Request, code: str, body: PauseBody) -> ActionResult:
+    return await _apply(request, code, acd.AgentPaused(code, body.reason))
+
+
+@router.post("/agents/{code}/logout", response_model=ActionResult)
+async def logout(request: Request, code: str) -> ActionResult:
+    return await _apply(request, code, acd.AgentLoggedOut(code))
+
+
+@router.post("/agents/{code}/wrapup-end", response_model=ActionResult)
+async def end_wrap_up(request: Request, code: str) -> ActionResult:
+    return await _apply(request, code, acd.WrapUpEnded(code))
+
+
+@router.get("/queues", summary="Live statistics of every queue")
+async def queues(request: Request) -> list[dict[str, object]]:
+    service = _acd(request)
+    now = service.clock()
+    return [
+        dataclasses.asdict(service.router.queue_stats(name, now))
+        for name in sorted(_engine(request).directory.queues)
+    ]
+
+
+@router.post("/calls/{call_id}/monitor", status_code=201, summary="Listen, whisper or barge")
+async def monitor(request: Request, call_id: str, body: MonitorBody) -> dict[str, object]:
+    """Call the supervisor and join them to a connected call: ``listen`` hears both sides,
+    ``whisper`` also speaks to the agent only, ``barge`` speaks to both."""
+    engine = _engine(request)
+    if engine.sip is None:
+        raise HTTPException(409, "monitoring needs the SIP voice layer (sip.enabled)")
+    try:
+        leg = await engine.sip.monitor(call_id, body.supervisor, body.mode)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"call_id": call_id, "mode": body.mode, "supervisor_leg": leg}

@@ -1,0 +1,16 @@
+"""Fixtures of the integration tests."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.engine import Engine
+from tests.support.sip_engine import engine_fixture
+
+
+@pytest.fixture
+async def engine(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
+    """An engine with SIP on a free port and tests/integration/flows/sip_queue.yaml on 200."""
+    async for eng in engine_fixture(tmp_path, sqlite_url):
+        yield eng

@@ -1,0 +1,89 @@
+"""A running engine for SIP tests, and helpers to populate it and read its call records."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy import select
+
+from callcenter import acd
+from callcenter.config import load_settings
+from callcenter.engine import Engine
+from callcenter.store import AgentRepository, Database, QueueRepository, open_database, upgrade
+from callcenter.store.models import Call
+from tests.support.sip import Sipp, free_udp_port
+
+FLOW = Path(__file__).parents[1] / "integration" / "flows" / "sip_queue.yaml"
+
+
+async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
+    db = open_database(sqlite_url)
+    upgrade(db)
+    db.dispose()
+    settings = load_settings(
+        database={"url": sqlite_url},
+        http={"port": 0},
+        var_dir=tmp_path / "var",
+        recordings_dir=tmp_path / "recordings",
+        sip={
+            "port": free_udp_port(),
+            "max_calls": 64,
+            "numbers": {"200": str(FLOW)},
+            "prompt_cache_dir": str(tmp_path / "prompts"),
+            "agent_answer_timeout_s": 5,
+        },
+    )
+    eng = Engine(settings)
+    yield eng
+    await eng.stop()
+
+
+async def add_agent(engine: Engine, code: str, port: int) -> None:
+    def write(s):  # type: ignore[no-untyped-def]
+        AgentRepository(s).add(code, f"Agent {code}", f"sip:agent{code}@127.0.0.1:{port}")
+        QueueRepository(s).add_member("support", code)
+
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        write(s)
+    db.dispose()
+
+
+async def ready(engine: Engine, code: str) -> None:
+    assert engine.acd is not None
+    await engine.acd.handle(acd.AgentLoggedIn(code))
+    await engine.acd.handle(acd.AgentReady(code))
+
+
+async def load_calls(engine: Engine) -> list[Call]:
+    return await engine.db.run(lambda s: list(s.scalars(select(Call))))
+
+
+def make_caller(
+    tmp_path: Path, engine: Engine, scenario: str = "caller_dtmf_info.xml", name: str = "caller"
+) -> Sipp:
+    keys = tmp_path / f"{name}-keys.csv"
+    keys.write_text("SEQUENTIAL\n2;0;+15550100\n")
+    return Sipp(
+        tmp_path,
+        name,
+        scenario,
+        "-s",
+        "200",
+        "-m",
+        "1",
+        "-inf",
+        str(keys),
+        f"127.0.0.1:{engine.settings.sip.port}",
+    )
+
+
+async def finished_call(engine: Engine) -> Call:
+    for _ in range(100):
+        calls = await load_calls(engine)
+        if calls and calls[0].ended_at is not None:
+            return calls[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no finished CDR: {calls}")
