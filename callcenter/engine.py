@@ -51,6 +51,7 @@ class Engine:
         self.acd: AcdService | None = None
         self.cdr: CdrWriter | None = None
         self.sip: Any = None
+        self.twilio: Any = None
 
     async def start(self) -> None:
         s = self.settings
@@ -82,6 +83,12 @@ class Engine:
             flows = load_flows(s.sip.numbers, set(self.directory.queues), "sip.numbers")
             self.sip = SipVoiceLayer(s, self.acd, self.cdr, self.directory, flows)
             await self.sip.start()
+        if s.twilio.enabled:
+            from callcenter.voice.twilio import TwilioVoiceLayer
+
+            flows = load_flows(s.twilio.numbers, set(self.directory.queues), "twilio.numbers")
+            self.twilio = TwilioVoiceLayer(s, self.acd, self.cdr, self.directory, flows)
+            await self.twilio.start()
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
         agent_id = self.directory.agent_id(change.agent_id)
@@ -133,6 +140,9 @@ class Engine:
         if self.sip is not None:
             await self.sip.stop()
             self.sip = None
+        if self.twilio is not None:
+            await self.twilio.stop()
+            self.twilio = None
         if self.acd is not None:
             await self.acd.stop()
         if hasattr(self, "bus"):

@@ -24,4 +24,6 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.metrics = health.metrics_registry(engine)
     app.include_router(health.router)
     app.include_router(operations.router)
+    if engine.twilio is not None:
+        app.include_router(engine.twilio.router)
     return app

@@ -13,14 +13,11 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from callcenter import acd, ivr
 from callcenter.calls import CallLog
-from callcenter.ivr import templates
+from callcenter.calls.crm import perform_http
 from callcenter.ivr.events import QueueOutcome
 from callcenter.logs import call_context
 from callcenter.voice.sip import events as ev
@@ -153,7 +150,7 @@ class SipCall:
         if not self.gone:
             self.rec.hangup_by = self.rec.hangup_by or "engine"
             await self.stack.hangup(self.leg, 200)
-        if self.agent_id is not None:
+        if self.agent_id is not None and self.rec.connected_at is not None:
             await self.layer.acd.handle(acd.TaskCompleted(self.rec.call_id))
         self.layer.acd.forget(self.rec.call_id)
         if self.session is not None and not self.session.ended:
@@ -274,21 +271,7 @@ class SipCall:
         return ivr.RecordingFinished(str(path), time.monotonic() - started, now=now())
 
     async def http(self, h: ivr.HttpRequest) -> ivr.Event:
-        try:
-            async with httpx.AsyncClient(timeout=h.timeout_s) as client:
-                reply = await client.request(
-                    h.method,
-                    h.url,
-                    headers=dict(h.headers),
-                    json=templates.reveal(h.body) if h.body else None,
-                )
-            if not reply.is_success:
-                return ivr.HttpResult(
-                    False, reply.status_code, error=f"HTTP {reply.status_code}", now=now()
-                )
-            return ivr.HttpResult(True, reply.status_code, reply.json(), now=now())
-        except (httpx.HTTPError, ValueError) as exc:
-            return ivr.HttpResult(False, error=f"{type(exc).__name__}: {exc}", now=now())
+        return await perform_http(h)
 
     async def stop_prompt(self) -> None:
         """Stop whatever is playing to the caller at once (an agent is being connected)."""
@@ -299,9 +282,3 @@ class SipCall:
 
 def queue_result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueResult:
     return ivr.QueueResult(outcome, agent, now=now())
-
-
-def recording_dir(root: Path, when: datetime) -> Path:
-    path = root / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path

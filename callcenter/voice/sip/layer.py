@@ -14,19 +14,21 @@ import itertools
 import logging
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from callcenter import acd, ivr
 from callcenter.calls import AcdService, CdrWriter, Directory
+from callcenter.calls.announcements import queue_announcement
+from callcenter.calls.notifications import notification_event
+from callcenter.calls.recording_paths import recording_path
 from callcenter.config import Settings
 from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.prompts import PromptRenderer
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.agents import AgentLine, AgentReleased
-from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result, recording_dir
+from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
 from callcenter.voice.sip.sounds import ensure_sounds
 from callcenter.voice.sip.stack import SipConfig, SipStack
 
@@ -84,8 +86,7 @@ class SipVoiceLayer:
         return uuid.uuid4().hex
 
     def recording_path(self, call_id: str, kind: str) -> Path:
-        when = datetime.now()
-        return recording_dir(self.settings.recordings_dir, when) / f"{call_id}-{kind}.wav"
+        return recording_path(self.settings.recordings_dir, call_id, kind)
 
     # ---- events from the stack ----------------------------------------------------------
     def _on_event(self, event: ev.SipEvent) -> None:
@@ -154,7 +155,7 @@ class SipVoiceLayer:
             )
             result = await self._wait_in_queue(call, q, music)
         except CallerGone:
-            if call.agent_id is None:
+            if call.rec.connected_at is None:  # waiting, or an agent was still ringing
                 await self.acd.handle(acd.TaskAbandoned(task_id))
                 await self.cdr.event(
                     call.rec, "abandoned", {"queue": q.queue}, announce="abandoned"
@@ -203,19 +204,10 @@ class SipVoiceLayer:
     async def _announce(
         self, call: SipCall, music: int, q: ivr.Enqueue, position: int, ewt: float | None
     ) -> int:
-        parts = []
-        if q.announce_position:
-            parts.append(f"You are number {position} in the queue.")
-        if q.announce_wait_time and ewt is not None:
-            minutes = max(1, round(ewt / 60))
-            parts.append(
-                f"Your estimated wait is about {minutes} minute{'s' if minutes > 1 else ''}."
-            )
-        if not parts:
+        text = queue_announcement(q, position, ewt)
+        if not text:
             return music
-        wav = await asyncio.to_thread(
-            self.prompts.render, " ".join(parts), self.settings.sip.language, None
-        )
+        wav = await asyncio.to_thread(self.prompts.render, text, self.settings.sip.language, None)
         await self.stack.stop_playback(music)
         pid = await self.stack.play(call.leg, str(wav))
         call._playing = pid
@@ -361,9 +353,7 @@ class SipVoiceLayer:
 
     async def notify(self, call: SipCall, action: ivr.Action) -> None:
         """IVR notifications: kept in the call's history for the record, tickets and dialer."""
-        kind = type(action).__name__
-        data = {k: v for k, v in vars(action).items()} if hasattr(action, "__dict__") else {}
-        await self.cdr.event(call.rec, _snake(kind), {k: _plain(v) for k, v in data.items()})
+        await self.cdr.event(call.rec, *notification_event(action))
 
 
 class _Monitor:
@@ -387,13 +377,3 @@ class _Owner:
 
     async def on_acd_action(self, action: acd.Action) -> None:
         self.call.deliver(action)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

@@ -1,0 +1,19 @@
+"""The Twilio voice layer: the same IVR flows and ACD queues over Twilio's webhooks and REST API.
+
+- :class:`TwilioVoiceLayer` (built like the SIP layer; ``start`` / ``stop``; ``router`` is the
+  FastAPI router of the signed webhooks under ``/twilio``; ``dial`` places dialer calls with
+  answering-machine detection);
+- :mod:`.twiml`: IVR actions as TwiML verbs;
+- :class:`TwilioRest`: the REST calls the engine makes (with a swappable API base URL);
+- :func:`build_router`: the webhooks for a layer.
+
+Operators: ``docs/twilio.md``.
+"""
+
+from callcenter.voice.twilio.call import TwilioCall
+from callcenter.voice.twilio.layer import CallbackUrls, TwilioVoiceLayer
+from callcenter.voice.twilio.rest import HttpxTwilioClient, TwilioRest, TwilioRestError
+from callcenter.voice.twilio.webhooks import build_router
+
+__all__ = ["CallbackUrls", "HttpxTwilioClient", "TwilioCall", "TwilioRest", "TwilioRestError",
+           "TwilioVoiceLayer", "build_router"]

@@ -1,0 +1,128 @@
+"""Outbound calls for the dialer over Twilio: ``calls.create`` with status callbacks and
+asynchronous answering-machine detection (``DetectMessageEnd``).
+
+The CDR is written when the call is placed, so unanswered attempts (busy, no answer, failed)
+are on record too. When the person answers, the campaign's flow runs; if the flow needs an
+agent from ``queue`` and none is free at that moment, the *drop* flow plays instead (who is
+calling, a number to call back, opt-out). When Twilio's AMD reports a machine at the end of its
+greeting, the machine flow (a message to leave) replaces whatever is running, or the engine
+hangs up.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from callcenter import acd, ivr
+from callcenter.calls import CallLog
+from callcenter.voice.twilio import twiml
+from callcenter.voice.twilio.call import TwilioCall, now
+
+if TYPE_CHECKING:
+    from callcenter.voice.twilio.layer import TwilioVoiceLayer
+
+log = logging.getLogger(__name__)
+
+MACHINE = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+
+
+@dataclass
+class OutboundAttempt:
+    call: TwilioCall
+    queue: str | None
+    drop_flow: ivr.Flow | None
+    machine_flow: ivr.Flow | None
+    answered_by: str | None = None
+
+
+async def dial(layer: TwilioVoiceLayer, to: str, flow: ivr.Flow, *, caller_id: str,
+               queue: str | None = None, drop_flow: ivr.Flow | None = None,
+               machine_flow: ivr.Flow | None = None,
+               variables: Mapping[str, object] | None = None,
+               ring_timeout_s: int = 15) -> TwilioCall:
+    """Place one call; returns it once Twilio accepted it (its CDR is in the database)."""
+    rec = CallLog(call_id=uuid.uuid4().hex, direction="outbound", voice_layer="twilio",
+                  caller=caller_id, dialed=to, flow=flow.name)
+    call = TwilioCall(layer, rec, flow)
+    call.variables = dict(variables or {})
+    attempt = OutboundAttempt(call, queue, drop_flow, machine_flow)
+    layer.attempts[rec.call_id] = attempt
+    urls = layer.urls
+    async with call.lock:  # the answer webhook waits until the CDR exists
+        try:
+            sid = await layer.rest.create_call(
+                to=to, from_=caller_id, method="POST", timeout=ring_timeout_s,
+                url=urls.make("outbound/answer", attempt=rec.call_id),
+                status_callback=urls.make("outbound/status", attempt=rec.call_id),
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                machine_detection="DetectMessageEnd", async_amd="true",
+                async_amd_status_callback=urls.make("outbound/amd", attempt=rec.call_id),
+                async_amd_status_callback_method="POST",
+            )
+        except Exception:
+            layer.attempts.pop(rec.call_id, None)
+            raise
+        rec.external_id = call.call_sid = sid
+        layer.calls[sid] = call
+        await layer.cdr.started(rec)
+    return call
+
+
+async def answered(layer: TwilioVoiceLayer, attempt: OutboundAttempt) -> str:
+    """The called person picked up: the campaign flow, or the drop message."""
+    call = attempt.call
+    cached = call.replay(0)
+    if cached is not None:
+        return cached
+    call.rec.answered_at = now()
+    if attempt.queue and attempt.drop_flow is not None and not layer.agent_free(attempt.queue):
+        call.session = ivr.FlowSession(attempt.drop_flow)
+        await layer.cdr.event(call.rec, "drop", {"queue": attempt.queue,
+                                                 "flow": attempt.drop_flow.name})
+    return await call.advance(_started(call))
+
+
+async def machine_detected(layer: TwilioVoiceLayer, attempt: OutboundAttempt,
+                           params: dict[str, str]) -> None:
+    """Twilio's async AMD verdict: recorded; a machine gets the machine flow or a hang-up."""
+    call = attempt.call
+    answered_by = params.get("AnsweredBy", "unknown")
+    if attempt.answered_by is not None or call.ended:
+        return  # a repeated callback
+    attempt.answered_by = answered_by
+    await layer.cdr.event(call.rec, "amd", {
+        "answered_by": answered_by,
+        "detection_ms": int(params.get("MachineDetectionDuration") or 0),
+    })
+    if answered_by not in MACHINE:
+        return
+    if call.queue_state in ("waiting", "bridging") and call.agent is None:
+        call.queue_state = "decided"
+        await layer.acd.handle(acd.TaskAbandoned(call.task_id))
+    if attempt.machine_flow is None:
+        await layer.hang_up(call, f"answering machine ({answered_by})")
+        return
+    # Start the machine flow from the top; the redirect fetches the reply kept for the step.
+    call.session = ivr.FlowSession(attempt.machine_flow)
+    call.restart_path()
+    step = call.step
+    await call.advance(_started(call))
+    await layer.rest.update_call(call.call_sid, url=layer.urls.step("continue", step),
+                                 method="POST")
+
+
+async def status(layer: TwilioVoiceLayer, attempt: OutboundAttempt, call_status: str) -> str:
+    if call_status in ("completed", "busy", "no-answer", "failed", "canceled"):
+        layer.attempts.pop(attempt.call.rec.call_id, None)
+        await attempt.call.finish(call_status)
+    return twiml.empty()
+
+
+def _started(call: TwilioCall) -> ivr.CallStarted:
+    return ivr.CallStarted(now=now(), caller=call.rec.caller, dialed=call.rec.dialed,
+                           call_id=call.rec.call_id, variables=call.variables)
