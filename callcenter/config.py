@@ -177,6 +177,12 @@ class SipSettings(_Section):
     )
     rate_per_source: float = Field(50.0, gt=0, description="INVITEs per second per source IP.")
     agent_answer_timeout_s: float = Field(15.0, gt=0)
+    presence_interval_s: float = Field(
+        5.0, ge=0, description="OPTIONS ping period for on-demand agents' phones; 0: off."
+    )
+    presence_failures: int = Field(
+        2, ge=1, description="Unanswered pings in a row that pause the agent."
+    )
     prompt_cache_dir: Path = Field(Path("var/prompts"), description="Rendered TTS prompts.")
     hold_music: Path | None = Field(None, description="WAV (8 kHz mono) looped while queued.")
     record_calls: bool = Field(True, description="Record bridged calls into recordings_dir.")

@@ -29,6 +29,7 @@ from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.agents import AgentLine, AgentReleased
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
+from callcenter.voice.sip.presence import OptionsPinger
 from callcenter.voice.sip.sounds import ensure_sounds
 from callcenter.voice.sip.stack import SipConfig, SipStack
 
@@ -68,14 +69,47 @@ class SipVoiceLayer:
         self.lines: dict[str, AgentLine] = {}  # agent id -> nailed-up line
         self.calls: dict[str, SipCall] = {}  # call id -> live inbound call
         self._monitors: dict[int, _Monitor] = {}  # supervisor leg -> what it monitors
+        self.presence: OptionsPinger | None = None
+        self._paused_by_presence: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.rejected = 0
 
     async def start(self) -> None:
         await self.stack.start()
+        s = self.settings.sip
+        if s.presence_interval_s > 0:
+            self.presence = OptionsPinger(
+                self._presence_targets,
+                self._presence_changed,
+                host=s.host,
+                interval_s=s.presence_interval_s,
+                failures=s.presence_failures,
+            )
+            await self.presence.start()
+
+    def _presence_targets(self) -> dict[str, str]:
+        """Logged-in on-demand agents and where their softphones are."""
+        router = self.acd.router
+        return {
+            code: entry.sip_uri
+            for code, entry in self.directory.agents.items()
+            if entry.sip_uri and code not in self.lines and router.agent_state(code) != "logged_out"
+        }
+
+    async def _presence_changed(self, agent_id: str, change: str, reason: str) -> None:
+        state = self.acd.router.agent_state(agent_id)
+        if change == "lost" and state != "logged_out":
+            self._paused_by_presence.add(agent_id)
+            await self.acd.handle(acd.AgentPaused(agent_id, reason))
+        elif change == "back" and agent_id in self._paused_by_presence:
+            self._paused_by_presence.discard(agent_id)
+            if state == "paused":
+                await self.acd.handle(acd.AgentReady(agent_id))
 
     async def stop(self) -> None:
+        if self.presence is not None:
+            await self.presence.stop()
         for call in {c for c in self._owners.values()}:
             call.deliver(ev.LegEnded(call.leg, 0, "engine shutting down"))
         if self._tasks:
