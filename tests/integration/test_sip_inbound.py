@@ -89,7 +89,7 @@ async def test_caller_who_hangs_up_in_the_queue_is_an_abandon(
     engine: Engine, tmp_path: Path
 ) -> None:
     await engine.start()  # no agent is logged in: the caller waits, then gives up
-    caller = make_caller(tmp_path, engine, "caller_abandon.xml")
+    caller = make_caller(tmp_path, engine, "caller_key_then_bye.xml")
     await caller.start()
     result = await caller.wait(30)
     assert result.ok, result.stderr + result.errors
