@@ -18,8 +18,10 @@ from typing import Any
 import uvicorn
 
 from callcenter import acd
+from callcenter.backoffice import BackOffice
 from callcenter.bus import EventBus, build_bus
 from callcenter.calls import AcdService, CdrWriter, Directory, load_directory
+from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.flows import load_flows
 from callcenter.config import Settings
 from callcenter.errors import ConfigError
@@ -52,6 +54,7 @@ class Engine:
         self.cdr: CdrWriter | None = None
         self.sip: Any = None
         self.twilio: Any = None
+        self.backoffice: Any = None
 
     async def start(self) -> None:
         s = self.settings
@@ -77,17 +80,24 @@ class Engine:
             self.directory.router(), self.bus, on_agent_state=self._record_agent_state
         )
         self.cdr = CdrWriter(self.db, self.bus, self.directory)
+        self.backoffice = BackOffice(s.backoffice, self.db, self.bus)
+        await self.backoffice.start()
+        escalations = CallEscalations(self.backoffice)
         if s.sip.enabled:
             from callcenter.voice.sip.layer import SipVoiceLayer
 
             flows = load_flows(s.sip.numbers, set(self.directory.queues), "sip.numbers")
-            self.sip = SipVoiceLayer(s, self.acd, self.cdr, self.directory, flows)
+            self.sip = SipVoiceLayer(
+                s, self.acd, self.cdr, self.directory, flows, escalations=escalations
+            )
             await self.sip.start()
         if s.twilio.enabled:
             from callcenter.voice.twilio import TwilioVoiceLayer
 
             flows = load_flows(s.twilio.numbers, set(self.directory.queues), "twilio.numbers")
-            self.twilio = TwilioVoiceLayer(s, self.acd, self.cdr, self.directory, flows)
+            self.twilio = TwilioVoiceLayer(
+                s, self.acd, self.cdr, self.directory, flows, escalations=escalations
+            )
             await self.twilio.start()
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
@@ -143,6 +153,9 @@ class Engine:
         if self.twilio is not None:
             await self.twilio.stop()
             self.twilio = None
+        if self.backoffice is not None:
+            await self.backoffice.stop()
+            self.backoffice = None
         if self.acd is not None:
             await self.acd.stop()
         if hasattr(self, "bus"):

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import typer
 
-from callcenter.cli import acd, bus, configuration, db, dialer, directory, flow, staffing
+from callcenter.cli import (
+    acd,
+    bus,
+    campaign,
+    configuration,
+    db,
+    dialer,
+    directory,
+    flow,
+    staffing,
+)
 from callcenter.cli.context import state
 from callcenter.cli.serve import serve
 from callcenter.errors import CallCenterError
@@ -43,6 +53,7 @@ app.add_typer(bus.app, name="bus")
 app.add_typer(flow.app, name="flow")
 app.add_typer(dialer.app, name="dialer")
 app.add_typer(acd.app, name="acd")
+app.add_typer(campaign.app, name="campaign")
 app.command("staffing")(staffing.staffing)
 
 

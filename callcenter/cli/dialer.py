@@ -41,7 +41,8 @@ def make_pacer(name: PacerName) -> Pacer:
 def simulate_cmd(
     agents: int = typer.Option(20, min=1, help="Agents logged in."),
     answer_rate: float = typer.Option(
-        0.3, min=0.0, max=1.0, help="Share of calls a person answers."),
+        0.3, min=0.0, max=1.0, help="Share of calls a person answers."
+    ),
     talk: float = typer.Option(120.0, min=1.0, help="Mean talk time, seconds."),
     wrap: float = typer.Option(10.0, min=0.1, help="Mean wrap-up time, seconds."),
     duration: float = typer.Option(3600.0, min=60.0, help="Simulated time, seconds."),
@@ -51,8 +52,15 @@ def simulate_cmd(
     plot: Path | None = typer.Option(None, help="Write occupancy over time to this PNG."),
 ) -> None:
     """Simulate a campaign and print occupancy, abandon rate and calls per agent-hour."""
-    cfg = SimConfig(agents=agents, answer_rate=answer_rate, talk_mean_s=talk, wrap_mean_s=wrap,
-                    duration_s=duration, abandon_target=abandon_target, seed=seed)
+    cfg = SimConfig(
+        agents=agents,
+        answer_rate=answer_rate,
+        talk_mean_s=talk,
+        wrap_mean_s=wrap,
+        duration_s=duration,
+        abandon_target=abandon_target,
+        seed=seed,
+    )
     result = simulate(cfg, make_pacer(pacer))
     typer.echo(report(result, pacer.value))
     if plot is not None:
@@ -60,14 +68,17 @@ def simulate_cmd(
 
 
 def report(r: SimResult, pacer: str) -> str:
-    return "\n".join([
-        f"pacer                 {pacer}",
-        f"occupancy             {100 * r.occupancy:.1f} %",
-        f"abandon rate          {100 * r.abandon_rate:.2f} % ({r.abandoned} of {r.answered_human})",
-        f"calls per agent-hour  {r.calls_per_agent_hour:.1f}",
-        f"dialed                {r.dialed} (machines {r.answered_machine},"
-        f" humans lost to AMD {r.amd_lost_humans})",
-    ])
+    return "\n".join(
+        [
+            f"pacer                 {pacer}",
+            f"occupancy             {100 * r.occupancy:.1f} %",
+            f"abandon rate          {100 * r.abandon_rate:.2f} % "
+            f"({r.abandoned} of {r.answered_human})",
+            f"calls per agent-hour  {r.calls_per_agent_hour:.1f}",
+            f"dialed                {r.dialed} (machines {r.answered_machine},"
+            f" humans lost to AMD {r.amd_lost_humans})",
+        ]
+    )
 
 
 def plot_occupancy(r: SimResult, path: Path, pacer: str) -> str:

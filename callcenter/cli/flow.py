@@ -12,8 +12,10 @@ from callcenter.ivr import check_flows as _check_flows
 from callcenter.ivr.console import ConsoleCall
 from callcenter.ivr.diagram import DiagramError, render_svg
 
-app = typer.Typer(help="Author IVR flows: validate them, draw them, try them without a phone.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Author IVR flows: validate them, draw them, try them without a phone.",
+    no_args_is_help=True,
+)
 
 
 def _queues(queues: str | None) -> frozenset[str] | None:
@@ -30,7 +32,8 @@ def _fail(errors: FlowErrors) -> typer.Exit:
 def validate(
     files: list[Path] = typer.Argument(..., help="Flow files (YAML)."),
     queues: str | None = typer.Option(
-        None, help="Comma-separated queue names; any other queue is an error."),
+        None, help="Comma-separated queue names; any other queue is an error."
+    ),
 ) -> None:
     """Check flow files; print file:line: message per problem, exit 1 if any."""
     errors = _check_flows(files, _queues(queues))
@@ -64,7 +67,8 @@ def try_flow(
     caller: str = typer.Option("+15550100", help="The caller's number."),
     dialed: str = typer.Option("+15550199", help="The number dialed."),
     at: str | None = typer.Option(
-        None, help="Pretend time, ISO 8601 with offset (2025-03-04T10:00+01:00); default now."),
+        None, help="Pretend time, ISO 8601 with offset (2025-03-04T10:00+01:00); default now."
+    ),
     var: list[str] = typer.Option([], "--var", help="Preset a variable: name=value."),
     show_variables: bool = typer.Option(False, help="Also print variable changes."),
 ) -> None:
@@ -77,13 +81,12 @@ def try_flow(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--at") from None
     if now.tzinfo is None:
-        raise typer.BadParameter("give a UTC offset, like 2025-03-04T10:00+01:00",
-                                 param_hint="--at")
+        raise typer.BadParameter(
+            "give a UTC offset, like 2025-03-04T10:00+01:00", param_hint="--at"
+        )
     variables = dict(v.split("=", 1) for v in var if "=" in v)
-    call = ConsoleCall(FlowSession(flow), _ask, typer.echo,
-                       show_variables=show_variables)
-    call.run(CallStarted(now=now, caller=caller, dialed=dialed, call_id="try",
-                         variables=variables))
+    call = ConsoleCall(FlowSession(flow), _ask, typer.echo, show_variables=show_variables)
+    call.run(CallStarted(now=now, caller=caller, dialed=dialed, call_id="try", variables=variables))
 
 
 def _ask(question: str) -> str:

@@ -153,6 +153,20 @@ class FlowEnded:
     node: str | None = None
 
 
-Action = (Say | Play | Gather | Enqueue | Transfer | Record | HttpRequest | SurveyAnswer
-          | CreateTicket | RequestCallback | AddToDoNotCall | SetVariable | HangUp | FlowEnded)
+Action = (
+    Say
+    | Play
+    | Gather
+    | Enqueue
+    | Transfer
+    | Record
+    | HttpRequest
+    | SurveyAnswer
+    | CreateTicket
+    | RequestCallback
+    | AddToDoNotCall
+    | SetVariable
+    | HangUp
+    | FlowEnded
+)
 WAITING_ACTIONS = (Gather, Enqueue, Transfer, Record, HttpRequest)

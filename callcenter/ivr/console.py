@@ -50,8 +50,10 @@ def describe(action: act.Action) -> str:
         case act.Transfer():
             return f"TRANSFER to {action.target} - simulated"
         case act.Record():
-            return f"RECORD {'voicemail ' if action.voicemail else ''}up to {action.max_s}s" \
+            return (
+                f"RECORD {'voicemail ' if action.voicemail else ''}up to {action.max_s}s"
                 " - simulated"
+            )
         case act.HttpRequest():
             return f"HTTP {action.method} {action.url} body={action.body!r} - simulated"
         case act.SurveyAnswer():
@@ -74,8 +76,14 @@ def describe(action: act.Action) -> str:
 class ConsoleCall:
     """Walks one call: ``ask(question) -> answer`` (EOFError = hang up), ``show(line)``."""
 
-    def __init__(self, session: FlowSession, ask: Callable[[str], str],
-                 show: Callable[[str], None], *, show_variables: bool = False) -> None:
+    def __init__(
+        self,
+        session: FlowSession,
+        ask: Callable[[str], str],
+        show: Callable[[str], None],
+        *,
+        show_variables: bool = False,
+    ) -> None:
         self.session = session
         self.ask = ask
         self.show = show
@@ -120,14 +128,20 @@ class ConsoleCall:
                         return DigitsReceived(keys, sensitive=action.sensitive)
                     self.show("  keys are 0-9, * and #")
             case act.Enqueue():
-                return self._choose("[s]erved by an agent, [o]verflow, [c]allback, [h]ang up> ",
-                                    {"s": QueueResult(QueueOutcome.SERVED),
-                                     "o": QueueResult(QueueOutcome.OVERFLOW),
-                                     "c": QueueResult(QueueOutcome.CALLBACK), **hang_up})
+                return self._choose(
+                    "[s]erved by an agent, [o]verflow, [c]allback, [h]ang up> ",
+                    {
+                        "s": QueueResult(QueueOutcome.SERVED),
+                        "o": QueueResult(QueueOutcome.OVERFLOW),
+                        "c": QueueResult(QueueOutcome.CALLBACK),
+                        **hang_up,
+                    },
+                )
             case act.Transfer():
-                return self._choose("[c]onnected, [f]ailed, [h]ang up> ",
-                                    {"c": TransferResult(True), "f": TransferResult(False, "busy"),
-                                     **hang_up})
+                return self._choose(
+                    "[c]onnected, [f]ailed, [h]ang up> ",
+                    {"c": TransferResult(True), "f": TransferResult(False, "busy"), **hang_up},
+                )
             case act.Record():
                 self.show("  (the caller speaks; recording simulated)")
                 return RecordingFinished("simulated-recording.wav", 10.0)

@@ -18,8 +18,9 @@ CALENDAR_NAMES = frozenset({"is_open", "is_holiday", "holiday_name"})
 """Only for flows with a ``business_hours`` section."""
 
 
-def clock_values(now: datetime, zone: ZoneInfo, calendar: BusinessHours | None
-                 ) -> dict[str, object]:
+def clock_values(
+    now: datetime, zone: ZoneInfo, calendar: BusinessHours | None
+) -> dict[str, object]:
     local = now.astimezone(zone)
     values: dict[str, object] = {
         "weekday": WEEKDAYS[local.weekday()],

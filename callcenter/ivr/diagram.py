@@ -28,14 +28,24 @@ from callcenter.ivr.model import (
 from callcenter.ivr.source import Flow
 
 _STYLE = {  # (shape, fill colour) per node type
-    "say": ("note", "#eef5ff"), "play": ("note", "#eef5ff"),
-    "menu": ("box", "#fff2cc"), "gather": ("box", "#fff2cc"), "survey": ("box", "#fff2cc"),
-    "condition": ("diamond", "#f3e5f5"), "http": ("component", "#e0f7fa"),
-    "set": ("box", "#f5f5f5"), "queue": ("box3d", "#e8f5e9"), "callback": ("box", "#e8f5e9"),
-    "transfer": ("cds", "#e8f5e9"), "record": ("box", "#fce4ec"),
-    "voicemail": ("box", "#fce4ec"), "escalate": ("octagon", "#ffe0b2"),
-    "do_not_call": ("octagon", "#ffcdd2"), "subflow": ("folder", "#ede7f6"),
-    "return": ("oval", "#cfd8dc"), "hangup": ("doublecircle", "#cfd8dc"),
+    "say": ("note", "#eef5ff"),
+    "play": ("note", "#eef5ff"),
+    "menu": ("box", "#fff2cc"),
+    "gather": ("box", "#fff2cc"),
+    "survey": ("box", "#fff2cc"),
+    "condition": ("diamond", "#f3e5f5"),
+    "http": ("component", "#e0f7fa"),
+    "set": ("box", "#f5f5f5"),
+    "queue": ("box3d", "#e8f5e9"),
+    "callback": ("box", "#e8f5e9"),
+    "transfer": ("cds", "#e8f5e9"),
+    "record": ("box", "#fce4ec"),
+    "voicemail": ("box", "#fce4ec"),
+    "escalate": ("octagon", "#ffe0b2"),
+    "do_not_call": ("octagon", "#ffcdd2"),
+    "subflow": ("folder", "#ede7f6"),
+    "return": ("oval", "#cfd8dc"),
+    "hangup": ("doublecircle", "#cfd8dc"),
 }
 
 
@@ -60,15 +70,18 @@ def flow_to_dot(flow: Flow) -> str:
         detail = _detail(node)
         if detail:
             label += "\\n" + _escape(_shorten(detail))
-        lines.append(f"  {_quote(node_id)} [shape={shape} fillcolor={_quote(colour)} "
-                     f"label=\"{label}\"];")
+        lines.append(
+            f'  {_quote(node_id)} [shape={shape} fillcolor={_quote(colour)} label="{label}"];'
+        )
         for edge_label, _, target in node.routes():
             label_text = "" if edge_label == "next" else _escape(_shorten(edge_label, 30))
-            lines.append(f"  {_quote(node_id)} -> {_quote(target)} [label=\"{label_text}\"];")
+            lines.append(f'  {_quote(node_id)} -> {_quote(target)} [label="{label_text}"];')
         if node.implicit_hangup():
             lines.append(f"  {_quote(node_id + '__end')} [shape=point width=0.15];")
-            lines.append(f"  {_quote(node_id)} -> {_quote(node_id + '__end')} "
-                         "[style=dashed label=\"hang up\"];")
+            lines.append(
+                f"  {_quote(node_id)} -> {_quote(node_id + '__end')} "
+                '[style=dashed label="hang up"];'
+            )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -76,10 +89,17 @@ def flow_to_dot(flow: Flow) -> str:
 def render_svg(flow: Flow, dot_binary: str = "dot") -> bytes:
     """The flow diagram as SVG; raises :class:`DiagramError` if Graphviz is missing."""
     if shutil.which(dot_binary) is None:
-        raise DiagramError(f"Graphviz {dot_binary!r} not found; install the Debian package "
-                           "'graphviz' (apt-get install graphviz)")
-    done = subprocess.run([dot_binary, "-Tsvg"], input=flow_to_dot(flow).encode(),
-                          capture_output=True, timeout=60, check=False)
+        raise DiagramError(
+            f"Graphviz {dot_binary!r} not found; install the Debian package "
+            "'graphviz' (apt-get install graphviz)"
+        )
+    done = subprocess.run(
+        [dot_binary, "-Tsvg"],
+        input=flow_to_dot(flow).encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     if done.returncode != 0:
         raise DiagramError(f"dot failed: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout

@@ -117,5 +117,14 @@ class CallerHungUp:
     now: datetime | None = None
 
 
-Event = (CallStarted | DigitsReceived | GatherTimeout | PromptFinished | QueueResult
-         | HttpResult | RecordingFinished | TransferResult | CallerHungUp)
+Event = (
+    CallStarted
+    | DigitsReceived
+    | GatherTimeout
+    | PromptFinished
+    | QueueResult
+    | HttpResult
+    | RecordingFinished
+    | TransferResult
+    | CallerHungUp
+)

@@ -39,8 +39,9 @@ def load_flow(path: str | Path, known_queues: AbstractSet[str] | None = None) ->
     return flow
 
 
-def check_flows(paths: Iterable[str | Path], known_queues: AbstractSet[str] | None = None
-                ) -> list[FlowError]:
+def check_flows(
+    paths: Iterable[str | Path], known_queues: AbstractSet[str] | None = None
+) -> list[FlowError]:
     """Every problem in every file, sorted; an empty list means all files are valid."""
     found: list[FlowError] = []
     for path in paths:
@@ -89,12 +90,21 @@ def _parse(file: str, stack: tuple[Path, ...]) -> tuple[Flow | None, list[FlowEr
         line = flow.node_line(node_id, "flow")
         target = flow.resolve(node.flow)
         if target.resolve() in (*stack, here):
-            errors.append(FlowError(file, line, f"subflow {node.flow!r} calls back into "
-                                    "itself; sub-flows must not be recursive"))
+            errors.append(
+                FlowError(
+                    file,
+                    line,
+                    f"subflow {node.flow!r} calls back into "
+                    "itself; sub-flows must not be recursive",
+                )
+            )
             continue
         if not target.is_file():
-            errors.append(FlowError(file, line, f"subflow file {node.flow!r} not found "
-                                    f"(looked in {flow.directory})"))
+            errors.append(
+                FlowError(
+                    file, line, f"subflow file {node.flow!r} not found (looked in {flow.directory})"
+                )
+            )
             continue
         sub, sub_errors = _parse(str(target), (*stack, here))
         errors += sub_errors
@@ -121,9 +131,12 @@ def _duplicate_keys(file: str, node: Any) -> Iterable[FlowError]:
         seen: set[str] = set()
         for key, value in node.value:
             if key.value in seen:
-                yield FlowError(file, key.start_mark.line + 1,
-                                f"duplicate key {key.value!r}; each key (and node id) "
-                                "may appear once in a mapping")
+                yield FlowError(
+                    file,
+                    key.start_mark.line + 1,
+                    f"duplicate key {key.value!r}; each key (and node id) "
+                    "may appear once in a mapping",
+                )
             seen.add(key.value)
             yield from _duplicate_keys(file, value)
     elif isinstance(node, yaml.SequenceNode):
@@ -140,12 +153,17 @@ def _schema_error(file: str, source: SourceMap, error: Any) -> FlowError:
     if len(loc) >= 2 and loc[0] == "nodes":
         node_id, rest = loc[1], loc[2:]
         if kind == "union_tag_invalid" and not rest:
-            return FlowError(file, line, f"node {node_id!r}: unknown type "
-                             f"{error['input'].get('type')!r}; use one of: "
-                             f"{', '.join(NODE_TYPES)}")
+            return FlowError(
+                file,
+                line,
+                f"node {node_id!r}: unknown type "
+                f"{error['input'].get('type')!r}; use one of: "
+                f"{', '.join(NODE_TYPES)}",
+            )
         if kind == "union_tag_not_found":
-            return FlowError(file, line, f"node {node_id!r} has no `type:`; use one of: "
-                             f"{', '.join(NODE_TYPES)}")
+            return FlowError(
+                file, line, f"node {node_id!r} has no `type:`; use one of: {', '.join(NODE_TYPES)}"
+            )
         if rest and isinstance(rest[0], str) and rest[0] in NODE_TYPES:
             where = f"node {node_id!r} ({rest[0]})"
             rest = rest[1:]
@@ -156,7 +174,11 @@ def _schema_error(file: str, source: SourceMap, error: Any) -> FlowError:
         hint = _HINTS.get(str(rest[-1]) if rest else "", "add it")
         return FlowError(file, line, f"{where}: `{field}` is required; {hint}")
     if kind == "extra_forbidden":
-        return FlowError(file, line, f"{where}: unknown field `{field}`; check the spelling "
-                         "(see ivr_flows/README.md for the fields of each node type)")
+        return FlowError(
+            file,
+            line,
+            f"{where}: unknown field `{field}`; check the spelling "
+            "(see ivr_flows/README.md for the fields of each node type)",
+        )
     msg = msg.removeprefix("Value error, ")
     return FlowError(file, line, f"{where}: `{field}`: {msg}" if field else f"{where}: {msg}")

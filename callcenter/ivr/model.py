@@ -81,9 +81,7 @@ def _scalar_text(value: object) -> object:
     return str(value) if isinstance(value, bool | int | float) else value
 
 
-ExpressionText = Annotated[
-    str, BeforeValidator(_scalar_text), AfterValidator(_check_expression)
-]
+ExpressionText = Annotated[str, BeforeValidator(_scalar_text), AfterValidator(_check_expression)]
 
 
 Route = tuple[str, tuple[str | int, ...], str]
@@ -100,8 +98,11 @@ class _Node(_Strict):
 
     def routes(self) -> list[Route]:
         """Every way out of this node."""
-        return [(label, (name,), getattr(self, name)) for label, name in self.EDGE_FIELDS
-                if getattr(self, name) is not None]
+        return [
+            (label, (name,), getattr(self, name))
+            for label, name in self.EDGE_FIELDS
+            if getattr(self, name) is not None
+        ]
 
     def implicit_hangup(self) -> bool:
         """True when some outcome of the node ends the call without a route."""
@@ -149,8 +150,9 @@ class MenuNode(_InputNode):
     EDGE_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("no valid choice", "on_failure"),)
 
     def routes(self) -> list[Route]:
-        return [(f"press {k}", ("options", k), v) for k, v in self.options.items()] + \
-            super().routes()
+        return [
+            (f"press {k}", ("options", k), v) for k, v in self.options.items()
+        ] + super().routes()
 
 
 class GatherNode(_InputNode):
@@ -171,17 +173,21 @@ class GatherNode(_InputNode):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(
-                    f"pattern {value!r} is not a valid regular expression: {exc}") from exc
+                    f"pattern {value!r} is not a valid regular expression: {exc}"
+                ) from exc
         return value
 
     EDGE_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("next", "next"), ("no valid input", "on_failure"))
+        ("next", "next"),
+        ("no valid input", "on_failure"),
+    )
 
     @model_validator(mode="after")
     def _can_finish(self) -> GatherNode:
         if self.num_digits is None and self.finish_key is None:
-            raise ValueError("set `num_digits` or `finish_key`, or input could only end "
-                             "by a timeout")
+            raise ValueError(
+                "set `num_digits` or `finish_key`, or input could only end by a timeout"
+            )
         return self
 
 
@@ -201,7 +207,9 @@ class SurveyNode(_InputNode):
         return self
 
     EDGE_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("answered", "next"), ("no answer", "on_failure"))
+        ("answered", "next"),
+        ("no answer", "on_failure"),
+    )
 
 
 class Branch(_Strict):
@@ -215,8 +223,9 @@ class ConditionNode(_Node):
     else_: NodeId = Field(alias="else")
 
     def routes(self) -> list[Route]:
-        return [(b.when, ("branches", i, "next"), b.next) for i, b in enumerate(self.branches)
-                ] + [("else", ("else",), self.else_)]
+        return [(b.when, ("branches", i, "next"), b.next) for i, b in enumerate(self.branches)] + [
+            ("else", ("else",), self.else_)
+        ]
 
 
 class HttpNode(_Node):
@@ -231,8 +240,7 @@ class HttpNode(_Node):
     next: NodeId
     on_failure: NodeId
 
-    EDGE_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("ok", "next"), ("failed", "on_failure"))
+    EDGE_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("ok", "next"), ("failed", "on_failure"))
 
 
 class SetNode(_Node):
@@ -262,13 +270,18 @@ class QueueNode(_Node):
     on_callback: NodeId | None = None
 
     EDGE_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("served", "next"), ("overflow", "on_overflow"), ("callback", "on_callback"))
+        ("served", "next"),
+        ("overflow", "on_overflow"),
+        ("callback", "on_callback"),
+    )
 
     @model_validator(mode="after")
     def _callback_pair(self) -> QueueNode:
         if (self.callback_key is None) != (self.on_callback is None):
-            raise ValueError("`callback_key` and `on_callback` go together: the key the "
-                             "caller presses and the node that takes the callback request")
+            raise ValueError(
+                "`callback_key` and `on_callback` go together: the key the "
+                "caller presses and the node that takes the callback request"
+            )
         return self
 
 
@@ -339,15 +352,44 @@ class HangupNode(_Node):
 
 
 Node = Annotated[
-    SayNode | PlayNode | MenuNode | GatherNode | SurveyNode | ConditionNode | HttpNode
-    | SetNode | QueueNode | TransferNode | RecordNode | CallbackNode | EscalateNode
-    | DoNotCallNode | SubflowNode | ReturnNode | HangupNode,
+    SayNode
+    | PlayNode
+    | MenuNode
+    | GatherNode
+    | SurveyNode
+    | ConditionNode
+    | HttpNode
+    | SetNode
+    | QueueNode
+    | TransferNode
+    | RecordNode
+    | CallbackNode
+    | EscalateNode
+    | DoNotCallNode
+    | SubflowNode
+    | ReturnNode
+    | HangupNode,
     Field(discriminator="type"),
 ]
 NODE_TYPES = (
-    "say", "play", "menu", "gather", "survey", "condition", "http", "set", "queue",
-    "transfer", "record", "voicemail", "callback", "escalate", "do_not_call", "subflow",
-    "return", "hangup",
+    "say",
+    "play",
+    "menu",
+    "gather",
+    "survey",
+    "condition",
+    "http",
+    "set",
+    "queue",
+    "transfer",
+    "record",
+    "voicemail",
+    "callback",
+    "escalate",
+    "do_not_call",
+    "subflow",
+    "return",
+    "hangup",
 )
 
 
@@ -371,8 +413,10 @@ TimeRange = Annotated[str, AfterValidator(_check_range)]
 
 
 class BusinessHoursSpec(_Strict):
-    weekly: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-                 Annotated[list[TimeRange], BeforeValidator(_as_ranges)]]
+    weekly: dict[
+        Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        Annotated[list[TimeRange], BeforeValidator(_as_ranges)],
+    ]
     holidays: list[date | str | HolidaySpec] = Field(default_factory=list)
 
     @field_validator("holidays")
@@ -388,8 +432,7 @@ class BusinessHoursSpec(_Strict):
             spec = item if isinstance(item, HolidaySpec) else HolidaySpec(date=item)
             holidays.append(Holiday(parse_holiday(spec.date), spec.name))
         by_day: dict[str, list[str]] = {str(k): v for k, v in self.weekly.items()}
-        weekly = {day: tuple(parse_time_range(r) for r in by_day.get(day, []))
-                  for day in WEEKDAYS}
+        weekly = {day: tuple(parse_time_range(r) for r in by_day.get(day, [])) for day in WEEKDAYS}
         return BusinessHours(timezone, weekly, tuple(holidays))
 
 
@@ -413,8 +456,9 @@ class FlowSpec(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name like "
-                             "'Europe/Berlin'") from exc
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin'"
+            ) from exc
         return value
 
     @property

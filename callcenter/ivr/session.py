@@ -137,8 +137,11 @@ class FlowSession:
                 return self._retry(node_id, node, node.timeout_prompt)
             case QueueNode(), QueueResult():
                 self._step(node_id, f"queue {event.outcome.value}")
-                target = {QueueOutcome.SERVED: node.next, QueueOutcome.OVERFLOW: node.on_overflow,
-                          QueueOutcome.CALLBACK: node.on_callback or node.on_overflow}
+                target = {
+                    QueueOutcome.SERVED: node.next,
+                    QueueOutcome.OVERFLOW: node.on_overflow,
+                    QueueOutcome.CALLBACK: node.on_callback or node.on_overflow,
+                }
                 return self._run(target[event.outcome])
             case HttpNode(), HttpResult():
                 return self._on_http(node_id, node, event)
@@ -147,11 +150,11 @@ class FlowSession:
                 out = self._store(node.store, event.recording) if node.store else []
                 return self._run(node.next, out)
             case TransferNode(), TransferResult():
-                self._step(node_id, "transferred" if event.ok
-                           else f"transfer failed {event.reason}")
+                self._step(
+                    node_id, "transferred" if event.ok else f"transfer failed {event.reason}"
+                )
                 if event.ok:
-                    return self._end([], f"transferred to {self._text(node.target)}",
-                                     hang_up=False)
+                    return self._end([], f"transferred to {self._text(node.target)}", hang_up=False)
                 if node.on_failure:
                     return self._run(node.on_failure)
                 return self._end([], f"transfer failed: {event.reason}".rstrip(": "))
@@ -165,15 +168,18 @@ class FlowSession:
         if event.now.tzinfo is None:
             raise FlowStateError("CallStarted.now must be timezone-aware")
         self._now = event.now
-        self._variables = {"caller": event.caller, "dialed": event.dialed,
-                           "call_id": event.call_id, "language": self.flow.spec.language}
+        self._variables = {
+            "caller": event.caller,
+            "dialed": event.dialed,
+            "call_id": event.call_id,
+            "language": self.flow.spec.language,
+        }
         self._variables.update(self.flow.spec.variables)
         self._variables.update(event.variables)
         self._frames = [_Frame(self.flow, None)]
         return self._run(self.flow.spec.start_node)
 
-    def _run(self, target: str | None, actions: list[act.Action] | None = None
-             ) -> list[act.Action]:
+    def _run(self, target: str | None, actions: list[act.Action] | None = None) -> list[act.Action]:
         out = actions if actions is not None else []
         self._waiting = None
         for _ in range(self.max_steps):
@@ -211,34 +217,55 @@ class FlowSession:
                 env = self._template_env()
                 body = render_value(node.body, env) if node.body is not None else None
                 request = act.HttpRequest(
-                    node.method, _render_url(node.url, env), node.timeout_s,
+                    node.method,
+                    _render_url(node.url, env),
+                    node.timeout_s,
                     {k: render_template(v, env) for k, v in node.headers.items()},
-                    body if isinstance(body, dict) else None)
+                    body if isinstance(body, dict) else None,
+                )
                 return self._wait(node_id, out, request)
             case QueueNode():
-                return self._wait(node_id, out, act.Enqueue(
-                    node.queue, node.priority, tuple(self._text(s) for s in node.skills),
-                    node.announce_position, node.announce_wait_time, node.announce_every_s,
-                    self._prompts(node.announcements),
-                    self._audio(node.hold_music) if node.hold_music else None,
-                    node.max_wait_s, node.callback_key))
+                return self._wait(
+                    node_id,
+                    out,
+                    act.Enqueue(
+                        node.queue,
+                        node.priority,
+                        tuple(self._text(s) for s in node.skills),
+                        node.announce_position,
+                        node.announce_wait_time,
+                        node.announce_every_s,
+                        self._prompts(node.announcements),
+                        self._audio(node.hold_music) if node.hold_music else None,
+                        node.max_wait_s,
+                        node.callback_key,
+                    ),
+                )
             case TransferNode():
-                return self._wait(node_id, out, act.Transfer(self._text(node.target),
-                                                             node.timeout_s))
+                return self._wait(
+                    node_id, out, act.Transfer(self._text(node.target), node.timeout_s)
+                )
             case RecordNode():
                 out.extend(self._prompts(node.prompt))
-                return self._wait(node_id, out, act.Record(
-                    node.max_s, node.beep, node.finish_key, node.type == "voicemail"))
+                return self._wait(
+                    node_id,
+                    out,
+                    act.Record(node.max_s, node.beep, node.finish_key, node.type == "voicemail"),
+                )
             case CallbackNode():
-                out.append(act.RequestCallback(node.queue, self._text(node.number),
-                                               node.priority))
+                out.append(act.RequestCallback(node.queue, self._text(node.number), node.priority))
                 return node.next
             case EscalateNode():
-                out.append(act.CreateTicket(
-                    node.category, node.priority, self._text(node.summary),
-                    str(self._variables.get("caller", "")),
-                    str(self._variables.get("call_id", "")),
-                    self._text(node.recording) or None if node.recording else None))
+                out.append(
+                    act.CreateTicket(
+                        node.category,
+                        node.priority,
+                        self._text(node.summary),
+                        str(self._variables.get("caller", "")),
+                        str(self._variables.get("call_id", "")),
+                        self._text(node.recording) or None if node.recording else None,
+                    )
+                )
                 return node.next
             case DoNotCallNode():
                 out.append(act.AddToDoNotCall(self._text(node.number)))
@@ -265,8 +292,9 @@ class FlowSession:
         self._waiting = node_id
         return _STOP
 
-    def _end(self, out: list[act.Action], reason: str, node: str | None = None,
-             *, hang_up: bool = True) -> list[act.Action]:
+    def _end(
+        self, out: list[act.Action], reason: str, node: str | None = None, *, hang_up: bool = True
+    ) -> list[act.Action]:
         if hang_up:
             out.append(act.HangUp(reason))
         self._ended = act.FlowEnded(reason, node)
@@ -293,14 +321,14 @@ class FlowSession:
                 self._step(node_id, f"answered {digits[:1]!r}")
                 if len(digits) == 1 and digits.isdigit() and node.min <= int(digits) <= node.max:
                     out: list[act.Action] = [
-                        act.SurveyAnswer(node.survey, node.question, int(digits))]
+                        act.SurveyAnswer(node.survey, node.question, int(digits))
+                    ]
                     if node.store:
                         out += self._store(node.store, int(digits))
                     return self._run(node.next, out)
         return self._retry(node_id, node, node.invalid_prompt)
 
-    def _retry(self, node_id: str, node: InputNode, before: list[Prompt]
-               ) -> list[act.Action]:
+    def _retry(self, node_id: str, node: InputNode, before: list[Prompt]) -> list[act.Action]:
         self._attempts += 1
         if self._attempts <= node.retries:
             return self._wait_list(node_id, self._gather(node, [*before, *node.prompt]))
@@ -314,8 +342,14 @@ class FlowSession:
 
     def _gather(self, node: _InputNode, prompts: list[Prompt]) -> act.Gather:
         if isinstance(node, GatherNode):
-            return act.Gather(self._prompts(prompts), node.timeout_s, node.num_digits,
-                              node.max_digits, node.finish_key, node.sensitive)
+            return act.Gather(
+                self._prompts(prompts),
+                node.timeout_s,
+                node.num_digits,
+                node.max_digits,
+                node.finish_key,
+                node.sensitive,
+            )
         return act.Gather(self._prompts(prompts), node.timeout_s, num_digits=1, max_digits=1)
 
     def _on_http(self, node_id: str, node: HttpNode, event: HttpResult) -> list[act.Action]:
@@ -371,8 +405,7 @@ class FlowSession:
     def _language(self, language: str | None) -> str:
         return language or str(self._variables.get("language") or self.flow.spec.language)
 
-    def _say(self, text: str | dict[str, str], language: str | None, voice: str | None
-             ) -> act.Say:
+    def _say(self, text: str | dict[str, str], language: str | None, voice: str | None) -> act.Say:
         lang = self._language(language)
         if isinstance(text, dict):
             text = _pick_language(text, lang, self.flow.spec.language)
@@ -384,8 +417,12 @@ class FlowSession:
         return str(self._frames[-1].flow.resolve(self._text(file)))
 
     def _prompts(self, prompts: list[Prompt]) -> tuple[act.Prompt, ...]:
-        return tuple(act.Play(self._audio(p.play)) if p.play is not None
-                     else self._say(p.say or "", p.language, p.voice) for p in prompts)
+        return tuple(
+            act.Play(self._audio(p.play))
+            if p.play is not None
+            else self._say(p.say or "", p.language, p.voice)
+            for p in prompts
+        )
 
 
 def _pick_language(texts: dict[str, str], language: str, default: str) -> str:
@@ -400,7 +437,7 @@ def _render_url(url: str, env: Mapping[str, object]) -> str:
     """Values are URL-quoted, except a leading placeholder: that one is a base URL."""
     base = re.match(r"^\{[A-Za-z_]\w*\}", url)
     head = render_template(base.group(0), env) if base else ""
-    rest = url[base.end():] if base else url
+    rest = url[base.end() :] if base else url
     return head + render_template(rest, env, lambda v: urllib.parse.quote(v, safe=""))
 
 

@@ -35,8 +35,11 @@ class SourceMap:
                     if str(key.value) == str(part):
                         found, node = key.start_mark.line + 1, value
                         break
-            elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
-                  and 0 <= part < len(node.value)):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
                 node = node.value[part]
                 found = node.start_mark.line + 1
         return found

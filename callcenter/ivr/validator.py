@@ -57,8 +57,10 @@ class _Checks:
     def run(self) -> list[FlowError]:
         start = self.flow.spec.start_node
         if start not in self.nodes:
-            self.error(self.flow.line("start"), f"start node {start!r} does not exist"
-                       f"{self._suggest(start)}")
+            self.error(
+                self.flow.line("start"),
+                f"start node {start!r} does not exist{self._suggest(start)}",
+            )
             return self.errors
         self._targets()
         if not self.errors:  # with broken routes, reachability would only repeat them
@@ -74,16 +76,19 @@ class _Checks:
 
     def _suggest(self, name: str) -> str:
         close = difflib.get_close_matches(name, list(self.nodes), n=1)
-        return f"; did you mean {close[0]!r}?" if close else \
-            f"; known nodes: {', '.join(self.nodes)}"
+        return (
+            f"; did you mean {close[0]!r}?" if close else f"; known nodes: {', '.join(self.nodes)}"
+        )
 
     def _targets(self) -> None:
         for node_id, node in self.nodes.items():
             for _, path, target in node.routes():
                 if target not in self.nodes:
-                    self.error(self.flow.node_line(node_id, *path),
-                               f"node {node_id!r}: `{'.'.join(map(str, path))}` goes to "
-                               f"unknown node {target!r}{self._suggest(target)}")
+                    self.error(
+                        self.flow.node_line(node_id, *path),
+                        f"node {node_id!r}: `{'.'.join(map(str, path))}` goes to "
+                        f"unknown node {target!r}{self._suggest(target)}",
+                    )
 
     def _unreachable(self, start: str, graph: dict[str, list[str]]) -> None:
         seen = {start}
@@ -95,13 +100,17 @@ class _Checks:
                     todo.append(target)
         for node_id in self.nodes:
             if node_id not in seen:
-                self.error(self.flow.node_line(node_id), f"node {node_id!r} is unreachable "
-                           f"from the start node {start!r}; route a node to it or delete it")
+                self.error(
+                    self.flow.node_line(node_id),
+                    f"node {node_id!r} is unreachable "
+                    f"from the start node {start!r}; route a node to it or delete it",
+                )
 
     def _dead_ends(self, graph: dict[str, list[str]]) -> None:
         # A node is fine when some path from it ends the call; walk backwards from the ends.
-        finishing = {nid for nid, node in self.nodes.items()
-                     if node.ENDS_CALL or node.implicit_hangup()}
+        finishing = {
+            nid for nid, node in self.nodes.items() if node.ENDS_CALL or node.implicit_hangup()
+        }
         changed = True
         while changed:
             changed = False
@@ -111,43 +120,54 @@ class _Checks:
                     changed = True
         for node_id in self.nodes:
             if node_id not in finishing:
-                self.error(self.flow.node_line(node_id),
-                           f"dead end: no path from node {node_id!r} ever ends the call "
-                           "(hangup, transfer or return); the caller would be stuck")
+                self.error(
+                    self.flow.node_line(node_id),
+                    f"dead end: no path from node {node_id!r} ever ends the call "
+                    "(hangup, transfer or return); the caller would be stuck",
+                )
 
     def _loops_without_input(self, graph: dict[str, list[str]]) -> None:
-        passive = {nid for nid, node in self.nodes.items()
-                   if not node.WAITS_FOR_CALLER and not isinstance(node, SubflowNode)}
+        passive = {
+            nid
+            for nid, node in self.nodes.items()
+            if not node.WAITS_FOR_CALLER and not isinstance(node, SubflowNode)
+        }
         reported: set[frozenset[str]] = set()
         order = list(self.nodes)
         for first in order:
             if first not in passive:
                 continue
-            cycle = _find_cycle(first, {n: [t for t in graph[n] if t in passive]
-                                        for n in passive})
+            cycle = _find_cycle(first, {n: [t for t in graph[n] if t in passive] for n in passive})
             if cycle and frozenset(cycle) not in reported:
                 reported.add(frozenset(cycle))
-                self.error(self.flow.node_line(first),
-                           "loop without caller input: " + " -> ".join([*cycle, cycle[0]])
-                           + "; the call would spin forever; put a menu or gather in the "
-                           "loop or route one branch out of it")
+                self.error(
+                    self.flow.node_line(first),
+                    "loop without caller input: "
+                    + " -> ".join([*cycle, cycle[0]])
+                    + "; the call would spin forever; put a menu or gather in the "
+                    "loop or route one branch out of it",
+                )
 
     def _queues(self, node_id: str, node: _Node) -> None:
         if self.known_queues is None or not isinstance(node, QueueNode | CallbackNode):
             return
         if node.queue not in self.known_queues:
-            self.error(self.flow.node_line(node_id, "queue"),
-                       f"node {node_id!r}: unknown queue {node.queue!r}; configured queues: "
-                       f"{', '.join(sorted(self.known_queues)) or '(none)'}")
+            self.error(
+                self.flow.node_line(node_id, "queue"),
+                f"node {node_id!r}: unknown queue {node.queue!r}; configured queues: "
+                f"{', '.join(sorted(self.known_queues)) or '(none)'}",
+            )
 
     def _audio(self, node_id: str, node: _Node) -> None:
         for path, file in _audio_files(node):
             if "{" in file or file.startswith(("http://", "https://")):
                 continue
             if not self.flow.resolve(file).is_file():
-                self.error(self.flow.node_line(node_id, *path),
-                           f"node {node_id!r}: audio file {file!r} not found (paths are "
-                           f"relative to the flow file: {self.flow.directory})")
+                self.error(
+                    self.flow.node_line(node_id, *path),
+                    f"node {node_id!r}: audio file {file!r} not found (paths are "
+                    f"relative to the flow file: {self.flow.directory})",
+                )
 
     def _names(self) -> None:
         spec = self.flow.spec
@@ -162,17 +182,23 @@ class _Checks:
         for node_id, node in self.nodes.items():
             for path, names, in_template in _used_names(node):
                 for name in sorted(names - known):
-                    hint = ("add a `business_hours:` section to the flow"
-                            if name in CALENDAR_NAMES else
-                            "declare it under `variables:` or set it with a set, gather, "
-                            "survey, record or http node")
-                    self.error(self.flow.node_line(node_id, *path),
-                               f"node {node_id!r}: unknown name {name!r}; {hint}")
+                    hint = (
+                        "add a `business_hours:` section to the flow"
+                        if name in CALENDAR_NAMES
+                        else "declare it under `variables:` or set it with a set, gather, "
+                        "survey, record or http node"
+                    )
+                    self.error(
+                        self.flow.node_line(node_id, *path),
+                        f"node {node_id!r}: unknown name {name!r}; {hint}",
+                    )
                 for name in sorted(names & sensitive) if in_template else ():
-                    self.error(self.flow.node_line(node_id, *path),
-                               f"node {node_id!r}: sensitive variable {name!r} would be "
-                               "masked here; send it only as a whole http body value "
-                               f"(body: {{key: '{{{name}}}'}})")
+                    self.error(
+                        self.flow.node_line(node_id, *path),
+                        f"node {node_id!r}: sensitive variable {name!r} would be "
+                        "masked here; send it only as a whole http body value "
+                        f"(body: {{key: '{{{name}}}'}})",
+                    )
 
 
 def _find_cycle(first: str, graph: dict[str, list[str]]) -> list[str] | None:
@@ -224,8 +250,11 @@ def _stored_names(node: _Node) -> set[str]:
 def _texts(value: str | dict[str, str] | None) -> set[str]:
     if value is None:
         return set()
-    return template_names(value) if isinstance(value, str) else \
-        set().union(*(template_names(v) for v in value.values()))
+    return (
+        template_names(value)
+        if isinstance(value, str)
+        else set().union(*(template_names(v) for v in value.values()))
+    )
 
 
 def _used_names(node: _Node) -> Iterator[tuple[Path_, set[str], bool]]:
@@ -248,8 +277,11 @@ def _used_names(node: _Node) -> Iterator[tuple[Path_, set[str], bool]]:
         yield ("headers",), collect_template_names(node.headers), True
         body = node.body or {}
         for key, value in body.items():
-            whole = isinstance(value, str) and template_names(value) and \
-                value.strip() == "{" + next(iter(template_names(value))) + "}"
+            whole = (
+                isinstance(value, str)
+                and template_names(value)
+                and value.strip() == "{" + next(iter(template_names(value))) + "}"
+            )
             yield ("body", key), collect_template_names(value), not whole
     if isinstance(node, EscalateNode):
         yield ("summary",), template_names(node.summary), True

@@ -65,13 +65,18 @@ class PromptRenderer:
     def _run(self, args: list[str], stdin: bytes) -> bytes:
         binary = shutil.which(self.espeak)
         if binary is None:
-            raise PromptError(f"{self.espeak!r} not found; install the Debian package "
-                              "'espeak-ng' (apt-get install espeak-ng)")
-        done = subprocess.run([binary, *args], input=stdin, capture_output=True, timeout=60,
-                              check=False)
+            raise PromptError(
+                f"{self.espeak!r} not found; install the Debian package "
+                "'espeak-ng' (apt-get install espeak-ng)"
+            )
+        done = subprocess.run(
+            [binary, *args], input=stdin, capture_output=True, timeout=60, check=False
+        )
         if done.returncode != 0:
-            raise PromptError(f"espeak-ng failed ({done.returncode}): "
-                              f"{done.stderr.decode(errors='replace').strip()}")
+            raise PromptError(
+                f"espeak-ng failed ({done.returncode}): "
+                f"{done.stderr.decode(errors='replace').strip()}"
+            )
         return done.stdout
 
 
@@ -90,8 +95,9 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     count = int(round(audio.size * target / rate))
     spectrum = np.fft.rfft(audio.astype(np.float64))
     keep = count // 2 + 1
-    spectrum = spectrum[:keep] if keep <= spectrum.size else \
-        np.pad(spectrum, (0, keep - spectrum.size))
+    spectrum = (
+        spectrum[:keep] if keep <= spectrum.size else np.pad(spectrum, (0, keep - spectrum.size))
+    )
     out = np.fft.irfft(spectrum, n=count) * (count / audio.size)
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 import callcenter
-from callcenter.web import health, operations
+from callcenter.backoffice import chat_router
+from callcenter.web import campaigns, health, operations, tickets
 
 if TYPE_CHECKING:
     from callcenter.engine import Engine
@@ -24,6 +25,9 @@ def create_app(engine: Engine) -> FastAPI:
     app.state.metrics = health.metrics_registry(engine)
     app.include_router(health.router)
     app.include_router(operations.router)
+    app.include_router(tickets.router)
+    app.include_router(campaigns.router)
+    app.include_router(chat_router)
     if engine.twilio is not None:
         app.include_router(engine.twilio.router)
     return app

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from callcenter.store.migrate import head_revision
+from tests.support.brokers import free_port
 from tests.support.sip import free_udp_port
 
 CLI = [sys.executable, "-m", "callcenter.cli"]
@@ -26,6 +27,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         CALLCENTER_VAR_DIR=str(tmp_path / "var"),
         CALLCENTER_RECORDINGS_DIR=str(tmp_path / "recordings"),
         CALLCENTER_SIP__PORT=str(free_udp_port()),
+        CALLCENTER_BACKOFFICE__SMTP_PORT=str(free_port()),
         CALLCENTER_SIP__PROMPT_CACHE_DIR=str(tmp_path / "var" / "prompts"),
     )
     env.update(extra)

@@ -23,7 +23,7 @@ async def _state_becomes(engine: Engine, agent: str, state: str, within: float) 
 async def test_softphone_gone_pauses_the_agent_and_back_makes_it_ready(
     engine: Engine, tmp_path: Path
 ) -> None:
-    engine.settings.sip.presence_interval_s = 0.5
+    engine.settings.sip.presence_interval_s = 0.5  # the fixture turns it off
     phone = Sipp(tmp_path, "phone", "options_responder.xml", "-m", "1000")
     await add_agent(engine, "1001", phone.port)
     await phone.start()

@@ -15,8 +15,7 @@ from tests.support.sip_engine import add_agent, make_caller, ready
 
 
 @pytest.mark.parametrize("mode", ["listen", "barge"])
-async def test_supervisor_hears_a_connected_call(engine: Engine, tmp_path: Path,
-                                                 mode: str) -> None:
+async def test_supervisor_hears_a_connected_call(engine: Engine, tmp_path: Path, mode: str) -> None:
     agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "6000")
     await add_agent(engine, "1001", agent.port)
     await engine.start()
@@ -41,11 +40,14 @@ async def test_supervisor_hears_a_connected_call(engine: Engine, tmp_path: Path,
     await supervisor.start()
     await asyncio.sleep(0.3)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
-        reply = await http.post(f"/api/calls/{call_id}/monitor", json={
-            "supervisor": f"sip:sup@127.0.0.1:{supervisor.port}", "mode": mode})
+        reply = await http.post(
+            f"/api/calls/{call_id}/monitor",
+            json={"supervisor": f"sip:sup@127.0.0.1:{supervisor.port}", "mode": mode},
+        )
         assert reply.status_code == 201, reply.text
-        missing = await http.post("/api/calls/nope/monitor",
-                                  json={"supervisor": "sip:x@127.0.0.1:9"})
+        missing = await http.post(
+            "/api/calls/nope/monitor", json={"supervisor": "sip:x@127.0.0.1:9"}
+        )
         assert missing.status_code == 404
     await asyncio.sleep(2.0)
     heard_packets, heard_rms = sink.packets, sink.rms()

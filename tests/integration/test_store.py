@@ -19,7 +19,8 @@ from callcenter.store import (
     open_database,
     upgrade,
 )
-from callcenter.store.models import Base, Call, CallEvent, CallLeg
+from callcenter.store.models import Call, CallEvent, CallLeg
+from callcenter.store.schema import metadata
 
 
 def _schema(db: Database) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def test_upgrade_gives_the_models_schema_on_both_backends(sqlite_url: str, pg_ur
         schemas.append(_schema(db))
         db.dispose()
     assert schemas[0] == schemas[1]
-    assert set(schemas[0]) == set(Base.metadata.tables)
+    assert set(schemas[0]) == set(metadata.tables)
 
 
 def test_downgrade_then_upgrade_round_trips(db_url: str) -> None:

@@ -210,19 +210,26 @@ async def test_voicemail_recording_is_fetched_again_when_the_first_download_fail
     flow.write_text(
         "name: vm\nlanguage: en-US\nnodes:\n"
         "  rec:\n    type: voicemail\n    max_s: 30\n    next: bye\n"
-        "  bye:\n    type: hangup\n    reason: done\n")
+        "  bye:\n    type: hangup\n    reason: done\n"
+    )
     standin, engine = await start(numbers={NUMBER: flow})
     standin.fail_downloads = 1
     base = engine.public + "/twilio"
     [record] = ET.fromstring((await standin.webhook(base + "/voice", caller())).text)
     assert record.tag == "Record" and record.get("action") == base + "/record?step=1"
     status_url = record.get("recordingStatusCallback") or ""
-    done = await standin.webhook(base + "/record?step=1", caller(
-        RecordingUrl=standin.recording_url("RE" + "4" * 32), RecordingDuration="7"))
+    done = await standin.webhook(
+        base + "/record?step=1",
+        caller(RecordingUrl=standin.recording_url("RE" + "4" * 32), RecordingDuration="7"),
+    )
     assert tags(done.text) == ["Hangup"]
     await standin.webhook(base + "/status", caller(CallStatus="completed"))
-    params = caller(RecordingSid="RE" + "4" * 32, RecordingStatus="completed",
-                    RecordingDuration="7", RecordingUrl=standin.recording_url("RE" + "4" * 32))
+    params = caller(
+        RecordingSid="RE" + "4" * 32,
+        RecordingStatus="completed",
+        RecordingDuration="7",
+        RecordingUrl=standin.recording_url("RE" + "4" * 32),
+    )
     codes = [(await standin.webhook(status_url, params)).status_code for _ in range(3)]
     assert codes == [503, 204, 204]
     assert len(standin.of("GET", ".wav")) == 2

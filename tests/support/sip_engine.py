@@ -13,6 +13,7 @@ from callcenter.config import load_settings
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository, open_database, upgrade
 from callcenter.store.models import Call
+from tests.support.brokers import free_port as free_tcp_port
 from tests.support.sip import Sipp, free_udp_port
 
 FLOW = Path(__file__).parents[1] / "integration" / "flows" / "sip_queue.yaml"
@@ -30,10 +31,13 @@ async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engin
         sip={
             "port": free_udp_port(),
             "max_calls": 64,
-            "numbers": {"200": str(FLOW)},
+            "numbers": {"200": str(FLOW), "201": str(FLOW.with_name("sip_resolution.yaml"))},
             "prompt_cache_dir": str(tmp_path / "prompts"),
             "agent_answer_timeout_s": 5,
+            # SIPp agent scenarios do not answer OPTIONS: presence has its own test.
+            "presence_interval_s": 0,
         },
+        backoffice={"smtp_port": free_tcp_port()},
     )
     eng = Engine(settings)
     yield eng
@@ -62,8 +66,14 @@ async def load_calls(engine: Engine) -> list[Call]:
 
 
 def make_caller(
-    tmp_path: Path, engine: Engine, scenario: str = "caller_dtmf_info.xml", name: str = "caller"
+    tmp_path: Path,
+    engine: Engine,
+    scenario: str = "caller_dtmf_info.xml",
+    name: str = "caller",
+    number: str = "200",
+    key_after_ms: int = 1000,
 ) -> Sipp:
+    """A SIPp caller from +15550100 that presses 2 ``key_after_ms`` after being answered."""
     keys = tmp_path / f"{name}-keys.csv"
     keys.write_text("SEQUENTIAL\n2;0;+15550100\n")
     return Sipp(
@@ -71,7 +81,9 @@ def make_caller(
         name,
         scenario,
         "-s",
-        "200",
+        number,
+        "-d",
+        str(key_after_ms),
         "-m",
         "1",
         "-inf",

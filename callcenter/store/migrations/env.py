@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from callcenter.store.models import Base
+from callcenter.store.schema import metadata as target_metadata_all
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = target_metadata_all
 
 
 def run_migrations_online() -> None:

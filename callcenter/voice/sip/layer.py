@@ -20,6 +20,7 @@ from typing import Any
 from callcenter import acd, ivr
 from callcenter.calls import AcdService, CdrWriter, Directory
 from callcenter.calls.announcements import queue_announcement
+from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.notifications import notification_event
 from callcenter.calls.recording_paths import recording_path
 from callcenter.config import Settings
@@ -44,8 +45,10 @@ class SipVoiceLayer:
         cdr: CdrWriter,
         directory: Directory,
         flows: dict[str, ivr.Flow],
+        escalations: CallEscalations | None = None,
     ) -> None:
         self.settings = settings
+        self.escalations = escalations or CallEscalations(None)
         s = settings.sip
         self.acd = acd_service
         self.cdr = cdr
@@ -177,6 +180,7 @@ class SipVoiceLayer:
         the caller asks for a call-back; then talk; return the IVR's QueueResult."""
         task_id = call.rec.call_id
         call.rec.queue, call.rec.queued_at = q.queue, now()
+        call.digits = ""  # keys typed before the queue answer nothing in it
         self.acd.register(task_id, _Owner(call))
         await self.cdr.event(call.rec, "queued", {"queue": q.queue}, announce="queued")
         music = await self.stack.play(call.leg, str(q.hold_music or self.hold_music), loop=True)
@@ -194,6 +198,7 @@ class SipVoiceLayer:
                 await self.cdr.event(
                     call.rec, "abandoned", {"queue": q.queue}, announce="abandoned"
                 )
+                await self.escalations.on_abandon(call.rec, q.queue)
             raise
         return result
 
@@ -318,6 +323,7 @@ class SipVoiceLayer:
         if isinstance(ended, AgentReleased):
             await self.release_agent(call)
         call.agent_leg = None
+        call.digits = ""  # keys pressed while talking to the agent were for the agent
         await self.acd.handle(acd.TaskCompleted(call.rec.call_id))
         call.agent_id = None
         log.info("agent %s ended the call after %.1f s", agent_id, time.monotonic() - started)
@@ -388,6 +394,7 @@ class SipVoiceLayer:
     async def notify(self, call: SipCall, action: ivr.Action) -> None:
         """IVR notifications: kept in the call's history for the record, tickets and dialer."""
         await self.cdr.event(call.rec, *notification_event(action))
+        await self.escalations.on_notification(call.rec, action)
 
 
 class _Monitor:

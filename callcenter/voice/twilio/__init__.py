@@ -15,5 +15,12 @@ from callcenter.voice.twilio.layer import CallbackUrls, TwilioVoiceLayer
 from callcenter.voice.twilio.rest import HttpxTwilioClient, TwilioRest, TwilioRestError
 from callcenter.voice.twilio.webhooks import build_router
 
-__all__ = ["CallbackUrls", "HttpxTwilioClient", "TwilioCall", "TwilioRest", "TwilioRestError",
-           "TwilioVoiceLayer", "build_router"]
+__all__ = [
+    "CallbackUrls",
+    "HttpxTwilioClient",
+    "TwilioCall",
+    "TwilioRest",
+    "TwilioRestError",
+    "TwilioVoiceLayer",
+    "build_router",
+]

@@ -80,10 +80,15 @@ class TwilioCall:
         with call_context(self.rec.call_id):
             await self.layer.cdr.started(self.rec)
             self.rec.answered_at = now()
-            return await self.advance(ivr.CallStarted(
-                now=now(), caller=self.rec.caller, dialed=self.rec.dialed,
-                call_id=self.rec.call_id, variables=self.variables,
-            ))
+            return await self.advance(
+                ivr.CallStarted(
+                    now=now(),
+                    caller=self.rec.caller,
+                    dialed=self.rec.dialed,
+                    call_id=self.rec.call_id,
+                    variables=self.variables,
+                )
+            )
 
     def restart_path(self) -> None:
         """A new session replaced the old one (an answering machine's flow)."""
@@ -94,8 +99,9 @@ class TwilioCall:
         if step in self.replies:
             return self.replies[step]
         if step != self.step:
-            log.warning("call %s: webhook for step %d while at step %d", self.call_sid, step,
-                        self.step)
+            log.warning(
+                "call %s: webhook for step %d while at step %d", self.call_sid, step, self.step
+            )
             return self.replies.get(self.step - 1, twiml.empty())
         return None
 
@@ -115,9 +121,8 @@ class TwilioCall:
 
     async def record_path(self) -> None:
         """The IVR path (sensitive input already masked by the session) into the CDR."""
-        for step in list(self.session.path)[self._path_len:]:
-            await self.layer.cdr.event(self.rec, "ivr", {"node": step.node,
-                                                         "detail": step.detail})
+        for step in list(self.session.path)[self._path_len :]:
+            await self.layer.cdr.event(self.rec, "ivr", {"node": step.node, "detail": step.detail})
         self._path_len = len(self.session.path)
 
     async def _render(self, actions: list[ivr.Action], resp: VoiceResponse) -> ivr.Event | None:
@@ -137,9 +142,12 @@ class TwilioCall:
                     immediate = await queueing.enter_queue(self, action)
                     if immediate is not None:
                         return immediate
-                    twiml.add_enqueue(resp, self.call_sid,
-                                      urls.make("queue/wait", call=self.call_sid),
-                                      urls.step("queue/done", self.step))
+                    twiml.add_enqueue(
+                        resp,
+                        self.call_sid,
+                        urls.make("queue/wait", call=self.call_sid),
+                        urls.step("queue/done", self.step),
+                    )
                     return None
                 case ivr.Transfer(target=target):
                     self.transfer_target = target
@@ -148,9 +156,12 @@ class TwilioCall:
                 case ivr.Record():
                     kind = "voicemail" if action.voicemail else "rec"
                     self.record_file = self.layer.recording_file(self.rec.call_id, kind)
-                    twiml.add_record(resp, action, urls.step("record", self.step),
-                                     self.layer.recording_status_url(self, kind,
-                                                                     self.record_file))
+                    twiml.add_record(
+                        resp,
+                        action,
+                        urls.step("record", self.step),
+                        self.layer.recording_status_url(self, kind, self.record_file),
+                    )
                     return None
                 case ivr.HttpRequest():
                     return await perform_http(action, self.layer.crm_transport)
@@ -165,6 +176,7 @@ class TwilioCall:
                     return None
                 case _:
                     await self.layer.cdr.event(self.rec, *notification_event(action))
+                    await self.layer.escalations.on_notification(self.rec, action)
         return None
 
     # ---- answers to waiting actions ----------------------------------------------------
@@ -173,13 +185,14 @@ class TwilioCall:
         if not digits:
             return ivr.GatherTimeout(now=now())
         if g is not None:
-            digits = digits[:g.max_digits]
+            digits = digits[: g.max_digits]
         return ivr.DigitsReceived(digits, now=now(), sensitive=bool(g and g.sensitive))
 
     async def transferred(self, dial_status: str) -> ivr.Event:
         if dial_status in ("completed", "answered"):
-            await self.layer.cdr.event(self.rec, "transferred", {"to": self.transfer_target},
-                                       announce="transferred")
+            await self.layer.cdr.event(
+                self.rec, "transferred", {"to": self.transfer_target}, announce="transferred"
+            )
             return ivr.TransferResult(True, now=now())
         return ivr.TransferResult(False, dial_status or "no answer", now=now())
 
@@ -195,7 +208,8 @@ class TwilioCall:
         with call_context(self.rec.call_id):
             self.rec.hangup_cause = self.rec.hangup_cause or status
             self.rec.hangup_by = self.rec.hangup_by or (
-                "caller" if self.rec.direction == "inbound" else "callee")
+                "caller" if self.rec.direction == "inbound" else "callee"
+            )
             await queueing.leave_on_hangup(self)
             self.layer.acd.forget(self.task_id)
             if not self.session.ended and self.session.started:

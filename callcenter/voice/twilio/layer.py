@@ -26,6 +26,7 @@ from twilio.request_validator import RequestValidator
 
 from callcenter import acd, ivr
 from callcenter.calls import AcdService, CallLog, CdrWriter, Directory
+from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.recording_paths import recording_dir
 from callcenter.config import Settings
 from callcenter.voice.twilio import outbound
@@ -52,10 +53,19 @@ class CallbackUrls:
 
 
 class TwilioVoiceLayer:
-    def __init__(self, settings: Settings, acd_service: AcdService, cdr: CdrWriter,
-                 directory: Directory, flows: dict[str, ivr.Flow], *,
-                 crm_transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        acd_service: AcdService,
+        cdr: CdrWriter,
+        directory: Directory,
+        flows: dict[str, ivr.Flow],
+        *,
+        crm_transport: httpx.AsyncBaseTransport | None = None,
+        escalations: CallEscalations | None = None,
+    ) -> None:
         self.settings = settings
+        self.escalations = escalations or CallEscalations(None)
         t = settings.twilio
         self.acd = acd_service
         self.cdr = cdr
@@ -77,8 +87,11 @@ class TwilioVoiceLayer:
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
-        log.info("Twilio webhooks at %s (numbers: %s)", self.urls.base,
-                 ", ".join(sorted(self.flows)) or "none")
+        log.info(
+            "Twilio webhooks at %s (numbers: %s)",
+            self.urls.base,
+            ", ".join(sorted(self.flows)) or "none",
+        )
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -87,11 +100,18 @@ class TwilioVoiceLayer:
         await self.rest.aclose()
 
     # ---- calls ------------------------------------------------------------------------
-    def new_call(self, call_sid: str, flow: ivr.Flow, *, caller: str, dialed: str,
-                 direction: str = "inbound") -> TwilioCall:
-        rec = CallLog(call_id=uuid.uuid4().hex, direction=direction,  # type: ignore[arg-type]
-                      voice_layer="twilio", caller=caller, dialed=dialed, flow=flow.name,
-                      external_id=call_sid)
+    def new_call(
+        self, call_sid: str, flow: ivr.Flow, *, caller: str, dialed: str, direction: str = "inbound"
+    ) -> TwilioCall:
+        rec = CallLog(
+            call_id=uuid.uuid4().hex,
+            direction=direction,  # type: ignore[arg-type]
+            voice_layer="twilio",
+            caller=caller,
+            dialed=dialed,
+            flow=flow.name,
+            external_id=call_sid,
+        )
         call = TwilioCall(self, rec, flow)
         self.calls[call_sid] = call
         return call
@@ -116,14 +136,30 @@ class TwilioVoiceLayer:
             return number
         return None
 
-    async def dial(self, to: str, flow: ivr.Flow, *, caller_id: str, queue: str | None = None,
-                   drop_flow: ivr.Flow | None = None, machine_flow: ivr.Flow | None = None,
-                   variables: Mapping[str, object] | None = None,
-                   ring_timeout_s: int = 15) -> TwilioCall:
+    async def dial(
+        self,
+        to: str,
+        flow: ivr.Flow,
+        *,
+        caller_id: str,
+        queue: str | None = None,
+        drop_flow: ivr.Flow | None = None,
+        machine_flow: ivr.Flow | None = None,
+        variables: Mapping[str, object] | None = None,
+        ring_timeout_s: int = 15,
+    ) -> TwilioCall:
         """An outbound call for the dialer (see :mod:`.outbound`)."""
-        return await outbound.dial(self, to, flow, caller_id=caller_id, queue=queue,
-                                   drop_flow=drop_flow, machine_flow=machine_flow,
-                                   variables=variables, ring_timeout_s=ring_timeout_s)
+        return await outbound.dial(
+            self,
+            to,
+            flow,
+            caller_id=caller_id,
+            queue=queue,
+            drop_flow=drop_flow,
+            machine_flow=machine_flow,
+            variables=variables,
+            ring_timeout_s=ring_timeout_s,
+        )
 
     # ---- media and recordings ---------------------------------------------------------
     def media_url(self, file: str) -> str:

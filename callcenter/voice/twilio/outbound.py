@@ -39,14 +39,27 @@ class OutboundAttempt:
     answered_by: str | None = None
 
 
-async def dial(layer: TwilioVoiceLayer, to: str, flow: ivr.Flow, *, caller_id: str,
-               queue: str | None = None, drop_flow: ivr.Flow | None = None,
-               machine_flow: ivr.Flow | None = None,
-               variables: Mapping[str, object] | None = None,
-               ring_timeout_s: int = 15) -> TwilioCall:
+async def dial(
+    layer: TwilioVoiceLayer,
+    to: str,
+    flow: ivr.Flow,
+    *,
+    caller_id: str,
+    queue: str | None = None,
+    drop_flow: ivr.Flow | None = None,
+    machine_flow: ivr.Flow | None = None,
+    variables: Mapping[str, object] | None = None,
+    ring_timeout_s: int = 15,
+) -> TwilioCall:
     """Place one call; returns it once Twilio accepted it (its CDR is in the database)."""
-    rec = CallLog(call_id=uuid.uuid4().hex, direction="outbound", voice_layer="twilio",
-                  caller=caller_id, dialed=to, flow=flow.name)
+    rec = CallLog(
+        call_id=uuid.uuid4().hex,
+        direction="outbound",
+        voice_layer="twilio",
+        caller=caller_id,
+        dialed=to,
+        flow=flow.name,
+    )
     call = TwilioCall(layer, rec, flow)
     call.variables = dict(variables or {})
     attempt = OutboundAttempt(call, queue, drop_flow, machine_flow)
@@ -55,12 +68,16 @@ async def dial(layer: TwilioVoiceLayer, to: str, flow: ivr.Flow, *, caller_id: s
     async with call.lock:  # the answer webhook waits until the CDR exists
         try:
             sid = await layer.rest.create_call(
-                to=to, from_=caller_id, method="POST", timeout=ring_timeout_s,
+                to=to,
+                from_=caller_id,
+                method="POST",
+                timeout=ring_timeout_s,
                 url=urls.make("outbound/answer", attempt=rec.call_id),
                 status_callback=urls.make("outbound/status", attempt=rec.call_id),
                 status_callback_method="POST",
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
-                machine_detection="DetectMessageEnd", async_amd="true",
+                machine_detection="DetectMessageEnd",
+                async_amd="true",
                 async_amd_status_callback=urls.make("outbound/amd", attempt=rec.call_id),
                 async_amd_status_callback_method="POST",
             )
@@ -82,23 +99,29 @@ async def answered(layer: TwilioVoiceLayer, attempt: OutboundAttempt) -> str:
     call.rec.answered_at = now()
     if attempt.queue and attempt.drop_flow is not None and not layer.agent_free(attempt.queue):
         call.session = ivr.FlowSession(attempt.drop_flow)
-        await layer.cdr.event(call.rec, "drop", {"queue": attempt.queue,
-                                                 "flow": attempt.drop_flow.name})
+        await layer.cdr.event(
+            call.rec, "drop", {"queue": attempt.queue, "flow": attempt.drop_flow.name}
+        )
     return await call.advance(_started(call))
 
 
-async def machine_detected(layer: TwilioVoiceLayer, attempt: OutboundAttempt,
-                           params: dict[str, str]) -> None:
+async def machine_detected(
+    layer: TwilioVoiceLayer, attempt: OutboundAttempt, params: dict[str, str]
+) -> None:
     """Twilio's async AMD verdict: recorded; a machine gets the machine flow or a hang-up."""
     call = attempt.call
     answered_by = params.get("AnsweredBy", "unknown")
     if attempt.answered_by is not None or call.ended:
         return  # a repeated callback
     attempt.answered_by = answered_by
-    await layer.cdr.event(call.rec, "amd", {
-        "answered_by": answered_by,
-        "detection_ms": int(params.get("MachineDetectionDuration") or 0),
-    })
+    await layer.cdr.event(
+        call.rec,
+        "amd",
+        {
+            "answered_by": answered_by,
+            "detection_ms": int(params.get("MachineDetectionDuration") or 0),
+        },
+    )
     if answered_by not in MACHINE:
         return
     if call.queue_state in ("waiting", "bridging") and call.agent is None:
@@ -112,8 +135,9 @@ async def machine_detected(layer: TwilioVoiceLayer, attempt: OutboundAttempt,
     call.restart_path()
     step = call.step
     await call.advance(_started(call))
-    await layer.rest.update_call(call.call_sid, url=layer.urls.step("continue", step),
-                                 method="POST")
+    await layer.rest.update_call(
+        call.call_sid, url=layer.urls.step("continue", step), method="POST"
+    )
 
 
 async def status(layer: TwilioVoiceLayer, attempt: OutboundAttempt, call_status: str) -> str:
@@ -124,5 +148,10 @@ async def status(layer: TwilioVoiceLayer, attempt: OutboundAttempt, call_status:
 
 
 def _started(call: TwilioCall) -> ivr.CallStarted:
-    return ivr.CallStarted(now=now(), caller=call.rec.caller, dialed=call.rec.dialed,
-                           call_id=call.rec.call_id, variables=call.variables)
+    return ivr.CallStarted(
+        now=now(),
+        caller=call.rec.caller,
+        dialed=call.rec.dialed,
+        call_id=call.rec.call_id,
+        variables=call.variables,
+    )

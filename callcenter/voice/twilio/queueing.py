@@ -57,8 +57,9 @@ async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
     call.agent, call.agent_done = None, False
     layer.acd.register(call.task_id, call)
     await layer.cdr.event(rec, "queued", {"queue": q.queue}, announce="queued")
-    actions = await layer.acd.handle(acd.TaskArrived(call.task_id, q.queue, priority=q.priority,
-                                                     skills={s: 1 for s in q.skills}))
+    actions = await layer.acd.handle(
+        acd.TaskArrived(call.task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills})
+    )
     for action in actions:
         if isinstance(action, acd.OverflowTask) and action.task_id == call.task_id:
             return await _overflowed(call, action)
@@ -67,8 +68,9 @@ async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
 
 async def _overflowed(call: TwilioCall, action: acd.OverflowTask) -> ivr.QueueResult:
     call.queue_state = "decided"
-    await call.layer.cdr.event(call.rec, "overflow", {"target": action.target.kind.value,
-                                                      "reason": action.reason})
+    await call.layer.cdr.event(
+        call.rec, "overflow", {"target": action.target.kind.value, "reason": action.reason}
+    )
     if action.target.kind is acd.OverflowKind.CALLBACK:
         return _result(QueueOutcome.CALLBACK)
     return _result(QueueOutcome.OVERFLOW)
@@ -94,16 +96,23 @@ def wait_twiml(call: TwilioCall, queue_sid: str | None) -> str:
             prompts.extend(q.announcements)
             call.announced_at = clock
     music = q.hold_music if q.hold_music and "://" in q.hold_music else settings.hold_music_url
-    key_url = (call.layer.urls.step("queue/key", call.queue_step)
-               if q.callback_key and call.queue_state == "waiting" else None)
+    key_url = (
+        call.layer.urls.step("queue/key", call.queue_step)
+        if q.callback_key and call.queue_state == "waiting"
+        else None
+    )
     return str(twiml.queue_wait(music, prompts, call.layer.media_url, key_url))
 
 
 async def queue_key(call: TwilioCall, digits: str) -> str:
     """A key pressed while waiting: the call-back key leaves the queue for ``on_callback``."""
     q = call.queue
-    if q is None or call.queue_state != "waiting" or not q.callback_key \
-            or digits[:1] != q.callback_key:
+    if (
+        q is None
+        or call.queue_state != "waiting"
+        or not q.callback_key
+        or digits[:1] != q.callback_key
+    ):
         return twiml.empty()  # back to the wait URL
     call.queue_state = "decided"
     await call.layer.acd.handle(acd.CallbackRequested(call.task_id))
@@ -129,8 +138,9 @@ async def queue_left(call: TwilioCall, queue_result: str, queue_sid: str | None)
     if call.queue_state in ("waiting", "bridging"):
         await call.layer.acd.handle(acd.TaskAbandoned(call.task_id))
     call.queue_state = "decided"
-    await call.layer.cdr.event(call.rec, "overflow", {"target": "flow",
-                                                      "reason": f"twilio {queue_result}"})
+    await call.layer.cdr.event(
+        call.rec, "overflow", {"target": "flow", "reason": f"twilio {queue_result}"}
+    )
     return await call.advance(_result(QueueOutcome.OVERFLOW))
 
 
@@ -144,15 +154,18 @@ async def on_acd_action(call: TwilioCall, action: acd.Action) -> None:
                 for offer in [o for o in call.offers.values() if o.agent_id == agent_id]:
                     del call.offers[offer.call_sid]
                     await _end_leg(call, offer)
-            case acd.AnnouncePosition(position=position, estimated_wait_s=ewt) \
-                    if call.queue is not None and call.queue_state == "waiting":
+            case acd.AnnouncePosition(position=position, estimated_wait_s=ewt) if (
+                call.queue is not None and call.queue_state == "waiting"
+            ):
                 call.announcement = queue_announcement(call.queue, position, ewt)
             case acd.OverflowTask() if call.queue_state == "waiting" and not call.ended:
                 await call.advance(await _overflowed(call, action))
                 # Out of <Enqueue>: the redirect fetches the reply just kept for the step.
                 await call.layer.rest.update_call(
-                    call.call_sid, url=call.layer.urls.step("queue/done", call.queue_step),
-                    method="POST")
+                    call.call_sid,
+                    url=call.layer.urls.step("queue/done", call.queue_step),
+                    method="POST",
+                )
             case acd.ConnectTask():
                 pass  # done by agent_answered, which asked for it
 
@@ -162,15 +175,23 @@ async def _offer(call: TwilioCall, agent_id: str, timeout_s: float) -> None:
     address = layer.agent_address(agent_id)
     if call.ended or call.queue_state != "waiting" or address is None:
         if address is None:
-            log.warning("agent %s has no Twilio address (client:NAME, SIP URI or number): "
-                        "refusing the offer", agent_id)
+            log.warning(
+                "agent %s has no Twilio address (client:NAME, SIP URI or number): "
+                "refusing the offer",
+                agent_id,
+            )
         await layer.acd.handle(acd.OfferRejected(call.task_id, agent_id))
         return
-    caller_id = (call.rec.caller if address.startswith("client:")
-                 else layer.settings.twilio.caller_id or call.rec.dialed)
+    caller_id = (
+        call.rec.caller
+        if address.startswith("client:")
+        else layer.settings.twilio.caller_id or call.rec.dialed
+    )
     try:
         sid = await layer.rest.create_call(
-            to=address, from_=caller_id, method="POST",
+            to=address,
+            from_=caller_id,
+            method="POST",
             url=layer.urls.make("agent/answer", call=call.call_sid),
             status_callback=layer.urls.make("agent/status", call=call.call_sid),
             status_callback_method="POST",
@@ -212,8 +233,9 @@ async def agent_answered(call: TwilioCall, agent_call_sid: str) -> str:
         path = call.layer.recording_file(call.rec.call_id, "call")
         status_url = call.layer.recording_status_url(call, "call", path)
     offer.reply = str(twiml.bridge_to_queue(call.call_sid, status_url))
-    await call.layer.cdr.event(call.rec, "connected", {"agent": offer.agent_id},
-                               announce="connected")
+    await call.layer.cdr.event(
+        call.rec, "connected", {"agent": offer.agent_id}, announce="connected"
+    )
     return offer.reply
 
 
@@ -226,7 +248,8 @@ async def agent_status(call: TwilioCall, agent_call_sid: str, status: str) -> No
     if offer is None or offer.answered:
         return  # cancelled by the ACD, withdrawn, or a repeated callback
     event = (acd.OfferTimedOut if status == "no-answer" else acd.OfferRejected)(
-        call.task_id, offer.agent_id)
+        call.task_id, offer.agent_id
+    )
     await call.layer.acd.handle(event)
 
 
@@ -236,9 +259,15 @@ async def agent_finished(call: TwilioCall) -> None:
     if agent is None or call.agent_done:
         return
     call.agent_done = True
-    await call.layer.cdr.leg(call.rec, "agent", agent.address, agent=agent.agent_id,
-                             external_id=agent.call_sid, answered_at=call.rec.connected_at,
-                             ended_at=_now())
+    await call.layer.cdr.leg(
+        call.rec,
+        "agent",
+        agent.address,
+        agent=agent.agent_id,
+        external_id=agent.call_sid,
+        answered_at=call.rec.connected_at,
+        ended_at=_now(),
+    )
     await call.layer.acd.handle(acd.TaskCompleted(call.task_id))
 
 
@@ -249,8 +278,10 @@ async def leave_on_hangup(call: TwilioCall) -> None:
     elif call.queue_state in ("waiting", "bridging"):
         await call.layer.acd.handle(acd.TaskAbandoned(call.task_id))  # cancels offers
         assert call.queue is not None
-        await call.layer.cdr.event(call.rec, "abandoned", {"queue": call.queue.queue},
-                                   announce="abandoned")
+        await call.layer.cdr.event(
+            call.rec, "abandoned", {"queue": call.queue.queue}, announce="abandoned"
+        )
+        await call.layer.escalations.on_abandon(call.rec, call.queue.queue)
     call.queue_state = "none"
     if call.queue_sid:
         call.layer.spawn(call.layer.delete_queue(call.queue_sid))

@@ -28,13 +28,13 @@ class RecordingNotStored(RuntimeError):
     """The media could not be fetched; Twilio should repeat the callback."""
 
 
-async def recording_ready(layer: TwilioVoiceLayer, call_sid: str, kind: str, file: str,
-                          params: dict[str, str]) -> None:
+async def recording_ready(
+    layer: TwilioVoiceLayer, call_sid: str, kind: str, file: str, params: dict[str, str]
+) -> None:
     sid = params.get("RecordingSid", "")
     status = params.get("RecordingStatus", "completed")
     if not sid or status != "completed":
-        log.warning("recording %s of call %s: status %s, nothing to store", sid, call_sid,
-                    status)
+        log.warning("recording %s of call %s: status %s, nothing to store", sid, call_sid, status)
         return
     call = layer.find(call_sid)
     seen = call.recordings if call is not None else set()
@@ -52,11 +52,18 @@ async def recording_ready(layer: TwilioVoiceLayer, call_sid: str, kind: str, fil
     except TwilioRestError as exc:
         seen.discard(sid)
         raise RecordingNotStored(str(exc)) from exc
-    await layer.cdr.event(rec, "recording", {
-        "path": str(path), "voicemail": kind == "voicemail",
-        "duration_s": float(params.get("RecordingDuration") or 0), "recording_sid": sid,
-        "media_url": url, "bytes": size,
-    })
+    await layer.cdr.event(
+        rec,
+        "recording",
+        {
+            "path": str(path),
+            "voicemail": kind == "voicemail",
+            "duration_s": float(params.get("RecordingDuration") or 0),
+            "recording_sid": sid,
+            "media_url": url,
+            "bytes": size,
+        },
+    )
 
 
 async def _stored_log(layer: TwilioVoiceLayer, call_sid: str) -> CallLog | None:
@@ -67,17 +74,24 @@ async def _stored_log(layer: TwilioVoiceLayer, call_sid: str) -> CallLog | None:
         if call is None:
             return None
         last = s.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == call.id))
-        return CallLog(call_id=call.id, direction=call.direction,  # type: ignore[arg-type]
-                       voice_layer="twilio", caller=call.caller, dialed=call.dialed,
-                       external_id=call_sid, seq=last or 0)
+        return CallLog(
+            call_id=call.id,
+            direction=call.direction,  # type: ignore[arg-type]
+            voice_layer="twilio",
+            caller=call.caller,
+            dialed=call.dialed,
+            external_id=call_sid,
+            seq=last or 0,
+        )
 
     return await layer.cdr.db.run(read)
 
 
 async def _already_stored(layer: TwilioVoiceLayer, call_id: str, sid: str) -> bool:
     def read(s: Session) -> bool:
-        rows = s.scalars(select(CallEvent).where(CallEvent.call_id == call_id,
-                                                 CallEvent.kind == "recording"))
+        rows = s.scalars(
+            select(CallEvent).where(CallEvent.call_id == call_id, CallEvent.kind == "recording")
+        )
         return any(e.data.get("recording_sid") == sid for e in rows)
 
     return await layer.cdr.db.run(read)

@@ -38,7 +38,7 @@ class HttpxTwilioClient(AsyncHttpClient):
 
     def rebase(self, url: str) -> str:
         if url.startswith(TWILIO_API):
-            return self.api_base_url + url[len(TWILIO_API):]
+            return self.api_base_url + url[len(TWILIO_API) :]
         return url
 
     async def request(
@@ -53,8 +53,13 @@ class HttpxTwilioClient(AsyncHttpClient):
         allow_redirects: bool = False,
     ) -> Response:
         reply = await self.http.request(
-            method.upper(), self.rebase(uri), params=_form(params), data=_form(data),
-            headers=dict(headers or {}), auth=auth, timeout=timeout or self.timeout,
+            method.upper(),
+            self.rebase(uri),
+            params=_form(params),
+            data=_form(data),
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=timeout or self.timeout,
             follow_redirects=allow_redirects,
         )
         return Response(reply.status_code, reply.text, reply.headers)
@@ -83,8 +88,7 @@ class TwilioRest:
         try:
             call = await self.client.calls.create_async(**kwargs)
         except Exception as exc:  # twilio raises TwilioRestException or transport errors
-            raise TwilioRestError(f"creating a call to {kwargs.get('to')!r} failed: {exc}") \
-                from exc
+            raise TwilioRestError(f"creating a call to {kwargs.get('to')!r} failed: {exc}") from exc
         return str(call.sid)
 
     async def update_call(self, call_sid: str, **kwargs: Any) -> None:

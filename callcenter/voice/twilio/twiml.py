@@ -19,8 +19,9 @@ MediaUrl = Callable[[str], str]
 _VOICES = {"female": "woman", "male": "man"}
 
 
-def add_prompt(parent: VoiceResponse | Gather, prompt: ivr.Say | ivr.Play,
-               media_url: MediaUrl) -> None:
+def add_prompt(
+    parent: VoiceResponse | Gather, prompt: ivr.Say | ivr.Play, media_url: MediaUrl
+) -> None:
     match prompt:
         case ivr.Say(text=text, language=language, voice=voice):
             kwargs = {"language": language}
@@ -35,8 +36,12 @@ def add_gather(resp: VoiceResponse, g: ivr.Gather, action_url: str, media_url: M
     """``<Gather>`` with the prompts inside (the caller may barge in); no keys still posts to
     ``action_url`` (``actionOnEmptyResult``), which the layer turns into ``GatherTimeout``."""
     gather = resp.gather(
-        input="dtmf", action=action_url, method="POST", timeout=max(1, round(g.timeout_s)),
-        num_digits=g.num_digits, finish_on_key=g.finish_key or "",
+        input="dtmf",
+        action=action_url,
+        method="POST",
+        timeout=max(1, round(g.timeout_s)),
+        num_digits=g.num_digits,
+        finish_on_key=g.finish_key or "",
         action_on_empty_result=True,
     )
     for p in g.prompts:
@@ -44,8 +49,9 @@ def add_gather(resp: VoiceResponse, g: ivr.Gather, action_url: str, media_url: M
 
 
 def add_enqueue(resp: VoiceResponse, twilio_queue: str, wait_url: str, action_url: str) -> None:
-    resp.enqueue(twilio_queue, action=action_url, method="POST", wait_url=wait_url,
-                 wait_url_method="POST")
+    resp.enqueue(
+        twilio_queue, action=action_url, method="POST", wait_url=wait_url, wait_url_method="POST"
+    )
 
 
 def add_transfer(resp: VoiceResponse, t: ivr.Transfer, action_url: str) -> None:
@@ -64,22 +70,28 @@ def add_destination(dial: Dial, target: str) -> None:
 
 
 def add_record(resp: VoiceResponse, r: ivr.Record, action_url: str, status_url: str) -> None:
-    resp.record(action=action_url, method="POST", max_length=r.max_s, play_beep=r.beep,
-                finish_on_key=r.finish_key or "", recording_status_callback=status_url,
-                recording_status_callback_method="POST",
-                recording_status_callback_event="completed")
+    resp.record(
+        action=action_url,
+        method="POST",
+        max_length=r.max_s,
+        play_beep=r.beep,
+        finish_on_key=r.finish_key or "",
+        recording_status_callback=status_url,
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
 
 
-def queue_wait(music_url: str, say: Iterable[ivr.Say | ivr.Play], media_url: MediaUrl,
-               key_url: str | None) -> VoiceResponse:
+def queue_wait(
+    music_url: str, say: Iterable[ivr.Say | ivr.Play], media_url: MediaUrl, key_url: str | None
+) -> VoiceResponse:
     """What a caller waiting in ``<Enqueue>`` hears until Twilio asks the wait URL again:
     announcements, then one round of music; inside a one-key ``<Gather>`` when the queue
     offers a call-back key."""
     resp = VoiceResponse()
     parent: VoiceResponse | Gather = resp
     if key_url is not None:
-        parent = resp.gather(input="dtmf", num_digits=1, action=key_url, method="POST",
-                             timeout=1)
+        parent = resp.gather(input="dtmf", num_digits=1, action=key_url, method="POST", timeout=1)
     for p in say:
         add_prompt(parent, p, media_url)
     parent.play(music_url)
@@ -91,10 +103,12 @@ def bridge_to_queue(twilio_queue: str, recording_status_url: str | None) -> Voic
     resp = VoiceResponse()
     kwargs: dict[str, str] = {}
     if recording_status_url is not None:
-        kwargs = {"record": "record-from-answer-dual",
-                  "recording_status_callback": recording_status_url,
-                  "recording_status_callback_method": "POST",
-                  "recording_status_callback_event": "completed"}
+        kwargs = {
+            "record": "record-from-answer-dual",
+            "recording_status_callback": recording_status_url,
+            "recording_status_callback_method": "POST",
+            "recording_status_callback_event": "completed",
+        }
     dial = resp.dial(**kwargs)
     dial.queue(twilio_queue)
     return resp

@@ -50,17 +50,22 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
     # No ``from __future__ import annotations`` here: FastAPI must see the local ``Params``.
     async def signed(request: Request) -> dict[str, str]:
         """The form fields of a request Twilio signed; 403 for anything else."""
-        form = _Form(parse_qsl((await request.body()).decode("utf-8", "replace"),
-                               keep_blank_values=True))
+        form = _Form(
+            parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        )
         url = layer.urls.base.removesuffix("/twilio") + request.url.path
         if request.url.query:
             url += "?" + request.url.query
         signature = request.headers.get("X-Twilio-Signature", "")
         algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
         if not signature or not layer.validator.validate(url, form, signature, algorithm):
-            log.warning("refused %s from %s: %s X-Twilio-Signature (checked against %s)",
-                        request.url.path, request.client.host if request.client else "?",
-                        "wrong" if signature else "no", url)
+            log.warning(
+                "refused %s from %s: %s X-Twilio-Signature (checked against %s)",
+                request.url.path,
+                request.client.host if request.client else "?",
+                "wrong" if signature else "no",
+                url,
+            )
             raise HTTPException(403, "invalid Twilio signature")
         return {k: v[-1] for k, v in form.items()}
 
@@ -70,8 +75,9 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
     def live(params: dict[str, str]) -> TwilioCall | None:
         return layer.calls.get(params.get("CallSid", ""))
 
-    async def step(params: dict[str, str], n: int,
-                   event: Callable[[TwilioCall], Awaitable[str]]) -> Response:
+    async def step(
+        params: dict[str, str], n: int, event: Callable[[TwilioCall], Awaitable[str]]
+    ) -> Response:
         call = live(params)
         if call is None:
             return _xml(twiml.hangup())
@@ -92,8 +98,7 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
             resp = twiml.VoiceResponse()
             resp.reject()
             return _xml(str(resp))
-        call = layer.new_call(sid, flow, caller=params.get("From", ""),
-                              dialed=params.get("To", ""))
+        call = layer.new_call(sid, flow, caller=params.get("From", ""), dialed=params.get("To", ""))
         async with call.lock:
             try:
                 return _xml(await call.start())
@@ -111,8 +116,9 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
 
     @router.post("/gather")
     async def gather(params: Params, request: Request) -> Response:
-        return await step(params, _step(request),
-                          lambda c: c.advance(c.gathered(params.get("Digits", ""))))
+        return await step(
+            params, _step(request), lambda c: c.advance(c.gathered(params.get("Digits", "")))
+        )
 
     @router.post("/transfer")
     async def transfer(params: Params, request: Request) -> Response:
@@ -123,8 +129,11 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
 
     @router.post("/record")
     async def record(params: Params, request: Request) -> Response:
-        return await step(params, _step(request),
-                          lambda c: c.advance(c.recorded(params.get("RecordingDuration", ""))))
+        return await step(
+            params,
+            _step(request),
+            lambda c: c.advance(c.recorded(params.get("RecordingDuration", ""))),
+        )
 
     @router.post("/continue")
     async def continue_(params: Params, request: Request) -> Response:
@@ -150,8 +159,11 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
 
     @router.post("/queue/done")
     async def queue_done(params: Params, request: Request) -> Response:
-        return await step(params, _step(request), lambda c: queueing.queue_left(
-            c, params.get("QueueResult", ""), params.get("QueueSid")))
+        return await step(
+            params,
+            _step(request),
+            lambda c: queueing.queue_left(c, params.get("QueueResult", ""), params.get("QueueSid")),
+        )
 
     @router.post("/agent/answer")
     async def agent_answer(params: Params, request: Request) -> Response:
@@ -166,16 +178,16 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
         call = layer.find(request.query_params.get("call", ""))
         if call is not None and params.get("CallStatus") in FINAL_STATUSES:
             async with call.lock:
-                await queueing.agent_status(call, params.get("CallSid", ""),
-                                            params["CallStatus"])
+                await queueing.agent_status(call, params.get("CallSid", ""), params["CallStatus"])
         return _xml(twiml.empty())
 
     @router.post("/recording")
     async def recording(params: Params, request: Request) -> Response:
         q = request.query_params
         try:
-            await recording_ready(layer, q.get("call", ""), q.get("kind", "rec"),
-                                  q.get("file", ""), params)
+            await recording_ready(
+                layer, q.get("call", ""), q.get("kind", "rec"), q.get("file", ""), params
+            )
         except RecordingNotStored as exc:
             log.warning("recording not stored yet, Twilio will retry: %s", exc)
             return Response(status_code=503)

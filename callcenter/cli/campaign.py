@@ -1,0 +1,210 @@
+"""``callcenter campaign``: create, import leads, start / pause / stop, status, results.
+
+Thin: each command is one call into :mod:`dialer.campaigns` or :mod:`dialer.results`. Start,
+pause and stop change the campaign's state in the database; the running engine's dialer
+service picks the change up within a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from callcenter.cli.context import state
+from callcenter.errors import ConfigError
+from dialer.campaigns import (
+    CampaignRepository,
+    CampaignSettings,
+    LeadFlow,
+    import_csv,
+    lead_flow,
+)
+from dialer.leads import ColumnMapping
+from dialer.results import chart, export_csv, summarise
+
+app = typer.Typer(
+    help="Outbound campaigns: create, import leads, start, pause, stop, status.",
+    no_args_is_help=True,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.command("create")
+def create_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Campaign name (letters, digits, . _ -)."),
+    kind: str = typer.Option("telemarketing", help="telemarketing (agents) or survey."),
+    caller_id: str = typer.Option(..., "--caller-id", help="Number shown to the called party."),
+    voice_layer: str = typer.Option("sip", help="sip or twilio."),
+    dial_mode: str | None = typer.Option(
+        None, help="preview, progressive, predictive (default) or agentless (surveys)."
+    ),
+    queue: str | None = typer.Option(None, help="The agents' queue (telemarketing)."),
+    flow: str | None = typer.Option(None, help="The survey flow (surveys) or agent script."),
+    max_lines: int = typer.Option(10, help="Most calls in flight at once."),
+    abandon_target: float = typer.Option(0.03, help="Abandoned / live answered, at most 0.03."),
+    window: str = typer.Option("09:00-20:00", help="Calling window, called party's local time."),
+    weekdays: str = typer.Option("0123456", help="Days to call, 0 = Monday."),
+    holiday: list[str] = typer.Option([], help="A date not to call (YYYY-MM-DD); repeatable."),
+    timezone: str | None = typer.Option(None, help="Zone for numbers whose zone is unknown."),
+    region: str = typer.Option("US", help="Region for numbers without a country code."),
+    ring_timeout: float = typer.Option(25.0, help="Seconds a call rings (at least 15)."),
+    retry: str | None = typer.Option(
+        None,
+        help='Retry rules as JSON, e.g. \'{"outcome": {"busy": {"delay_s": 600, '
+        '"max_retries": 3}}}\'.',
+    ),
+) -> None:
+    """Create a campaign in the draft state."""
+    try:
+        start, _, end = window.partition("-")
+        settings = CampaignSettings(
+            name=name,
+            kind=kind,
+            caller_id=caller_id,
+            voice_layer=voice_layer,
+            dial_mode=dial_mode,
+            queue=queue,
+            flow=flow,
+            max_lines=max_lines,
+            abandon_target=abandon_target,
+            window_start=time.fromisoformat(start),
+            window_end=time.fromisoformat(end),
+            weekdays=[int(d) for d in weekdays],
+            holidays=[date.fromisoformat(h) for h in holiday],
+            timezone=timezone,
+            region=region,
+            ring_timeout_s=ring_timeout,
+            retry=json.loads(retry) if retry else {},
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "campaign"
+        raise ConfigError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+    except ValueError as exc:
+        raise ConfigError(f"campaign {name!r}: {exc}") from None
+    with state(ctx).database().session() as s:
+        c = CampaignRepository(s).create(settings)
+        typer.echo(
+            f"campaign {c.name} created ({c.kind}, {c.dial_mode}, {c.voice_layer}): "
+            f"import leads with `callcenter campaign import {c.name} FILE.csv`"
+        )
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a header."),
+    phone: str = typer.Option("phone", help="Column of the phone number."),
+    first_name: str = typer.Option("first_name", help="Column of the first name."),
+    last_name: str = typer.Option("last_name", help="Column of the last name."),
+    external_id: str | None = typer.Option(None, help="Column of your own lead id."),
+    region: str | None = typer.Option(
+        None, help="Region of national numbers (default: the campaign's)."
+    ),
+) -> None:
+    """Import leads from a CSV; bad rows are listed with their line number."""
+    mapping = ColumnMapping(phone, first_name, last_name, external_id)
+
+    def progress(stage: str, n: int) -> None:
+        print(f"\r{stage} {n} rows", end="", file=sys.stderr, flush=True)
+
+    report = import_csv(state(ctx).database(), name, file, mapping, region, progress)
+    print(file=sys.stderr)
+    typer.echo(
+        f"{file}: {report.rows} rows, {report.added} leads added, {report.merged} "
+        f"merged duplicates, {len(report.bad_rows)} bad rows"
+    )
+    for bad in report.bad_rows:
+        typer.echo(f"{file}:{bad.line}: {bad.reason}")
+
+
+def _move(ctx: typer.Context, name: str, wanted: str) -> None:
+    with state(ctx).database().session() as s:
+        c = CampaignRepository(s).transition(name, wanted, _now())
+        typer.echo(f"campaign {c.name} is {c.state}")
+
+
+@app.command("start")
+def start_cmd(ctx: typer.Context, name: str) -> None:
+    """Start (or resume) dialing."""
+    _move(ctx, name, "running")
+
+
+@app.command("pause")
+def pause_cmd(ctx: typer.Context, name: str) -> None:
+    """Stop placing new calls; calls in flight finish."""
+    _move(ctx, name, "paused")
+
+
+@app.command("stop")
+def stop_cmd(ctx: typer.Context, name: str) -> None:
+    """End the campaign for good."""
+    _move(ctx, name, "stopped")
+
+
+def render_flow(f: LeadFlow) -> str:
+    dry = f.runs_dry_at.strftime("%Y-%m-%d %H:%M UTC") if f.runs_dry_at else "unknown (no pace)"
+    return "\n".join(
+        [
+            f"campaign          {f.campaign} ({f.state})",
+            f"leads             {f.total}",
+            f"  dialable now    {f.dialable_now}",
+            f"  waiting window  {f.waiting_window}",
+            f"  waiting retry   {f.waiting_retry}",
+            f"  dialing         {f.dialing}",
+            f"  done            {f.done}",
+            f"  do not call     {f.dnc}",
+            f"  failed          {f.failed}",
+            f"pace              {f.attempts_last_hour} attempts in the last hour",
+            f"runs dry          {dry}",
+        ]
+    )
+
+
+@app.command("status")
+def status_cmd(ctx: typer.Context, name: str | None = typer.Argument(None)) -> None:
+    """The lead flow of one campaign, or the list of campaigns."""
+    with state(ctx).database().session() as s:
+        if name is not None:
+            typer.echo(render_flow(lead_flow(s, name, _now())))
+            return
+        campaigns = CampaignRepository(s).list()
+        if not campaigns:
+            typer.echo("no campaigns: create one with `callcenter campaign create`")
+        for c in campaigns:
+            typer.echo(f"{c.name:20} {c.state:10} {c.kind:14} {c.dial_mode:12} {c.voice_layer}")
+
+
+@app.command("results")
+def results_cmd(
+    ctx: typer.Context,
+    name: str,
+    csv_path: Path | None = typer.Option(None, "--csv", help="Write every answer to this CSV."),
+    chart_path: Path | None = typer.Option(None, "--chart", help="Write a PNG chart here."),
+) -> None:
+    """Survey results: answers per question with counts, shares and mean."""
+    with state(ctx).database().session() as s:
+        summaries = summarise(s, name)
+        if not summaries:
+            typer.echo(f"campaign {name}: no survey answers yet")
+        for q in summaries:
+            mean = f", mean {q.mean:.2f}" if q.mean is not None else ""
+            typer.echo(f"{q.question}: {q.responses} answers{mean}")
+            for value, n in q.counts.items():
+                typer.echo(f"  {value:20} {n:6}  {100 * q.shares[value]:5.1f} %")
+        if csv_path is not None:
+            with csv_path.open("w", newline="", encoding="utf-8") as out:
+                rows = export_csv(s, name, out)
+            typer.echo(f"CSV: {csv_path} ({rows} answers)")
+    if chart_path is not None:
+        typer.echo(f"Chart: {chart(summaries, chart_path, f'Survey {name}')}")

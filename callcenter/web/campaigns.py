@@ -1,0 +1,181 @@
+"""REST API for outbound campaigns: create, import leads, start / pause / stop, lead flow and
+survey results (JSON, CSV and a PNG chart).
+
+The database is ``app.state.db`` when set (tests, tools) or the engine's. An unknown campaign
+is 404, an existing name 409, a state change the life cycle forbids 409 with the sentence
+that says what is allowed, a bad CSV 422 with its line numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from callcenter.errors import AlreadyExists, CallCenterError, NotFound
+from callcenter.store import Database
+from dialer.campaigns import (
+    CampaignRepository,
+    CampaignSettings,
+    CampaignStateError,
+    lead_flow,
+)
+from dialer.leads import ColumnMapping, LeadListError, parse_leads_text
+from dialer.results import chart, export_csv, summarise
+from dialer.store import Campaign
+
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+T = TypeVar("T")
+
+
+def _db(request: Request) -> Database:
+    db: Database = getattr(request.app.state, "db", None) or request.app.state.engine.db
+    return db
+
+
+async def _run(request: Request, work: Callable[[Session], T]) -> T:
+    try:
+        return await _db(request).run(work)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (AlreadyExists, CampaignStateError) as exc:
+        raise HTTPException(409, str(exc)) from None
+    except LeadListError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _public(c: Campaign) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "state": c.state,
+        "voice_layer": c.voice_layer,
+        "dial_mode": c.dial_mode,
+        "caller_id": c.caller_id,
+        "max_lines": c.max_lines,
+        "abandon_target": c.abandon_target,
+        "window_start": c.window_start.isoformat(),
+        "window_end": c.window_end.isoformat(),
+        "weekdays": c.weekdays,
+        "holidays": c.holidays,
+        "timezone": c.timezone,
+        "region": c.region,
+        "retry_rules": c.retry_rules,
+        "flow": c.flow,
+        "queue": c.queue,
+        "created_at": c.created_at.isoformat(),
+    }
+
+
+@router.get("")
+async def list_campaigns(request: Request) -> list[dict[str, Any]]:
+    return await _run(request, lambda s: [_public(c) for c in CampaignRepository(s).list()])
+
+
+@router.post("", status_code=201)
+async def create_campaign(request: Request, body: CampaignSettings) -> dict[str, Any]:
+    return await _run(request, lambda s: _public(CampaignRepository(s).create(body)))
+
+
+@router.get("/{name}")
+async def read_campaign(request: Request, name: str) -> dict[str, Any]:
+    return await _run(request, lambda s: _public(CampaignRepository(s).get(name)))
+
+
+@router.post("/{name}/leads")
+async def import_leads(
+    request: Request,
+    name: str,
+    phone: str = "phone",
+    first_name: str = "first_name",
+    last_name: str = "last_name",
+    external_id: str | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """The body is the CSV itself (``Content-Type: text/csv``), header row first."""
+    text = (await request.body()).decode("utf-8-sig", errors="replace")
+    mapping = ColumnMapping(phone, first_name, last_name, external_id)
+
+    def work(s: Session) -> dict[str, Any]:
+        repo = CampaignRepository(s)
+        parsed = parse_leads_text(text, mapping, region or repo.get(name).region)
+        report = repo.import_leads(name, parsed)
+        return {
+            "rows": report.rows,
+            "added": report.added,
+            "merged": report.merged,
+            "bad_rows": [{"line": b.line, "reason": b.reason} for b in report.bad_rows],
+        }
+
+    return await _run(request, work)
+
+
+async def _move(
+    request: Request, name: str, wanted: Literal["running", "paused", "stopped"]
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return await _run(
+        request, lambda s: _public(CampaignRepository(s).transition(name, wanted, now))
+    )
+
+
+@router.post("/{name}/start")
+async def start(request: Request, name: str) -> dict[str, Any]:
+    return await _move(request, name, "running")
+
+
+@router.post("/{name}/pause")
+async def pause(request: Request, name: str) -> dict[str, Any]:
+    return await _move(request, name, "paused")
+
+
+@router.post("/{name}/stop")
+async def stop(request: Request, name: str) -> dict[str, Any]:
+    return await _move(request, name, "stopped")
+
+
+@router.get("/{name}/status")
+async def status(request: Request, name: str) -> dict[str, Any]:
+    """The lead flow: dialable now, waiting for the window or a retry, done, runs dry at."""
+    now = datetime.now(UTC)
+    return await _run(request, lambda s: lead_flow(s, name, now).as_dict())
+
+
+@router.get("/{name}/results")
+async def results(request: Request, name: str) -> list[dict[str, Any]]:
+    return await _run(request, lambda s: [q.as_dict() for q in summarise(s, name)])
+
+
+@router.get("/{name}/results.csv")
+async def results_csv(request: Request, name: str) -> Response:
+    def work(s: Session) -> str:
+        out = io.StringIO()
+        export_csv(s, name, out)
+        return out.getvalue()
+
+    return Response(
+        await _run(request, work),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get("/{name}/results.png")
+async def results_png(request: Request, name: str) -> Response:
+    summaries = await _run(request, lambda s: summarise(s, name))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = await asyncio.to_thread(
+                chart, summaries, Path(tmp) / "chart.png", f"Survey {name}"
+            )
+        except CallCenterError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return Response(path.read_bytes(), media_type="image/png")

@@ -1,0 +1,288 @@
+"""Leads and attempts exactly once: the database side of the campaign runner.
+
+Each function takes a session the caller owns (one transaction) and is safe on SQLite and
+PostgreSQL alike:
+
+- :func:`claim_and_record` claims a lead with one conditional ``UPDATE ... WHERE status IN
+  ('new', 'retry') AND next_attempt_at <= now`` (a second claimer updates no row: PostgreSQL
+  re-checks the condition after the first claimer's row lock, SQLite serialises writers),
+  checks compliance at that moment, and records the attempt with its idempotency key, all in
+  one transaction and before any call is placed. So: an attempt row means "maybe placed", no
+  attempt row means "never placed".
+- :func:`record_outcome` closes an attempt once (a second call is a no-op), applies the retry
+  rules and puts an opt-out on the DNC list.
+- :func:`reconcile` closes what a crash left open: attempts without outcome become ``failed``
+  (crash) and their leads go back to retry; leads claimed but never attempted are released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dialer import compliance
+from dialer.campaigns import PENDING, aware, retry_policy_of, rules_of
+from dialer.ports import CallOutcome, DialRequest, Result
+from dialer.retry import Outcome, RetryPolicy, next_attempt
+from dialer.store import Campaign, DncEntry, Lead, LeadAttempt, SurveyAnswer
+
+CRASH = "crash: the runner stopped before the call's outcome was known"
+_FINAL_REFUSALS = {compliance.Reason.INVALID_NUMBER, compliance.Reason.UNKNOWN_ZONE,
+                   compliance.Reason.TOTAL_LIMIT}
+_DNC_REFUSALS = {compliance.Reason.DNC_INTERNAL, compliance.Reason.DNC_CAMPAIGN,
+                 compliance.Reason.DNC_NATIONAL}
+_RATE_REFUSALS = {compliance.Reason.CAMPAIGN_ABANDON_RATE,
+                  compliance.Reason.ROLLING_ABANDON_RATE}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    attempt_id: int
+    lead_id: int
+    request: DialRequest
+
+
+@dataclass(frozen=True)
+class Refused:
+    lead_id: int
+    reason: compliance.Reason
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """The campaign's attempts so far, for the pacer's snapshot and the abandon ceiling."""
+
+    dialed: int
+    human: int
+    machine: int
+    abandoned: int
+    mean_talk_s: float | None
+    ring_to_answer_s: tuple[float, ...]
+    abandons: compliance.AbandonCounts
+
+
+def due_leads(session: Session, campaign_id: int, now: datetime, limit: int,
+              exclude: set[int]) -> list[int]:
+    """Ids of leads that may be claimed at ``now``, oldest due first."""
+    q = (select(Lead.id).where(Lead.campaign_id == campaign_id, Lead.status.in_(PENDING),
+                               _due(now))
+         .order_by(func.coalesce(Lead.next_attempt_at, Lead.created_at), Lead.id)
+         .limit(limit + len(exclude)))
+    return [i for i in session.scalars(q) if i not in exclude][:limit]
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now)
+
+
+def claim_lead(session: Session, lead_id: int, now: datetime, owner: str) -> bool:
+    """Claim one lead for dialing: True for exactly one claimer, whatever the concurrency."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Lead).where(Lead.id == lead_id, Lead.status.in_(PENDING), _due(now))
+        .values(status="dialing", claimed_by=owner, claimed_at=now)
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)
+
+
+def dnc_lists(session: Session, number: str, campaign_id: int) -> compliance.DncLists:
+    """The DNC lists as far as ``number`` is concerned (one indexed lookup)."""
+    internal: set[str] = set()
+    national: set[str] = set()
+    campaign: set[str] = set()
+    for scope, cid in session.execute(
+            select(DncEntry.scope, DncEntry.campaign_id).where(DncEntry.number == number)):
+        if scope == "internal":
+            internal.add(number)
+        elif scope == "national":
+            national.add(number)
+        elif cid == campaign_id:
+            campaign.add(number)
+    return compliance.DncLists(frozenset(internal), {str(campaign_id): frozenset(campaign)},
+                               frozenset(national))
+
+
+def add_dnc(session: Session, number: str, reason: str, scope: str = "internal",
+            campaign_id: int | None = None, now: datetime | None = None) -> bool:
+    """Put ``number`` on a DNC list; False when it was there already."""
+    q = select(DncEntry.id).where(DncEntry.number == number, DncEntry.scope == scope)
+    q = q.where(DncEntry.campaign_id == campaign_id if campaign_id is not None
+                else DncEntry.campaign_id.is_(None))
+    if session.scalar(q) is not None:
+        return False
+    entry = DncEntry(number=number, scope=scope, campaign_id=campaign_id, reason=reason[:200])
+    if now is not None:
+        entry.added_at = now
+    try:
+        with session.begin_nested():
+            session.add(entry)
+    except IntegrityError:  # added by someone else a moment ago
+        return False
+    return True
+
+
+def save_answer(session: Session, attempt_id: int, question: str, value: str,
+                now: datetime) -> None:
+    attempt = session.get(LeadAttempt, attempt_id)
+    if attempt is None:
+        return
+    row = session.scalar(select(SurveyAnswer).where(
+        SurveyAnswer.lead_id == attempt.lead_id, SurveyAnswer.question == question))
+    if row is None:
+        session.add(SurveyAnswer(campaign_id=attempt.campaign_id, lead_id=attempt.lead_id,
+                                 attempt_id=attempt_id, question=question[:64],
+                                 value=value[:255], answered_at=now))
+    else:
+        row.value, row.attempt_id, row.answered_at = value[:255], attempt_id, now
+
+
+def opt_out(session: Session, attempt_id: int, now: datetime) -> None:
+    attempt = session.get(LeadAttempt, attempt_id)
+    if attempt is not None:
+        add_dnc(session, attempt.number, f"opt-out key during attempt {attempt.key}", now=now)
+
+
+def campaign_stats(session: Session, campaign: Campaign, now: datetime) -> CampaignStats:
+    by_outcome: dict[str | None, int] = {}
+    dialed = 0
+    for outcome, n in session.execute(
+            select(LeadAttempt.outcome, func.count()).where(LeadAttempt.campaign_id == campaign.id)
+            .group_by(LeadAttempt.outcome)):
+        by_outcome[outcome] = int(n)
+        dialed += int(n)
+    talk = session.scalar(select(func.avg(LeadAttempt.talk_s)).where(
+        LeadAttempt.campaign_id == campaign.id, LeadAttempt.outcome == Result.HUMAN))
+    rings = session.scalars(
+        select(LeadAttempt.ring_s).where(LeadAttempt.campaign_id == campaign.id,
+                                         LeadAttempt.outcome == Result.HUMAN,
+                                         LeadAttempt.ring_s.is_not(None))
+        .order_by(LeadAttempt.id.desc()).limit(200)).all()
+    recent: dict[str | None, int] = {outcome: int(n) for outcome, n in session.execute(
+        select(LeadAttempt.outcome, func.count())
+        .where(LeadAttempt.campaign_id == campaign.id,
+               LeadAttempt.started_at >= now - compliance.ROLLING_WINDOW)
+        .group_by(LeadAttempt.outcome))}
+    human, abandoned = by_outcome.get("human", 0), by_outcome.get("abandoned", 0)
+    abandons = compliance.AbandonCounts(
+        live_answered=human + abandoned, abandoned=abandoned,
+        live_answered_30d=recent.get("human", 0) + recent.get("abandoned", 0),
+        abandoned_30d=recent.get("abandoned", 0))
+    return CampaignStats(dialed, human, by_outcome.get("machine", 0), abandoned,
+                         float(talk) if talk is not None else None,
+                         tuple(float(r) for r in rings if r is not None), abandons)
+
+
+def claim_and_record(session: Session, campaign: Campaign, lead_id: int, now: datetime,
+                     owner: str, abandons: compliance.AbandonCounts) -> Claimed | Refused | None:
+    """Claim, check compliance now, record the attempt: None when another claimer won."""
+    if not claim_lead(session, lead_id, now, owner):
+        return None
+    lead = session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    rules = rules_of(campaign)
+    history = [compliance.Attempt(aware(at), outcome == Result.ABANDONED)
+               for at, outcome in session.execute(
+                   select(LeadAttempt.started_at, LeadAttempt.outcome)
+                   .where(LeadAttempt.lead_id == lead_id))]
+    decision = compliance.check_dial(lead.phone, rules, dnc_lists(session, lead.phone,
+                                                                 campaign.id),
+                                     history, abandons, now)
+    if not decision.allowed:
+        _hold(lead, decision)
+        return Refused(lead_id, decision.reason)
+    lead.attempts += 1
+    attempt = LeadAttempt(lead_id=lead.id, campaign_id=campaign.id, number=lead.phone,
+                          key=f"{campaign.id}:{lead.id}:{lead.attempts}", started_at=now)
+    session.add(attempt)
+    session.flush()
+    fields = {"first_name": lead.first_name, "last_name": lead.last_name,
+              "external_id": lead.external_id, **{k: str(v) for k, v in lead.fields.items()}}
+    request = DialRequest(
+        attempt_key=attempt.key, campaign=campaign.name, kind=campaign.kind, number=lead.phone,
+        caller_id=campaign.caller_id, lead_fields=fields,
+        ring_timeout_s=compliance.ring_timeout_s(rules), flow=campaign.flow,
+        queue=campaign.queue)
+    return Claimed(attempt.id, lead.id, request)
+
+
+def _pending_status(lead: Lead) -> str:
+    return "retry" if lead.attempts else "new"
+
+
+def _hold(lead: Lead, decision: compliance.DialDecision) -> None:
+    """Put a refused lead where the refusal says: DNC, failed, or waiting until allowed."""
+    reason = decision.reason
+    lead.claimed_by = lead.claimed_at = None
+    lead.wait_reason = reason.name
+    if reason in _DNC_REFUSALS:
+        lead.status = "dnc"
+    elif reason in _FINAL_REFUSALS or (reason not in _RATE_REFUSALS
+                                       and decision.next_allowed_at is None):
+        lead.status = "failed"
+    else:
+        lead.status = _pending_status(lead)
+        if decision.next_allowed_at is not None:
+            lead.next_attempt_at = decision.next_allowed_at.astimezone(UTC)  # SQLite: UTC only
+
+
+def record_outcome(session: Session, attempt_id: int, outcome: CallOutcome, now: datetime,
+                   policy: RetryPolicy | None = None) -> bool:
+    """Close the attempt and move its lead on; False when it was closed already."""
+    attempt = session.get(LeadAttempt, attempt_id, populate_existing=True)
+    if attempt is None or attempt.outcome is not None:
+        return False
+    lead = session.get(Lead, attempt.lead_id, populate_existing=True)
+    assert lead is not None
+    if policy is None:
+        campaign = session.get(Campaign, attempt.campaign_id)
+        assert campaign is not None
+        policy = retry_policy_of(campaign)
+    result = outcome.result
+    attempt.outcome = result.value
+    attempt.ended_at = now
+    attempt.call_id = outcome.call_id
+    attempt.ring_s, attempt.talk_s = outcome.ring_s, outcome.talk_s
+    attempt.disposition = outcome.disposition
+    attempt.detail = outcome.cause[:200]
+    if outcome.talk_s is not None:
+        attempt.answered_at = now - timedelta(seconds=outcome.talk_s)
+    for answer in outcome.answers:
+        save_answer(session, attempt_id, answer.question, answer.value, now)
+    lead.last_outcome = result.value
+    lead.claimed_by = lead.claimed_at = None
+    if outcome.opted_out or outcome.disposition == "do_not_call":
+        why = "opt-out key" if outcome.opted_out else "agent disposition do_not_call"
+        add_dnc(session, attempt.number, f"{why} (attempt {attempt.key})", now=now)
+        lead.status, lead.wait_reason, lead.next_attempt_at = "dnc", "DNC_INTERNAL", None
+        return True
+    as_retry = Outcome.ANSWERED if result is Result.HUMAN else Outcome(result.value)
+    same = (LeadAttempt.disposition == outcome.disposition if outcome.disposition
+            else LeadAttempt.outcome == result.value)
+    earlier = int(session.scalar(select(func.count()).select_from(LeadAttempt).where(
+        LeadAttempt.lead_id == lead.id, LeadAttempt.id != attempt.id, same)) or 0)
+    decision = next_attempt(policy, as_retry, outcome.disposition, earlier, now)
+    if decision.retry:
+        at = decision.at.astimezone(UTC) if decision.at else None
+        lead.status, lead.next_attempt_at, lead.wait_reason = "retry", at, "retry"
+    else:
+        lead.status = "failed" if result is Result.FAILED else "done"
+        lead.next_attempt_at, lead.wait_reason = None, None
+    return True
+
+
+def reconcile(session: Session, campaign_id: int, now: datetime) -> int:
+    """Close what a crash left: returns how many leads were stuck in 'dialing'."""
+    leads = session.scalars(select(Lead).where(Lead.campaign_id == campaign_id,
+                                               Lead.status == "dialing")).all()
+    for lead in leads:
+        open_attempts = session.scalars(select(LeadAttempt.id).where(
+            LeadAttempt.lead_id == lead.id, LeadAttempt.outcome.is_(None))).all()
+        for attempt_id in open_attempts:
+            record_outcome(session, attempt_id, CallOutcome(Result.FAILED, cause=CRASH), now)
+        if not open_attempts:  # claimed, never attempted: nothing was placed
+            lead.status, lead.claimed_by, lead.claimed_at = _pending_status(lead), None, None
+    return len(leads)

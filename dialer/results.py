@@ -1,0 +1,110 @@
+"""Survey results: a summary per question, a CSV export and a PNG chart.
+
+For each question: how many leads answered, the count and share of each answer, and the mean
+when every answer is a number (a 1-5 rating); ``mean`` is None for free or mixed answers.
+The chart needs matplotlib (in the dev group, not a runtime dependency).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.errors import CallCenterError
+from dialer.campaigns import CampaignRepository
+from dialer.store import Lead, SurveyAnswer
+
+
+@dataclass(frozen=True)
+class QuestionSummary:
+    question: str
+    responses: int
+    counts: dict[str, int]
+    shares: dict[str, float]
+    mean: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def summarise(session: Session, campaign: str) -> list[QuestionSummary]:
+    """One summary per question, in question order; answers by count, then value."""
+    cid = CampaignRepository(session).get(campaign).id
+    by_question: dict[str, Counter[str]] = defaultdict(Counter)
+    for question, value in session.execute(
+            select(SurveyAnswer.question, SurveyAnswer.value)
+            .where(SurveyAnswer.campaign_id == cid)):
+        by_question[question][value] += 1
+    out = []
+    for question in sorted(by_question):
+        counts = by_question[question]
+        total = sum(counts.values())
+        ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        numbers = [_number(v) for v in counts.elements()]
+        mean = (sum(n for n in numbers if n is not None) / total
+                if numbers and all(n is not None for n in numbers) else None)
+        out.append(QuestionSummary(question, total, ordered,
+                                   {v: n / total for v, n in ordered.items()}, mean))
+    return out
+
+
+def export_csv(session: Session, campaign: str, out: TextIO) -> int:
+    """Write one row per answer (lead, question, value, time); returns the rows written."""
+    cid = CampaignRepository(session).get(campaign).id
+    writer = csv.writer(out)
+    writer.writerow(["phone", "external_id", "first_name", "last_name", "question", "value",
+                     "answered_at"])
+    rows = session.execute(
+        select(Lead.phone, Lead.external_id, Lead.first_name, Lead.last_name,
+               SurveyAnswer.question, SurveyAnswer.value, SurveyAnswer.answered_at)
+        .join(Lead, Lead.id == SurveyAnswer.lead_id)
+        .where(SurveyAnswer.campaign_id == cid)
+        .order_by(Lead.phone, SurveyAnswer.question))
+    n = 0
+    for phone, ext, first, last, question, value, at in rows:
+        writer.writerow([phone, ext, first, last, question, value, at.isoformat()])
+        n += 1
+    return n
+
+
+def chart(summaries: list[QuestionSummary], path: Path, title: str = "") -> Path:
+    """A bar chart of the shares of each answer, one panel per question."""
+    if not summaries:
+        raise CallCenterError("no survey answers yet: nothing to chart")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CallCenterError("the chart needs matplotlib: pip install matplotlib") from None
+    fig, axes = plt.subplots(len(summaries), 1, figsize=(8, 2.6 * len(summaries)),
+                             squeeze=False)
+    for ax, s in zip(axes[:, 0], summaries, strict=True):
+        labels = list(s.shares)
+        ax.barh(labels, [100 * s.shares[v] for v in labels])
+        mean = f", mean {s.mean:.2f}" if s.mean is not None else ""
+        ax.set_title(f"{s.question} ({s.responses} answers{mean})")
+        ax.set_xlabel("% of answers")
+        ax.set_xlim(0, 100)
+        ax.invert_yaxis()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

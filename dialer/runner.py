@@ -1,0 +1,324 @@
+"""The campaign runner: one asyncio loop per running campaign, and the service that owns them.
+
+Every ``tick_s`` a :class:`CampaignRunner` reads its campaign, builds a
+:class:`~dialer.pacing.DialerSnapshot` (agents from the :class:`~dialer.ports.AgentPool`,
+calls in flight from itself, attempt statistics from the database), asks the campaign's pacer
+how many calls to place (agentless surveys fill their free lines), and for each call claims a
+due lead, checks compliance and records the attempt in one transaction
+(:mod:`dialer.attempts`) before it hands the call to the :class:`~dialer.ports.OutboundPort`.
+Each call is a task the runner owns; its outcome closes the attempt and applies the retry
+rules. Opt-outs and survey answers reported during the call are written at once.
+
+No call is placed while the campaign's abandon rate (overall or over 30 days) is over its
+target. When no lead is left to call and no call is in flight, the campaign is completed.
+
+:class:`DialerService` watches the ``campaigns`` table: a campaign set to running (by the CLI
+or the API, maybe in another process) gets a runner; a paused or stopped one has its runner
+finish the calls in flight and end. A runner starts with :func:`dialer.attempts.reconcile`,
+so leads a crash left in 'dialing' go back to retry with a 'failed' attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.store import Database
+from dialer import attempts, compliance
+from dialer.campaigns import PENDING, CampaignRepository
+from dialer.pacing import DialerSnapshot, Pacer, PredictivePacer, ProgressivePacer
+from dialer.ports import (
+    AgentLoad,
+    AgentPool,
+    Answered,
+    AnswerGiven,
+    CallOutcome,
+    CallProgress,
+    FixedAgents,
+    OptedOut,
+    OutboundPort,
+    Result,
+    Ringing,
+)
+from dialer.store import Campaign, Lead
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def pacer_for(dial_mode: str) -> Pacer | None:
+    """The pacer of a dial mode; None for agentless (fill the free lines)."""
+    match dial_mode:
+        case "predictive":
+            return PredictivePacer()
+        case "agentless":
+            return None
+        case _:  # preview and progressive: one line per free agent
+            return ProgressivePacer()
+
+
+@dataclass
+class _Call:
+    started: float
+    answered: float | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    campaign: Campaign
+    stats: attempts.CampaignStats
+    pending: int
+
+
+@dataclass
+class CampaignRunner:
+    db: Database
+    campaign: str
+    port: OutboundPort
+    agents: AgentPool = field(default_factory=FixedAgents)
+    pacer: Pacer | None = None
+    clock: Callable[[], datetime] = utcnow
+    monotonic: Callable[[], float] = time.monotonic
+    tick_s: float = 1.0
+    owner: str = "dialer"
+    _calls: dict[int, _Call] = field(default_factory=dict, init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    _rings: deque[float] = field(default_factory=lambda: deque(maxlen=200), init=False)
+    _pacer_ready: bool = field(default=False, init=False)
+
+    def _now(self) -> datetime:
+        return self.clock().astimezone(UTC)  # stored and compared in UTC (SQLite has no zones)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._calls)
+
+    async def reconcile(self) -> int:
+        now = self._now()
+
+        def work(s: Session) -> int:
+            return attempts.reconcile(s, CampaignRepository(s).get(self.campaign).id, now)
+
+        stuck = await self.db.run(work)
+        if stuck:
+            log.warning("campaign %s: %d lead(s) left dialing by a crash reconciled",
+                        self.campaign, stuck)
+        return stuck
+
+    async def _view(self) -> _View:
+        now = self._now()
+
+        def work(s: Session) -> _View:
+            c = CampaignRepository(s).get(self.campaign)
+            pending = s.scalar(select(func.count()).select_from(Lead).where(
+                Lead.campaign_id == c.id, Lead.status.in_((*PENDING, "dialing"))))
+            return _View(c, attempts.campaign_stats(s, c, now), int(pending or 0))
+
+        return await self.db.run(work)
+
+    def snapshot(self, view: _View, load: AgentLoad) -> DialerSnapshot:
+        now = self.monotonic()
+        st = view.stats
+        return DialerSnapshot(
+            now=now, agents_available=load.available, agents_busy_elapsed=load.busy_elapsed,
+            agents_wrapup_elapsed=load.wrapup_elapsed,
+            calls_ringing_elapsed=tuple(now - c.started for c in self._calls.values()
+                                        if c.answered is None),
+            abandon_target=view.campaign.abandon_target, dialed=st.dialed,
+            answered_human=st.human, answered_machine=st.machine, abandoned=st.abandoned,
+            mean_talk_s=st.mean_talk_s, mean_wrap_s=load.mean_wrap_s,
+            ring_to_answer_s=tuple(self._rings) or st.ring_to_answer_s)
+
+    def calls_wanted(self, view: _View) -> int:
+        """How many calls to place now: the pacer's answer within the free lines."""
+        c = view.campaign
+        if compliance.abandon_rate_over(view.stats.abandons, c.abandon_target) is not None:
+            return 0
+        room = max(0, c.max_lines - self.in_flight)
+        if not self._pacer_ready:
+            self.pacer = self.pacer or pacer_for(c.dial_mode)
+            self._pacer_ready = True
+        if self.pacer is None or c.dial_mode == "agentless":
+            return room
+        load = self.agents.load(c.queue or "")
+        return min(room, max(0, self.pacer.calls_to_place(self.snapshot(view, load))))
+
+    async def step(self, view: _View | None = None) -> int:
+        """One pacing decision: claim, check and place calls; returns how many were placed."""
+        view = view or await self._view()
+        if view.campaign.state != "running":
+            return 0
+        wanted = self.calls_wanted(view)
+        placed = 0
+        tried: set[int] = set()
+        cid = view.campaign.id
+        while placed < wanted:
+            ids = await self.db.run(partial(attempts.due_leads, campaign_id=cid,
+                                            now=self._now(), limit=wanted - placed,
+                                            exclude=tried))
+            if not ids:
+                break
+            for lead_id in ids:
+                tried.add(lead_id)
+                got = await self.db.run(partial(
+                    attempts.claim_and_record, campaign=view.campaign, lead_id=lead_id,
+                    now=self._now(), owner=self.owner, abandons=view.stats.abandons))
+                if isinstance(got, attempts.Claimed):
+                    self._spawn(got)
+                    placed += 1
+                    if placed == wanted:
+                        break
+                elif isinstance(got, attempts.Refused):
+                    log.info("campaign %s: lead %d not dialed: %s", self.campaign,
+                             got.lead_id, got.reason.value)
+        return placed
+
+    def _spawn(self, claimed: attempts.Claimed) -> None:
+        self._calls[claimed.attempt_id] = _Call(self.monotonic())
+        task = asyncio.create_task(self._call(claimed), name=f"dial-{claimed.request.attempt_key}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, claimed: attempts.Claimed) -> None:
+        attempt_id = claimed.attempt_id
+        call = self._calls[attempt_id]
+
+        async def report(event: CallProgress) -> None:
+            match event:
+                case Ringing():
+                    pass
+                case Answered():
+                    call.answered = self.monotonic()
+                    if event.human:
+                        self._rings.append(call.answered - call.started)
+                case OptedOut():
+                    await self.db.run(lambda s: attempts.opt_out(s, attempt_id, self._now()))
+                case AnswerGiven(question=q, value=v):
+                    await self.db.run(lambda s: attempts.save_answer(
+                        s, attempt_id, q, v, self._now()))
+
+        try:
+            try:
+                outcome = await self.port.place(claimed.request, report)
+            except asyncio.CancelledError:
+                raise  # the attempt stays open: reconcile() closes it on the next start
+            except Exception as exc:  # the adapter failed: the attempt must still end
+                log.exception("campaign %s: placing %s failed", self.campaign,
+                              claimed.request.attempt_key)
+                outcome = CallOutcome(Result.FAILED, cause=f"voice layer error: {exc}"[:200])
+            await self.db.run(lambda s: attempts.record_outcome(
+                s, attempt_id, outcome, self._now(), None))
+        finally:
+            self._calls.pop(attempt_id, None)
+
+    async def wait_idle(self) -> None:
+        """Wait for the calls in flight to end."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def run(self) -> str:
+        """Reconcile, then pace until the campaign is no longer running; returns its state."""
+        await self.reconcile()
+        try:
+            while True:
+                view = await self._view()
+                state = view.campaign.state
+                if state != "running":
+                    break
+                if view.pending == 0 and not self._calls:
+                    state = await self._complete()
+                    break
+                await self.step(view)
+                await asyncio.sleep(self.tick_s)
+        finally:
+            await self.wait_idle()
+        return state
+
+    async def _complete(self) -> str:
+        now = self._now()
+
+        def work(s: Session) -> str:
+            return CampaignRepository(s).transition(self.campaign, "completed", now).state
+
+        log.info("campaign %s: no lead left to call, completed", self.campaign)
+        return await self.db.run(work)
+
+    async def close(self) -> None:
+        """Cancel the calls in flight (their attempts are reconciled on the next start)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+@dataclass
+class DialerService:
+    """Owns one :class:`CampaignRunner` task per running campaign of this node."""
+
+    db: Database
+    ports: Mapping[str, OutboundPort]  # by voice layer: "sip", "twilio"
+    agents: AgentPool = field(default_factory=FixedAgents)
+    poll_s: float = 2.0
+    tick_s: float = 1.0
+    owner: str = "dialer"
+    clock: Callable[[], datetime] = utcnow
+    _runners: dict[str, tuple[CampaignRunner, asyncio.Task[str]]] = field(
+        default_factory=dict, init=False)
+    _watch: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        self._watch = asyncio.create_task(self._watch_loop(), name="dialer-service")
+
+    async def poll(self) -> None:
+        """Start a runner for each running campaign that has none (and whose layer exists)."""
+        def running(s: Session) -> list[tuple[str, str]]:
+            return [(c.name, c.voice_layer) for c in CampaignRepository(s).list()
+                    if c.state == "running"]
+
+        for name, layer in await self.db.run(running):
+            current = self._runners.get(name)
+            if current is not None and not current[1].done():
+                continue  # a new runner only after the old one ended: reconcile is safe
+            port = self.ports.get(layer)
+            if port is None:
+                log.error("campaign %s uses the %s voice layer, which is not enabled", name,
+                          layer)
+                continue
+            runner = CampaignRunner(self.db, name, port, self.agents, tick_s=self.tick_s,
+                                    owner=self.owner, clock=self.clock)
+            self._runners[name] = (runner, asyncio.create_task(runner.run(),
+                                                               name=f"campaign-{name}"))
+
+    async def _watch_loop(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except Exception:
+                log.exception("dialer: polling the campaigns failed")
+            await asyncio.sleep(self.poll_s)
+
+    def runner(self, name: str) -> CampaignRunner | None:
+        entry = self._runners.get(name)
+        return entry[0] if entry else None
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        for runner, task in self._runners.values():
+            task.cancel()
+            await runner.close()
+        await asyncio.gather(*(t for _, t in self._runners.values()), return_exceptions=True)
+        self._runners.clear()
+

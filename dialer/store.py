@@ -1,0 +1,183 @@
+"""The dialer's record: campaigns, leads, attempts, do-not-call numbers and survey answers.
+
+Defined on the engine's ``Base`` (:mod:`callcenter.store.models`); the Alembic migration
+``0003_dialer`` creates them. Times are timezone-aware UTC. Two guarantees live in the schema:
+
+- a lead is unique per campaign and phone number (imports merge duplicates into one lead);
+- an attempt carries an idempotency key (``<campaign>:<lead>:<n>``), unique, so the n-th call
+  to a lead is recorded once whatever retries or replays happen.
+
+A do-not-call number is unique per scope: once on the internal and national lists (partial
+unique index where ``campaign_id`` is NULL) and once per campaign for the campaign lists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.store.models import VOICE_LAYERS, Base, _in, utcnow
+
+CAMPAIGN_KINDS = ("telemarketing", "survey")
+DIAL_MODES = ("preview", "progressive", "predictive", "agentless")
+CAMPAIGN_STATES = ("draft", "running", "paused", "completed", "stopped")
+LEAD_STATUSES = ("new", "dialing", "done", "retry", "dnc", "failed")
+ATTEMPT_OUTCOMES = ("busy", "no_answer", "machine", "human", "failed", "abandoned")
+DNC_SCOPES = ("internal", "campaign", "national")
+
+
+class Campaign(Base):
+    """An outbound campaign and its rules (see docs/dialer.md, "Campaigns")."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    voice_layer: Mapped[str] = mapped_column(String(16), default="sip")
+    caller_id: Mapped[str] = mapped_column(String(32))
+    dial_mode: Mapped[str] = mapped_column(String(16))
+    max_lines: Mapped[int] = mapped_column(Integer, default=10)
+    abandon_target: Mapped[float] = mapped_column(Float, default=0.03)
+    # The calling window in the called party's local time (clipped to 08:00-21:00 by law).
+    window_start: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    window_end: Mapped[time] = mapped_column(Time, default=time(20, 0))
+    weekdays: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(range(7)))
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates
+    # Zone assumed for a number whose own zone phonenumbers cannot tell.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(2), default="US")
+    max_attempts_per_day: Mapped[int] = mapped_column(Integer, default=3)
+    max_attempts_total: Mapped[int] = mapped_column(Integer, default=10)
+    ring_timeout_s: Mapped[float] = mapped_column(Float, default=25.0)
+    retry_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flow: Mapped[str | None] = mapped_column(String(128))  # survey flow / agent script
+    queue: Mapped[str | None] = mapped_column(String(64))  # agents' queue (telemarketing)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint(_in("kind", CAMPAIGN_KINDS), name="kind"),
+        CheckConstraint(_in("voice_layer", VOICE_LAYERS), name="voice_layer"),
+        CheckConstraint(_in("dial_mode", DIAL_MODES), name="dial_mode"),
+        CheckConstraint(_in("state", CAMPAIGN_STATES), name="state"),
+        CheckConstraint("max_lines >= 1", name="max_lines"),
+        CheckConstraint("abandon_target >= 0 AND abandon_target <= 1", name="abandon_target"),
+    )
+
+
+class Lead(Base):
+    """A number to call for a campaign, with the fields the agent's screen pop shows."""
+
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    first_name: Mapped[str] = mapped_column(String(64), default="")
+    last_name: Mapped[str] = mapped_column(String(64), default="")
+    external_id: Mapped[str] = mapped_column(String(64), default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]  # NULL: as soon as the rules allow
+    # Why the lead waits (a compliance reason or "retry"), for the supervisor's lead flow.
+    wait_reason: Mapped[str | None] = mapped_column(String(64))
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone", name="uq_leads_campaign_id_phone"),
+        CheckConstraint(_in("status", LEAD_STATUSES), name="status"),
+        Index("ix_leads_campaign_status_next", "campaign_id", "status", "next_attempt_at"),
+    )
+
+
+class LeadAttempt(Base):
+    """One call placed to a lead; recorded before the call is placed (outcome NULL until
+    it ends), so a crash leaves a trace that :func:`dialer.runner.reconcile` closes."""
+
+    __tablename__ = "attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # idempotency key
+    number: Mapped[str] = mapped_column(String(20))
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the CDR (calls.id), if any
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    ring_s: Mapped[float | None] = mapped_column(Float)
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (
+        CheckConstraint(
+            f"outcome IS NULL OR {_in('outcome', ATTEMPT_OUTCOMES)}", name="outcome"
+        ),
+        Index("ix_attempts_campaign_started", "campaign_id", "started_at"),
+    )
+
+
+class DncEntry(Base):
+    """A number that must not be called: everywhere (internal, national) or by one campaign."""
+
+    __tablename__ = "dnc"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    scope: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE")
+    )
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        CheckConstraint(_in("scope", DNC_SCOPES), name="scope"),
+        CheckConstraint(
+            "(scope = 'campaign') = (campaign_id IS NOT NULL)", name="campaign_scope"
+        ),
+        Index(
+            "uq_dnc_number_scope", "number", "scope", unique=True,
+            sqlite_where=text("campaign_id IS NULL"),
+            postgresql_where=text("campaign_id IS NULL"),
+        ),
+        Index(
+            "uq_dnc_number_campaign", "number", "campaign_id", unique=True,
+            sqlite_where=text("campaign_id IS NOT NULL"),
+            postgresql_where=text("campaign_id IS NOT NULL"),
+        ),
+    )
+
+
+class SurveyAnswer(Base):
+    """A lead's answer to one survey question (the last answer given wins)."""
+
+    __tablename__ = "survey_answers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attempts.id", ondelete="SET NULL")
+    )
+    question: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(255))
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("lead_id", "question", name="uq_survey_answers_lead_id_question"),
+        Index("ix_survey_answers_campaign_question", "campaign_id", "question"),
+    )
