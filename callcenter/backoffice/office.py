@@ -31,6 +31,7 @@ from callcenter.tickets import (
     TaskAssigner,
 )
 
+from .acd_assigner import AcdAssigner
 from .chat import ChatDesk
 from .desk import TicketDesk
 from .email_in import InboundMailServer
@@ -85,7 +86,7 @@ class BackOffice:
             db,
             bus,
             sla_plans(settings),
-            assigner=assigner,
+            assigner=assigner or AcdAssigner(),
             attachments_dir=settings.attachments_dir,
             checkpoint=checkpoint,
             from_address=settings.from_address,

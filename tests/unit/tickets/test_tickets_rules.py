@@ -29,6 +29,7 @@ from callcenter.tickets.mail_rules import (
     tagged_subject,
     ticket_number_in,
 )
+from callcenter.backoffice.acd_assigner import AcdAssigner
 from tests.unit.tickets.tickets_support import T0
 
 RULES = EscalationRules(repeat_caller_s=24 * 3600)
@@ -97,8 +98,12 @@ def task(
     return BackofficeTask(ident, channel, prio, T0 + timedelta(seconds=at), preferred)
 
 
-def test_least_loaded_agent_with_capacity_per_channel() -> None:
-    a = LeastLoadedAssigner()
+ASSIGNERS = [LeastLoadedAssigner, AcdAssigner]
+
+
+@pytest.mark.parametrize("make", ASSIGNERS)
+def test_least_loaded_agent_with_capacity_per_channel(make) -> None:  # type: ignore[no-untyped-def]
+    a = make()
     assert a.submit(task("c1")) == [] and not a.can_serve("chat")
     got = a.agent_present("ann", {"chat": 2, "ticket": 1})
     assert [(x.task.id, x.agent) for x in got] == [("c1", "ann")]
@@ -109,14 +114,15 @@ def test_least_loaded_agent_with_capacity_per_channel() -> None:
     assert [x.task.id for x in a.finish("t1")] == ["t2"]
 
 
-def test_urgent_first_and_preferred_agent_waits_for_its_agent() -> None:
-    a = LeastLoadedAssigner()
+@pytest.mark.parametrize("make", ASSIGNERS)
+def test_urgent_first_and_preferred_agent_waits_for_its_agent(make) -> None:  # type: ignore[no-untyped-def]
+    a = make()
     a.submit(task("low", prio=Priority.LOW, at=0))
     a.submit(task("urgent", prio=Priority.URGENT, at=5))
     a.submit(task("cb", "ticket", preferred="bob"))
     got = a.agent_present("ann", {"chat": 1, "ticket": 1})
     assert [(x.task.id, x.agent) for x in got] == [("urgent", "ann"), ("cb", "ann")]
-    b = LeastLoadedAssigner()
+    b = make()
     b.agent_present("ann", {"ticket": 1})
     b.agent_present("bob", {"ticket": 1})
     assert b.submit(task("cb", "ticket", preferred="bob"))[0].agent == "bob"
