@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from callcenter.backoffice.acd_assigner import AcdAssigner
 from callcenter.ivr import CreateTicket
 from callcenter.tickets import (
     BackofficeTask,
@@ -29,7 +30,6 @@ from callcenter.tickets.mail_rules import (
     tagged_subject,
     ticket_number_in,
 )
-from callcenter.backoffice.acd_assigner import AcdAssigner
 from tests.unit.tickets.tickets_support import T0
 
 RULES = EscalationRules(repeat_caller_s=24 * 3600)
