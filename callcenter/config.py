@@ -169,6 +169,9 @@ class SipSettings(_Section):
     numbers: dict[str, str] = Field(
         {"100": "ivr_flows/main.yaml"}, description="Dialed number -> IVR flow file."
     )
+    outbound_gateway: str | None = Field(
+        None, description="host:port that outbound calls (the dialer) are sent to: your SBC."
+    )
     agent_login_number: str = Field(
         "9000", description="Agents' softphones dial this to log in and stay connected."
     )

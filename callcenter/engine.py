@@ -21,6 +21,7 @@ from callcenter import acd
 from callcenter.backoffice import BackOffice
 from callcenter.bus import EventBus, build_bus
 from callcenter.calls import AcdService, CdrWriter, Directory, load_directory
+from callcenter.calls.agent_pool import AcdAgentPool
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.flows import load_flows
 from callcenter.config import Settings
@@ -55,6 +56,7 @@ class Engine:
         self.sip: Any = None
         self.twilio: Any = None
         self.backoffice: Any = None
+        self.dialer: Any = None
 
     async def start(self) -> None:
         s = self.settings
@@ -99,6 +101,20 @@ class Engine:
                 s, self.acd, self.cdr, self.directory, flows, escalations=escalations
             )
             await self.twilio.start()
+        await self._start_dialer()
+
+    async def _start_dialer(self) -> None:
+        """Campaign runners for the voice layers that can place calls (SIP so far)."""
+        from dialer.runner import DialerService
+
+        assert self.acd is not None
+        ports: dict[str, Any] = {}
+        if self.sip is not None:
+            from callcenter.voice.sip.outbound import SipOutboundPort
+
+            ports["sip"] = SipOutboundPort(self.sip)
+        self.dialer = DialerService(self.db, ports, AcdAgentPool(self.acd, self.directory))
+        await self.dialer.start()
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
         agent_id = self.directory.agent_id(change.agent_id)
@@ -147,6 +163,9 @@ class Engine:
             self._server.should_exit = True
             await self._server_task
             self._server = self._server_task = None
+        if self.dialer is not None:
+            await self.dialer.stop()
+            self.dialer = None
         if self.sip is not None:
             await self.sip.stop()
             self.sip = None

@@ -57,6 +57,7 @@ class SipCall:
         )
         self.digits = ""  # keys pressed while nothing was collecting them (type-ahead)
         self.gone = False
+        self.gone_code = 0  # the SIP status the caller's leg ended with
         self.agent_leg: int | None = None
         self.agent_id: str | None = None
         self.nailed = False  # the agent leg is a nailed-up line: never hang it up
@@ -83,7 +84,7 @@ class SipCall:
             except TimeoutError:
                 return None
             if isinstance(item, ev.LegEnded) and item.leg_id == self.leg:
-                self.gone = True
+                self.gone, self.gone_code = True, item.code
                 self.rec.hangup_cause = f"{item.code} {item.reason}".strip()
                 self.rec.hangup_by = self.rec.hangup_by or "caller"
                 raise CallerGone
@@ -153,7 +154,7 @@ class SipCall:
         if self.agent_id is not None and self.rec.connected_at is not None:
             await self.layer.acd.handle(acd.TaskCompleted(self.rec.call_id))
         self.layer.acd.forget(self.rec.call_id)
-        if self.session is not None and not self.session.ended:
+        if self.session is not None and self.session.started and not self.session.ended:
             self.session.handle(ivr.CallerHungUp(now=now()))
             await self._record_path()
         await self.layer.cdr.ended(self.rec)
@@ -180,8 +181,12 @@ class SipCall:
                 case ivr.FlowEnded():
                     return None
                 case _:
-                    await self.layer.notify(self, action)
+                    await self.on_notification(action)
         return None
+
+    async def on_notification(self, action: ivr.Action) -> None:
+        """An IVR notification (survey answer, ticket, DNC, ...): recorded, maybe escalated."""
+        await self.layer.notify(self, action)
 
     # ---- prompts and keys -------------------------------------------------------------
     async def prompt_file(self, prompt: ivr.Say | ivr.Play) -> str:

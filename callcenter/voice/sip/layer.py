@@ -346,6 +346,36 @@ class SipVoiceLayer:
         if line is not None and line.customer is call:
             line.customer = None
 
+    # ---- outbound (the dialer) ---------------------------------------------------------
+    def outbound_uri(self, number: str) -> str:
+        gateway = self.settings.sip.outbound_gateway
+        if not gateway:
+            from callcenter.errors import ConfigError
+
+            raise ConfigError(
+                "outbound SIP calls need a gateway: set sip.outbound_gateway "
+                "(CALLCENTER_SIP__OUTBOUND_GATEWAY), e.g. 10.0.0.2:5060 for your SBC"
+            )
+        return f"sip:{number}@{gateway}"
+
+    def adopt(self, call: SipCall) -> None:
+        """Route a call's leg events to it (calls the engine placed itself)."""
+        self._owners[call.leg] = call
+        self.calls[call.rec.call_id] = call
+
+    def release(self, call: SipCall) -> None:
+        self._owners.pop(call.leg, None)
+        self.calls.pop(call.rec.call_id, None)
+
+    def free_agents(self, queue: str) -> int:
+        """Agents of ``queue`` who could take a call this instant."""
+        router = self.acd.router
+        return sum(
+            1
+            for code, entry in self.directory.agents.items()
+            if queue in entry.profile.queues and router.agent_state(code) == "available"
+        )
+
     # ---- supervisor listen / whisper / barge -------------------------------------------
     async def monitor(self, call_id: str, supervisor_uri: str, mode: str) -> int:
         """Ring the supervisor; once answered, join them to the call in ``mode``."""

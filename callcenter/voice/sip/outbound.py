@@ -1,0 +1,185 @@
+"""Outbound calls for the dialer over SIP: the :class:`~dialer.ports.OutboundPort` of the SIP
+layer.
+
+Each ``place`` dials ``request.number`` through ``sip.outbound_gateway``, rings at least
+``ring_timeout_s`` (the runner never asks for less than 15 s), and reports progress. An answered
+call then runs the campaign's flow (a survey: answers and the opt-out key are reported as they
+come), or for telemarketing goes to the campaign's queue when an agent is free at once and
+otherwise hears the drop message (``request.flow``) and counts as abandoned: the 2-second rule
+is kept by never making a live person wait for an agent. The call gets a CDR like any other
+(direction ``outbound``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+from callcenter import ivr
+from callcenter.calls.flows import resolve_flow_path
+from callcenter.voice.sip import events as ev
+from callcenter.voice.sip.inbound import CallerGone, SipCall, now
+from dialer.ports import (
+    Answered,
+    AnswerGiven,
+    CallOutcome,
+    DialRequest,
+    OptedOut,
+    ProgressSink,
+    Result,
+    Ringing,
+    result_from_sip,
+)
+
+if TYPE_CHECKING:
+    from callcenter.voice.sip.layer import SipVoiceLayer
+
+
+class OutboundCall(SipCall):
+    def __init__(
+        self,
+        layer: SipVoiceLayer,
+        request: DialRequest,
+        report: ProgressSink,
+        flow: ivr.Flow | None,
+    ) -> None:
+        placeholder = ev.IncomingCall(-1, request.caller_id, "", request.number, "", "")
+        super().__init__(layer, placeholder, flow)
+        self.rec.direction = "outbound"
+        self.rec.caller, self.rec.dialed = request.caller_id, request.number
+        self.rec.external_id = None
+        self.request, self.report = request, report
+        self.answers: list[AnswerGiven] = []
+        self.opted_out = False
+
+    async def on_notification(self, action: ivr.Action) -> None:
+        await super().on_notification(action)
+        if isinstance(action, ivr.SurveyAnswer):
+            answer = AnswerGiven(action.question_id, str(action.value))
+            self.answers.append(answer)
+            await self.report(answer)
+        elif isinstance(action, ivr.AddToDoNotCall):
+            self.opted_out = True
+            await self.report(OptedOut())
+
+    async def place(self) -> CallOutcome:
+        layer, r = self.layer, self.request
+        await layer.cdr.started(self.rec)
+        started = time.monotonic()
+        target = r.number if r.number.startswith("sip:") else layer.outbound_uri(r.number)
+        self.leg = await self.stack.call(target, caller_id=r.caller_id)
+        layer.adopt(self)
+        answered, code, cause = False, 0, ""
+        try:
+            deadline = started + r.ring_timeout_s
+            while not answered:
+                item = await self.next(
+                    max(0.0, deadline - time.monotonic()),
+                    lambda i: (
+                        isinstance(i, (ev.LegRinging, ev.LegAnswered)) and i.leg_id == self.leg
+                    ),
+                )
+                if item is None:  # rang long enough: give up
+                    await self.stack.hangup(self.leg, 487)
+                    code, cause = 480, "no answer"
+                    break
+                if isinstance(item, ev.LegRinging):
+                    await self.report(Ringing())
+                else:
+                    answered = True
+            ring_s = time.monotonic() - started
+            if not answered:
+                await self._wait_gone()
+                return self._outcome(result_from_sip(code, False), ring_s, cause)
+            self.rec.answered_at = now()
+            await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
+            await self.report(Answered(human=True))
+            result = await self._serve()
+            return self._outcome(result, ring_s, "answered")
+        except CallerGone:
+            ended = self.gone_code
+            if not answered:
+                return self._outcome(
+                    result_from_sip(ended, False),
+                    time.monotonic() - started,
+                    self.rec.hangup_cause or "",
+                )
+            return self._outcome(Result.HUMAN, time.monotonic() - started, "answered")
+        finally:
+            self.rec.hangup_by = "callee" if self.gone else "engine"
+            await self._finish()
+            layer.release(self)
+
+    async def _serve(self) -> Result:
+        """A person answered: the survey flow, or an agent if one is free right now."""
+        r = self.request
+        if r.kind == "telemarketing" and r.queue:
+            if self.layer.free_agents(r.queue) > 0:
+                await self.layer.queueing(self, ivr.Enqueue(r.queue))
+                return Result.HUMAN
+            await self.run_flow()  # the drop message
+            return Result.ABANDONED
+        await self.run_flow()
+        return Result.HUMAN
+
+    async def run_flow(self) -> None:
+        if self.session is None:
+            return
+        actions = self.session.handle(
+            ivr.CallStarted(
+                now=now(),
+                caller=self.request.number,
+                dialed=self.request.caller_id,
+                call_id=self.rec.call_id,
+                variables=dict(self.request.lead_fields),
+            )
+        )
+        while True:
+            await self._record_path()
+            event = await self.perform(actions)
+            if event is None:
+                break
+            actions = self.session.handle(event)
+        await self._record_path()
+
+    async def _wait_gone(self) -> None:
+        with contextlib.suppress(CallerGone):
+            await self.next(5.0, lambda i: False)
+
+    def _outcome(self, result: Result, ring_s: float, cause: str) -> CallOutcome:
+        talk = None
+        if self.rec.answered_at is not None:
+            talk = (now() - self.rec.answered_at).total_seconds()
+        return CallOutcome(
+            result,
+            self.rec.call_id,
+            ring_s,
+            talk,
+            None,
+            cause or self.rec.hangup_cause or "",
+            self.opted_out,
+            tuple(self.answers),
+        )
+
+
+class SipOutboundPort:
+    """The dialer's way out over SIP."""
+
+    def __init__(self, layer: SipVoiceLayer) -> None:
+        self.layer = layer
+        self._flows: dict[str, ivr.Flow] = {}
+
+    def _flow(self, name: str | None) -> ivr.Flow | None:
+        if not name:
+            return None
+        if name not in self._flows:
+            path = resolve_flow_path(name)
+            if path is None:
+                raise FileNotFoundError(f"campaign flow {name} does not exist")
+            self._flows[name] = ivr.load_flow(path)
+        return self._flows[name]
+
+    async def place(self, request: DialRequest, report: ProgressSink) -> CallOutcome:
+        call = OutboundCall(self.layer, request, report, self._flow(request.flow))
+        return await call.place()
