@@ -28,7 +28,8 @@ class CallEscalations:
     def __init__(self, office: BackOffice | None) -> None:
         self.office = office
 
-    async def _file(self, event: rules.EscalationEvent) -> None:
+    async def file(self, event: rules.EscalationEvent) -> None:
+        """File what the rules make of ``event`` (nothing, or one ticket, exactly once)."""
         if self.office is None:
             log.warning("no back office running: escalation of call %s not filed", event.call_id)
             return
@@ -44,7 +45,7 @@ class CallEscalations:
             priority = Priority(action.priority)
         except ValueError:
             priority = Priority.NORMAL
-        await self._file(
+        await self.file(
             rules.IvrEscalated(
                 call_id=rec.call_id,
                 caller=rec.caller or action.caller,
@@ -59,7 +60,7 @@ class CallEscalations:
     async def on_abandon(self, rec: CallLog, queue: str) -> None:
         since = rec.queued_at or rec.started_at
         waited = (datetime.now(UTC) - since).total_seconds()
-        await self._file(
+        await self.file(
             rules.CallAbandoned(
                 call_id=rec.call_id,
                 caller=rec.caller,

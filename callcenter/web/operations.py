@@ -127,6 +127,31 @@ async def queues(request: Request) -> list[dict[str, object]]:
     ]
 
 
+class DispositionBody(BaseModel):
+    code: str = Field(..., max_length=32, description="A disposition code (see the seeded list).")
+    notes: str = Field("", max_length=2000, description="The agent's notes, kept on the call.")
+
+
+@router.post("/calls/{call_id}/disposition", summary="Set the agent's disposition on a call")
+async def disposition(request: Request, call_id: str, body: DispositionBody) -> dict[str, object]:
+    """Store the disposition on the call record; an unresolved one (``unresolved``,
+    ``complaint``, ``callback`` by default) becomes a back-office ticket, exactly once."""
+    from callcenter.calls.dispositions import UnknownDisposition, set_disposition
+    from callcenter.calls.escalations import CallEscalations
+    from callcenter.errors import NotFound
+
+    engine = _engine(request)
+    try:
+        done = await set_disposition(
+            engine.db, CallEscalations(engine.backoffice), call_id, body.code, body.notes
+        )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except UnknownDisposition as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"call_id": call_id, "code": done.code, "escalated": not done.resolved}
+
+
 @router.post("/calls/{call_id}/monitor", status_code=201, summary="Listen, whisper or barge")
 async def monitor(request: Request, call_id: str, body: MonitorBody) -> dict[str, object]:
     """Call the supervisor and join them to a connected call: ``listen`` hears both sides,

@@ -1,0 +1,87 @@
+"""An agent's disposition on a call: stored on the CDR, and escalated when it is one of the
+unresolved codes (``backoffice.escalation.unresolved_dispositions``).
+
+Dispositions usually come after the conversation (in wrap-up), so this works on the stored
+call record. Setting the same disposition again changes nothing and files no second ticket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.calls.escalations import CallEscalations
+from callcenter.errors import NotFound
+from callcenter.store import Database
+from callcenter.store.models import Agent, Call, CallEvent, Disposition
+from callcenter.tickets import escalation as rules
+
+
+class UnknownDisposition(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Dispositioned:
+    call_id: str
+    code: str
+    resolved: bool
+    event: rules.CallDispositioned
+
+
+async def set_disposition(
+    db: Database, escalations: CallEscalations, call_id: str, code: str, notes: str = ""
+) -> Dispositioned:
+    def write(s: Session) -> Dispositioned:
+        call = s.get(Call, call_id)
+        if call is None:
+            raise NotFound(f"no call {call_id!r}: see the call records (GET /api/calls)")
+        disp = s.scalar(select(Disposition).where(Disposition.code == code, Disposition.active))
+        if disp is None:
+            known = ", ".join(s.scalars(select(Disposition.code).where(Disposition.active)))
+            raise UnknownDisposition(f"disposition {code!r} is unknown: use one of {known}")
+        if call.disposition_id != disp.id or notes:
+            call.disposition_id = disp.id
+            seq = (
+                s.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == call_id)) or 0
+            ) + 1
+            s.add(
+                CallEvent(
+                    call_id=call_id,
+                    seq=seq,
+                    kind="disposition",
+                    data={"code": code, "notes": notes},
+                )
+            )
+        queued = s.scalar(
+            select(CallEvent.at)
+            .where(CallEvent.call_id == call_id, CallEvent.kind == "queued")
+            .order_by(CallEvent.seq)
+            .limit(1)
+        )
+        recording = s.scalar(
+            select(CallEvent.data)
+            .where(CallEvent.call_id == call_id, CallEvent.kind == "recording")
+            .order_by(CallEvent.seq)
+            .limit(1)
+        )
+        agent = s.get(Agent, call.agent_id) if call.agent_id is not None else None
+        since = queued or call.started_at
+        event = rules.CallDispositioned(
+            call_id=call_id,
+            caller=call.caller,
+            disposition=code,
+            agent=agent.code if agent is not None else "",
+            waiting_since=since if since.tzinfo else since.replace(tzinfo=UTC),
+            notes=notes,
+            recording=(recording or {}).get("path"),
+        )
+        return Dispositioned(call_id, code, disp.resolved, event)
+
+    done = await db.run(write)
+    if not done.resolved:
+        await escalations.file(done.event)
+    return done
