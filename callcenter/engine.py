@@ -104,7 +104,7 @@ class Engine:
         await self._start_dialer()
 
     async def _start_dialer(self) -> None:
-        """Campaign runners for the voice layers that can place calls (SIP so far)."""
+        """Campaign runners for the voice layers that can place calls (SIP and Twilio)."""
         from dialer.runner import DialerService
 
         assert self.acd is not None
@@ -113,6 +113,10 @@ class Engine:
             from callcenter.voice.sip.outbound import SipOutboundPort
 
             ports["sip"] = SipOutboundPort(self.sip)
+        if self.twilio is not None:
+            from callcenter.voice.twilio.outbound_port import TwilioOutboundPort
+
+            ports["twilio"] = TwilioOutboundPort(self.twilio)
         self.dialer = DialerService(self.db, ports, AcdAgentPool(self.acd, self.directory))
         await self.dialer.start()
 

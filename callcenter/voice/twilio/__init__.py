@@ -5,13 +5,15 @@
   answering-machine detection);
 - :mod:`.twiml`: IVR actions as TwiML verbs;
 - :class:`TwilioRest`: the REST calls the engine makes (with a swappable API base URL);
-- :func:`build_router`: the webhooks for a layer.
+- :func:`build_router`: the webhooks for a layer;
+- :class:`TwilioOutboundPort`: the dialer's :class:`~dialer.ports.OutboundPort` over the layer.
 
 Operators: ``docs/twilio.md``.
 """
 
 from callcenter.voice.twilio.call import TwilioCall
 from callcenter.voice.twilio.layer import CallbackUrls, TwilioVoiceLayer
+from callcenter.voice.twilio.outbound_port import TwilioOutboundPort
 from callcenter.voice.twilio.rest import HttpxTwilioClient, TwilioRest, TwilioRestError
 from callcenter.voice.twilio.webhooks import build_router
 
@@ -19,6 +21,7 @@ __all__ = [
     "CallbackUrls",
     "HttpxTwilioClient",
     "TwilioCall",
+    "TwilioOutboundPort",
     "TwilioRest",
     "TwilioRestError",
     "TwilioVoiceLayer",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -53,6 +54,8 @@ class TwilioCall:
         self.replies: dict[int, str] = {}
         self.ended = False
         self.variables: dict[str, object] = {}
+        # who else hears the flow's notifications (the dialer: survey answers, opt-outs)
+        self.on_notification: Callable[[ivr.Action], Awaitable[None]] | None = None
         self._path_len = 0
         # what the pending step waits for
         self.gather: ivr.Gather | None = None
@@ -177,6 +180,8 @@ class TwilioCall:
                 case _:
                     await self.layer.cdr.event(self.rec, *notification_event(action))
                     await self.layer.escalations.on_notification(self.rec, action)
+                    if self.on_notification is not None:
+                        await self.on_notification(action)
         return None
 
     # ---- answers to waiting actions ----------------------------------------------------

@@ -31,7 +31,7 @@ from callcenter.calls.recording_paths import recording_dir
 from callcenter.config import Settings
 from callcenter.voice.twilio import outbound
 from callcenter.voice.twilio.call import TwilioCall
-from callcenter.voice.twilio.outbound import OutboundAttempt
+from callcenter.voice.twilio.outbound import AttemptListener, OutboundAttempt
 from callcenter.voice.twilio.rest import TwilioRest, TwilioRestError
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ class TwilioVoiceLayer:
         machine_flow: ivr.Flow | None = None,
         variables: Mapping[str, object] | None = None,
         ring_timeout_s: int = 15,
+        listener: AttemptListener | None = None,
     ) -> TwilioCall:
         """An outbound call for the dialer (see :mod:`.outbound`)."""
         return await outbound.dial(
@@ -159,6 +160,7 @@ class TwilioVoiceLayer:
             machine_flow=machine_flow,
             variables=variables,
             ring_timeout_s=ring_timeout_s,
+            listener=listener,
         )
 
     # ---- media and recordings ---------------------------------------------------------

@@ -7,6 +7,10 @@ agent from ``queue`` and none is free at that moment, the *drop* flow plays inst
 calling, a number to call back, opt-out). When Twilio's AMD reports a machine at the end of its
 greeting, the machine flow (a message to leave) replaces whatever is running, or the engine
 hangs up.
+
+An :class:`AttemptListener` given to :func:`dial` hears the attempt's progress as Twilio reports
+it (every status callback, the AMD verdict, the flow's notifications); the dialer's
+:class:`~callcenter.voice.twilio.outbound_port.TwilioOutboundPort` is one.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from callcenter import acd, ivr
 from callcenter.calls import CallLog
 from callcenter.voice.twilio import twiml
-from callcenter.voice.twilio.call import TwilioCall, now
+from callcenter.voice.twilio.call import FINAL_STATUSES, TwilioCall, now
 
 if TYPE_CHECKING:
     from callcenter.voice.twilio.layer import TwilioVoiceLayer
@@ -30,6 +34,20 @@ log = logging.getLogger(__name__)
 MACHINE = ("machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 
+class AttemptListener(Protocol):
+    """Hears one outbound attempt's progress; called inside the webhook, under the call's lock,
+    so what it writes is written before Twilio gets the reply."""
+
+    async def call_status(self, call_status: str, answered_by: str | None) -> None:
+        """Every status callback (``ringing``, ``in-progress``, then a final one, once)."""
+
+    async def machine_verdict(self, answered_by: str) -> None:
+        """The async AMD verdict (``human``, ``machine_end_beep``, ``unknown``...), once."""
+
+    async def notified(self, action: ivr.Action) -> None:
+        """A notification of the running flow (a survey answer, an opt-out...)."""
+
+
 @dataclass
 class OutboundAttempt:
     call: TwilioCall
@@ -37,6 +55,8 @@ class OutboundAttempt:
     drop_flow: ivr.Flow | None
     machine_flow: ivr.Flow | None
     answered_by: str | None = None
+    listener: AttemptListener | None = None
+    dropped: bool = False  # answered with no agent free: the drop flow played
 
 
 async def dial(
@@ -50,6 +70,7 @@ async def dial(
     machine_flow: ivr.Flow | None = None,
     variables: Mapping[str, object] | None = None,
     ring_timeout_s: int = 15,
+    listener: AttemptListener | None = None,
 ) -> TwilioCall:
     """Place one call; returns it once Twilio accepted it (its CDR is in the database)."""
     rec = CallLog(
@@ -62,7 +83,9 @@ async def dial(
     )
     call = TwilioCall(layer, rec, flow)
     call.variables = dict(variables or {})
-    attempt = OutboundAttempt(call, queue, drop_flow, machine_flow)
+    attempt = OutboundAttempt(call, queue, drop_flow, machine_flow, listener=listener)
+    if listener is not None:
+        call.on_notification = listener.notified
     layer.attempts[rec.call_id] = attempt
     urls = layer.urls
     async with call.lock:  # the answer webhook waits until the CDR exists
@@ -99,6 +122,7 @@ async def answered(layer: TwilioVoiceLayer, attempt: OutboundAttempt) -> str:
     call.rec.answered_at = now()
     if attempt.queue and attempt.drop_flow is not None and not layer.agent_free(attempt.queue):
         call.session = ivr.FlowSession(attempt.drop_flow)
+        attempt.dropped = True
         await layer.cdr.event(
             call.rec, "drop", {"queue": attempt.queue, "flow": attempt.drop_flow.name}
         )
@@ -122,6 +146,8 @@ async def machine_detected(
             "detection_ms": int(params.get("MachineDetectionDuration") or 0),
         },
     )
+    if attempt.listener is not None:
+        await attempt.listener.machine_verdict(answered_by)
     if answered_by not in MACHINE:
         return
     if call.queue_state in ("waiting", "bridging") and call.agent is None:
@@ -140,10 +166,17 @@ async def machine_detected(
     )
 
 
-async def status(layer: TwilioVoiceLayer, attempt: OutboundAttempt, call_status: str) -> str:
-    if call_status in ("completed", "busy", "no-answer", "failed", "canceled"):
+async def status(
+    layer: TwilioVoiceLayer,
+    attempt: OutboundAttempt,
+    call_status: str,
+    answered_by: str | None = None,
+) -> str:
+    if call_status in FINAL_STATUSES:
         layer.attempts.pop(attempt.call.rec.call_id, None)
         await attempt.call.finish(call_status)
+    if attempt.listener is not None:
+        await attempt.listener.call_status(call_status, answered_by or attempt.answered_by)
     return twiml.empty()
 
 

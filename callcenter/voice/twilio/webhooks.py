@@ -207,7 +207,11 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
         if attempt is None:
             return _xml(twiml.empty())
         async with attempt.call.lock:
-            return _xml(await outbound.status(layer, attempt, params.get("CallStatus", "")))
+            return _xml(
+                await outbound.status(
+                    layer, attempt, params.get("CallStatus", ""), params.get("AnsweredBy")
+                )
+            )
 
     @router.post("/outbound/amd")
     async def outbound_amd(params: Params, request: Request) -> Response:
