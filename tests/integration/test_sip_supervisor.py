@@ -25,7 +25,7 @@ async def test_supervisor_hears_a_connected_call(engine: Engine, tmp_path: Path,
     await caller.start()
     assert engine.sip is not None
     call_id = None
-    for _ in range(100):  # until the call is connected to the agent
+    for _ in range(300):  # until the call is connected to the agent (slow when loaded)
         live = [c for c in engine.sip.calls.values() if c.rec.connected_at is not None]
         if live:
             call_id = live[0].rec.call_id
