@@ -82,6 +82,7 @@ class Engine:
             self.directory.router(), self.bus, on_agent_state=self._record_agent_state
         )
         self.cdr = CdrWriter(self.db, self.bus, self.directory)
+        self.cdr.start()
         self.backoffice = BackOffice(s.backoffice, self.db, self.bus)
         await self.backoffice.start()
         escalations = CallEscalations(self.backoffice)
@@ -181,6 +182,9 @@ class Engine:
             self.backoffice = None
         if self.acd is not None:
             await self.acd.stop()
+        if self.cdr is not None:
+            await self.cdr.stop()  # the last call records, committed before the bus goes
+            self.cdr = None
         if hasattr(self, "bus"):
             await self.bus.stop()
         if hasattr(self, "db"):

@@ -3,11 +3,19 @@
 A :class:`CallLog` follows one live call. Each write is committed to the database first and
 announced on the bus after (``cc/<tenant>/calls/<id>``); events carry a per-call sequence
 number, so a retried write (a Twilio callback delivered twice) cannot duplicate one.
+
+Every call makes about ten writes, so :class:`CdrWriter` batches them: one writer task takes
+whatever is queued when it wakes and commits it in one transaction in one worker thread, each
+write in its own SAVEPOINT, so a failing write fails alone. A caller's coroutine returns once
+the batch holding its write is committed (the row exists: tickets may link to it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -68,12 +76,126 @@ class CallLog:
         return self.seq
 
 
+BATCH_MAX = 500
+
+
+@dataclass(eq=False)
+class _Write:
+    """One queued write: run in the batch's session, announced after the commit."""
+
+    work: Callable[[Session], None]
+    announce: Callable[[], None] | None
+    done: asyncio.Future[None]
+
+
 class CdrWriter:
+    """Persists :class:`CallLog` records; owns the writer task that batches the writes.
+
+    The task starts with the first write (or :meth:`start`); :meth:`stop` commits what is
+    queued and ends it.
+    """
+
     def __init__(self, db: Database, bus: EventBus, directory: Directory) -> None:
         self.db = db
         self.bus = bus
         self.directory = directory
+        self._queue: deque[_Write] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
+    # ---- the writer task -------------------------------------------------------------
+    def start(self) -> None:
+        """Start the writer task on the running loop (writes also start it when needed)."""
+        task = self._task
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            return
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="cdr-writer")
+        if self._queue:
+            self._wake.set()
+
+    async def stop(self) -> None:
+        """Commit everything queued, then end the writer task."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self._stopping = True
+        assert self._wake is not None
+        self._wake.set()
+        try:
+            await task
+        finally:
+            self._task = None
+
+    def _submit(
+        self, work: Callable[[Session], None], announce: Callable[[], None] | None = None
+    ) -> asyncio.Future[None]:
+        # Synchronous up to the enqueue, so writes are queued in the order they were made.
+        self.start()
+        assert self._wake is not None
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Write(work, announce, done))
+        self._wake.set()
+        return done
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        wake = self._wake
+        batch: list[_Write] = []
+        try:
+            while True:
+                if not self._queue:
+                    if self._stopping:
+                        return
+                    await wake.wait()
+                    wake.clear()
+                    continue
+                batch = [self._queue.popleft() for _ in range(min(BATCH_MAX, len(self._queue)))]
+                outcomes = await asyncio.to_thread(self._commit, batch)
+                for item, error in zip(batch, outcomes, strict=True):
+                    if error is None and item.announce is not None:
+                        # The database is the record, the bus is the news: commit first.
+                        try:
+                            item.announce()
+                        except Exception as exc:  # the caller sees it, as it would unbatched
+                            error = exc
+                    if not item.done.done():
+                        if error is None:
+                            item.done.set_result(None)
+                        else:
+                            item.done.set_exception(error)
+                batch = []
+        finally:
+            # Cancelled (loop shutting down): nobody may wait forever on a write.
+            for item in [*batch, *self._queue]:
+                item.done.cancel()
+            self._queue.clear()
+
+    def _commit(self, batch: list[_Write]) -> list[BaseException | None]:
+        """In a worker thread: the batch in one transaction, each write in a SAVEPOINT."""
+        outcomes: list[BaseException | None] = []
+        try:
+            with self.db.session() as s:
+                if self.db.backend == "sqlite":
+                    # pysqlite begins its transaction lazily, before the first INSERT but not
+                    # before a SAVEPOINT: without this BEGIN each RELEASE would commit on its own.
+                    # IMMEDIATE takes the write lock now, so a write after a read cannot fail.
+                    s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                for item in batch:
+                    try:
+                        with s.begin_nested():
+                            item.work(s)
+                    except Exception as exc:
+                        outcomes.append(exc)
+                    else:
+                        outcomes.append(None)
+        except Exception as exc:  # the commit failed: nothing of the batch is recorded
+            return [exc] * len(batch)
+        return outcomes
+
+    # ---- the record ------------------------------------------------------------------
     def _announce(self, rec: CallLog, kind: Kind, detail: dict[str, Any] | None = None) -> None:
         self.bus.publish_event(
             CallUpdate(
@@ -105,8 +227,7 @@ class CdrWriter:
                 )
             )
 
-        await self.db.run(write)
-        self._announce(rec, "started")
+        await self._submit(write, lambda: self._announce(rec, "started"))
 
     async def event(
         self,
@@ -121,13 +242,13 @@ class CdrWriter:
         def write(s: Session) -> None:
             s.add(CallEvent(call_id=rec.call_id, seq=seq, kind=kind, data=data or {}))
 
+        def publish(kind_: Kind) -> Callable[[], None]:
+            return lambda: self._announce(rec, kind_, {"event": kind, **(data or {})})
+
         try:
-            await self.db.run(write)
+            await self._submit(write, publish(announce) if announce is not None else None)
         except IntegrityError:
             log.info("call %s event %d already recorded", rec.call_id, seq)
-            return
-        if announce is not None:
-            self._announce(rec, announce, {"event": kind, **(data or {})})
 
     async def leg(
         self,
@@ -155,7 +276,7 @@ class CdrWriter:
                 )
             )
 
-        await self.db.run(write)
+        await self._submit(write)
 
     async def ended(self, rec: CallLog) -> None:
         ended_at = rec.ended_at = rec.ended_at or utcnow()
@@ -179,5 +300,7 @@ class CdrWriter:
                 disp = s.query(Disposition).filter_by(code=rec.disposition).one_or_none()
                 call.disposition_id = disp.id if disp else None
 
-        await self.db.run(write)
-        self._announce(rec, "ended", {"cause": rec.hangup_cause, "by": rec.hangup_by})
+        await self._submit(
+            write,
+            lambda: self._announce(rec, "ended", {"cause": rec.hangup_cause, "by": rec.hangup_by}),
+        )

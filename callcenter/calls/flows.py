@@ -41,3 +41,20 @@ def load_flows(numbers: dict[str, str], known_queues: set[str], key: str) -> dic
             + ")"
         )
     return flows
+
+
+class FlowCache:
+    """Campaign flows by name, loaded (and validated) once: what the dialer's ports share."""
+
+    def __init__(self) -> None:
+        self._flows: dict[str, ivr.Flow] = {}
+
+    def get(self, name: str | None) -> ivr.Flow | None:
+        if not name:
+            return None
+        if name not in self._flows:
+            path = resolve_flow_path(name)
+            if path is None:
+                raise ConfigError(f"campaign flow {name} does not exist: fix the campaign's flow")
+            self._flows[name] = ivr.load_flow(path)
+        return self._flows[name]

@@ -22,6 +22,7 @@ import numpy as np
 SAMPLE_RATE = 8000
 _FORMAT = "wav-8000-mono-s16-v1"
 _VARIANTS = {"female": "+f3", "male": "+m3"}
+_KNOWN_MAX = 4096
 
 
 class PromptError(RuntimeError):
@@ -40,9 +41,23 @@ class PromptRenderer:
         self.cache_dir = Path(cache_dir)
         self.espeak = espeak
         self._version: str | None = None
+        # Files are named by content and never rewritten, so once known a path stays right;
+        # this spares every prompt of every call a hash and a stat. (A dict's get and set are
+        # atomic, and render runs in worker threads.)
+        self._known: dict[tuple[str, str, str | None], Path] = {}
 
     def render(self, text: str, language: str = "en-US", voice: str | None = None) -> Path:
         """The cached WAV for ``text``, rendering it first if needed."""
+        known = self._known.get((text, language, voice))
+        if known is not None:
+            return known
+        target = self._render(text, language, voice)
+        if len(self._known) >= _KNOWN_MAX:  # texts with data in them (balances) keep coming
+            self._known.clear()
+        self._known[(text, language, voice)] = target
+        return target
+
+    def _render(self, text: str, language: str, voice: str | None) -> Path:
         espeak_voice = _espeak_voice(language, voice)
         key = "\0".join([_FORMAT, self.version(), espeak_voice, language, voice or "", text])
         target = self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.wav"

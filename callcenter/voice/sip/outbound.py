@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from callcenter import ivr
-from callcenter.calls.flows import resolve_flow_path
+from callcenter.calls.flows import FlowCache
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now
 from dialer.ports import (
@@ -129,19 +129,13 @@ class OutboundCall(SipCall):
         actions = self.session.handle(
             ivr.CallStarted(
                 now=now(),
-                caller=self.request.number,
-                dialed=self.request.caller_id,
+                caller=self.request.caller_id,
+                dialed=self.request.number,
                 call_id=self.rec.call_id,
                 variables=dict(self.request.lead_fields),
             )
         )
-        while True:
-            await self._record_path()
-            event = await self.perform(actions)
-            if event is None:
-                break
-            actions = self.session.handle(event)
-        await self._record_path()
+        await self.drive(actions)
 
     async def _wait_gone(self) -> None:
         with contextlib.suppress(CallerGone):
@@ -168,18 +162,8 @@ class SipOutboundPort:
 
     def __init__(self, layer: SipVoiceLayer) -> None:
         self.layer = layer
-        self._flows: dict[str, ivr.Flow] = {}
-
-    def _flow(self, name: str | None) -> ivr.Flow | None:
-        if not name:
-            return None
-        if name not in self._flows:
-            path = resolve_flow_path(name)
-            if path is None:
-                raise FileNotFoundError(f"campaign flow {name} does not exist")
-            self._flows[name] = ivr.load_flow(path)
-        return self._flows[name]
+        self.flows = FlowCache()
 
     async def place(self, request: DialRequest, report: ProgressSink) -> CallOutcome:
-        call = OutboundCall(self.layer, request, report, self._flow(request.flow))
+        call = OutboundCall(self.layer, request, report, self.flows.get(request.flow))
         return await call.place()

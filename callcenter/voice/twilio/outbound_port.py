@@ -19,7 +19,7 @@ import math
 from typing import TYPE_CHECKING
 
 from callcenter import ivr
-from callcenter.calls.flows import resolve_flow_path
+from callcenter.calls.flows import FlowCache
 from callcenter.ivr.model import FlowSpec
 from callcenter.ivr.source import Flow, SourceMap
 from callcenter.voice.twilio.call import FINAL_STATUSES, TwilioCall
@@ -87,23 +87,14 @@ class TwilioOutboundPort:
 
     def __init__(self, layer: TwilioVoiceLayer) -> None:
         self.layer = layer
-        self._flows: dict[str, ivr.Flow] = {}
-
-    def _flow(self, name: str | None) -> ivr.Flow | None:
-        if not name:
-            return None
-        if name not in self._flows:
-            path = resolve_flow_path(name)
-            if path is None:
-                raise FileNotFoundError(f"campaign flow {name} does not exist")
-            self._flows[name] = ivr.load_flow(path)
-        return self._flows[name]
+        self.flows = FlowCache()
+        self._built: dict[str, ivr.Flow] = {}  # flows made in code (queue only, hang up)
 
     def _agent_flow(self, queue: str) -> ivr.Flow:
         """Telemarketing: straight to the queue (the drop check happened on answer)."""
         key = f"queue:{queue}"
-        if key not in self._flows:
-            self._flows[key] = _built_flow(
+        if key not in self._built:
+            self._built[key] = _built_flow(
                 f"dialer_{queue}",
                 {
                     "agent": {
@@ -117,19 +108,19 @@ class TwilioOutboundPort:
                     "done": {"type": "hangup", "reason": "campaign call finished"},
                 },
             )
-        return self._flows[key]
+        return self._built[key]
 
     def _hang_up_flow(self) -> ivr.Flow:
         """The drop of a campaign without a drop message: never keep a person waiting."""
-        if "hangup" not in self._flows:
-            self._flows["hangup"] = _built_flow(
+        if "hangup" not in self._built:
+            self._built["hangup"] = _built_flow(
                 "dialer_drop", {"drop": {"type": "hangup", "reason": "no agent free"}}
             )
-        return self._flows["hangup"]
+        return self._built["hangup"]
 
     async def place(self, request: DialRequest, report: ProgressSink) -> CallOutcome:
         layer = self.layer
-        flow = self._flow(request.flow)
+        flow = self.flows.get(request.flow)
         queue: str | None = None
         drop: ivr.Flow | None = None
         if request.kind == "telemarketing" and request.queue:

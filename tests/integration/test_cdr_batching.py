@@ -1,0 +1,144 @@
+"""CdrWriter batches call-record writes: order kept, committed before callers return, a failing
+write fails alone. Real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from callcenter.bus import InProcessBus
+from callcenter.calls.cdr import CallLog, CdrWriter
+from callcenter.calls.directory import Directory
+from callcenter.store import Database, upgrade
+from callcenter.store.models import Call, CallEvent
+
+
+@pytest.fixture
+def db(db_url: str) -> Any:
+    database = Database(db_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def new_call() -> CallLog:
+    return CallLog(call_id=uuid.uuid4().hex, direction="inbound", voice_layer="sip")
+
+
+def events_of(db: Database, call_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+    with db.session() as s:
+        rows = s.scalars(
+            select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)
+        ).all()
+        return [(e.seq, e.kind, e.data) for e in rows]
+
+
+async def test_concurrent_events_land_in_order_in_few_batches(db: Database) -> None:
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    commits = 0
+    commit = cdr._commit
+
+    def counting(batch: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        return commit(batch)
+
+    cdr._commit = counting  # type: ignore[method-assign]
+    rec = new_call()
+    await cdr.started(rec)
+    commits = 0
+    await asyncio.gather(*(cdr.event(rec, "ivr", {"n": n}) for n in range(300)))
+    got = events_of(db, rec.call_id)
+    assert [seq for seq, _, _ in got] == list(range(1, 301))  # rows in id order = call order
+    assert [d["n"] for _, _, d in got] == list(range(300))
+    assert commits <= 3  # batched, not one transaction per event
+    await cdr.stop()
+
+
+async def test_duplicate_seq_fails_alone(db: Database) -> None:
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    rec = new_call()
+    await cdr.started(rec)
+    await cdr.event(rec, "ivr", {"n": 0})  # seq 1
+    again = CallLog(call_id=rec.call_id, direction="inbound", voice_layer="sip")  # seq from 0
+    other = new_call()
+    await cdr.started(other)
+    # One batch: a fresh event, the duplicate (seq 1, logged and ignored), another fresh one.
+    await asyncio.gather(
+        cdr.event(other, "queued", {"q": "a"}),
+        cdr.event(again, "ivr", {"n": "duplicate"}),
+        cdr.event(other, "offered", {"q": "a"}),
+    )
+    assert events_of(db, rec.call_id) == [(1, "ivr", {"n": 0})]
+    assert [(seq, kind) for seq, kind, _ in events_of(db, other.call_id)] == [
+        (1, "queued"),
+        (2, "offered"),
+    ]
+    # started() of an existing call raises to its caller only, as it did unbatched.
+    results = await asyncio.gather(
+        cdr.started(CallLog(call_id=rec.call_id, direction="inbound", voice_layer="sip")),
+        cdr.event(other, "connected"),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], IntegrityError) and results[1] is None
+    assert events_of(db, other.call_id)[-1][:2] == (3, "connected")
+    await cdr.stop()
+
+
+async def test_started_then_event_from_other_task_keeps_fk_order(db: Database) -> None:
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    recs = [new_call() for _ in range(50)]
+    started = [asyncio.create_task(cdr.started(rec)) for rec in recs]
+    await asyncio.sleep(0)  # the started() writes are queued, not yet committed
+
+    async def first_event(rec: CallLog) -> None:
+        await cdr.event(rec, "ivr", {"node": "welcome"})
+
+    await asyncio.gather(*(first_event(rec) for rec in recs), *started)
+    for rec in recs:
+        assert events_of(db, rec.call_id) == [(1, "ivr", {"node": "welcome"})]
+    await cdr.stop()
+
+
+async def test_committed_before_return_and_announced_after(db: Database) -> None:
+    bus = InProcessBus("test")
+    cdr = CdrWriter(db, bus, Directory())
+    seen_in_db: list[bool] = []
+    real_publish = bus.publish_event
+
+    def publish(update: Any) -> None:
+        with db.session() as s:
+            seen_in_db.append(s.get(Call, update.call_id) is not None)
+        real_publish(update)
+
+    bus.publish_event = publish  # type: ignore[method-assign]
+    rec = new_call()
+    await cdr.started(rec)
+    with db.session() as s:
+        assert s.get(Call, rec.call_id) is not None
+    await cdr.event(rec, "queued", {"queue": "sales"}, announce="queued")
+    rec.hangup_cause = "normal"
+    await cdr.ended(rec)
+    assert seen_in_db == [True, True, True]
+    with db.session() as s:
+        call = s.get(Call, rec.call_id)
+        assert call is not None and call.hangup_cause == "normal"
+
+
+async def test_stop_commits_what_is_queued(db: Database) -> None:
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    rec = new_call()
+    await cdr.started(rec)
+    pending = [asyncio.create_task(cdr.event(rec, "ivr", {"n": n})) for n in range(20)]
+    await asyncio.sleep(0)
+    await cdr.stop()
+    assert all(t.done() and t.exception() is None for t in pending)
+    assert len(events_of(db, rec.call_id)) == 20
+    await cdr.event(rec, "ivr", {"n": 20})  # a write after stop starts the writer again
+    assert len(events_of(db, rec.call_id)) == 21
+    await cdr.stop()
