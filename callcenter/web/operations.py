@@ -152,6 +152,64 @@ async def disposition(request: Request, call_id: str, body: DispositionBody) -> 
     return {"call_id": call_id, "code": done.code, "escalated": not done.resolved}
 
 
+class TransferBody(BaseModel):
+    to: str = Field(..., description="queue:NAME, a phone number or a SIP URI.")
+    attended: bool = Field(False, description="Talk to the target first (the caller is held).")
+
+
+def _control(request: Request, call_id: str, what: object) -> dict[str, object]:
+    engine = _engine(request)
+    if engine.sip is None:
+        raise HTTPException(409, "call control needs the SIP voice layer (sip.enabled)")
+    try:
+        engine.sip.control(call_id, what)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"call_id": call_id, "requested": type(what).__name__}
+
+
+@router.post("/calls/{call_id}/hold", status_code=202, summary="Put the caller on hold")
+async def hold(request: Request, call_id: str) -> dict[str, object]:
+    from callcenter.voice.sip.conversation import Hold
+
+    return _control(request, call_id, Hold())
+
+
+@router.post("/calls/{call_id}/resume", status_code=202, summary="Take the caller off hold")
+async def resume(request: Request, call_id: str) -> dict[str, object]:
+    from callcenter.voice.sip.conversation import Resume
+
+    return _control(request, call_id, Resume())
+
+
+@router.post("/calls/{call_id}/transfer", status_code=202, summary="Transfer the caller")
+async def transfer(request: Request, call_id: str, body: TransferBody) -> dict[str, object]:
+    """Blind (the engine rings the target and leaves the caller with it) or attended (the
+    agent talks to the target first, then ``/transfer/complete`` or ``/transfer/cancel``).
+    ``queue:NAME`` puts the caller back in line, keeping their original waiting time."""
+    from callcenter.voice.sip.conversation import Transfer
+
+    if body.to.startswith("queue:") and body.to.removeprefix("queue:") not in (
+        _engine(request).directory.queues
+    ):
+        raise HTTPException(404, f"no queue {body.to.removeprefix('queue:')!r}")
+    return _control(request, call_id, Transfer(body.to, body.attended))
+
+
+@router.post("/calls/{call_id}/transfer/complete", status_code=202)
+async def complete_transfer(request: Request, call_id: str) -> dict[str, object]:
+    from callcenter.voice.sip.conversation import CompleteTransfer
+
+    return _control(request, call_id, CompleteTransfer())
+
+
+@router.post("/calls/{call_id}/transfer/cancel", status_code=202)
+async def cancel_transfer(request: Request, call_id: str) -> dict[str, object]:
+    from callcenter.voice.sip.conversation import CancelTransfer
+
+    return _control(request, call_id, CancelTransfer())
+
+
 @router.post("/calls/{call_id}/monitor", status_code=201, summary="Listen, whisper or barge")
 async def monitor(request: Request, call_id: str, body: MonitorBody) -> dict[str, object]:
     """Call the supervisor and join them to a connected call: ``listen`` hears both sides,

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,8 @@ from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.prompts import PromptRenderer
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.admission import Admission
-from callcenter.voice.sip.agents import AgentLine, AgentReleased
+from callcenter.voice.sip.agents import AgentLine
+from callcenter.voice.sip.conversation import Control, Requeued, talk
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
 from callcenter.voice.sip.presence import OptionsPinger
 from callcenter.voice.sip.sounds import ensure_sounds
@@ -224,7 +224,15 @@ class SipVoiceLayer:
                     await self.acd.handle(event)
                 case acd.ConnectTask(agent_id=agent_id):
                     await call.stop_prompt()  # no dead air: music or announcement stops now
-                    return await self._talk(call, agent_id)
+                    result = await talk(self, call, agent_id)
+                    if not isinstance(result, Requeued):
+                        return result
+                    # Transferred to a queue: wait again, with the original enqueue time.
+                    call.rec.queue = result.queue
+                    music = await self.stack.play(
+                        call.leg, str(q.hold_music or self.hold_music), loop=True
+                    )
+                    call._playing = music
                 case acd.OverflowTask(target=target, reason=reason):
                     await call.stop_prompt()
                     await self.cdr.event(
@@ -287,47 +295,6 @@ class SipVoiceLayer:
         call.agent_leg = leg
         self._owners[leg] = call
         await self.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
-
-    async def _talk(self, call: SipCall, agent_id: str) -> ivr.Event:
-        assert call.agent_leg is not None
-        agent_leg = call.agent_leg
-        call.rec.agent, call.rec.connected_at = agent_id, now()
-        await self.stack.bridge(call.leg, agent_leg)
-        if self.settings.sip.record_calls:
-            path = self.recording_path(call.rec.call_id, "call")
-            call._recording = await self.stack.record(str(path), call.leg, agent_leg)
-            await self.cdr.event(call.rec, "recording", {"path": str(path)})
-        await self.cdr.event(call.rec, "connected", {"agent": agent_id}, announce="connected")
-        started = time.monotonic()
-        try:
-            ended = await call.next(
-                None,
-                lambda i: (
-                    (isinstance(i, ev.LegEnded) and i.leg_id == agent_leg)
-                    or isinstance(i, AgentReleased)
-                ),
-            )
-        finally:
-            if call._recording is not None:
-                rid, call._recording = call._recording, None
-                await self.stack.stop_recording(rid)
-            await self.cdr.leg(
-                call.rec,
-                "agent",
-                "nailed-up line" if call.nailed else self.directory.agents[agent_id].sip_uri or "",
-                agent=agent_id,
-                answered_at=call.rec.connected_at,
-                ended_at=now(),
-            )
-        # The agent hung up first: the caller goes back to the flow (e.g. a survey).
-        if isinstance(ended, AgentReleased):
-            await self.release_agent(call)
-        call.agent_leg = None
-        call.digits = ""  # keys pressed while talking to the agent were for the agent
-        await self.acd.handle(acd.TaskCompleted(call.rec.call_id))
-        call.agent_id = None
-        log.info("agent %s ended the call after %.1f s", agent_id, time.monotonic() - started)
-        return queue_result(QueueOutcome.SERVED, agent_id)
 
     async def release_agent(self, call: SipCall) -> None:
         """End the agent's part of a call: hang up an on-demand leg, free a nailed-up line."""
@@ -400,11 +367,27 @@ class SipVoiceLayer:
             await self.stack.connect(mon.leg, call.leg)  # so does the customer
 
     # ---- transfer and notifications ------------------------------------------------------
+    def target_uri(self, target: str) -> str:
+        """A SIP URI as is; a number through the outbound gateway (or this host without one)."""
+        if target.startswith(("sip:", "sips:")):
+            return target
+        if self.settings.sip.outbound_gateway:
+            return self.outbound_uri(target)
+        return f"sip:{target}@{self.settings.sip.host}"
+
+    def adopt_leg(self, leg: int, call: SipCall) -> None:
+        self._owners[leg] = call
+
+    def control(self, call_id: str, request: Control) -> None:
+        """Hand an agent's request (hold, transfer, ...) to a connected call."""
+        call = self.calls.get(call_id)
+        if call is None or call.rec.connected_at is None or call.agent_id is None:
+            raise LookupError(f"call {call_id} is not connected to an agent now")
+        call.deliver(request)
+
     async def transfer(self, call: SipCall, t: ivr.Transfer) -> ivr.Event:
         """Blind transfer as a B2BUA: call the target, bridge on answer, stay until one ends."""
-        target = (
-            t.target if t.target.startswith("sip:") else f"sip:{t.target}@{self.settings.sip.host}"
-        )
+        target = self.target_uri(t.target)
         leg = await self.stack.call(target, caller_id=call.rec.caller)
         self._owners[leg] = call
         item = await call.next(

@@ -1,0 +1,97 @@
+"""Agents control a connected call over the API: hold, resume, transfer to a queue (keeping
+the caller's place), attended transfer to another phone."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from callcenter.engine import Engine
+from callcenter.store import AgentRepository, Database, QueueRepository
+from tests.support.sip import Sipp
+from tests.support.sip_engine import add_agent, finished_call, make_caller, ready
+
+
+async def _connected_call(engine: Engine, agent: str) -> str:
+    assert engine.sip is not None
+    for _ in range(300):
+        for call in engine.sip.calls.values():
+            if call.agent_id == agent and call.rec.connected_at is not None:
+                return call.rec.call_id
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no call connected to agent {agent}")
+
+
+async def test_hold_resume_and_transfer_to_another_queue(engine: Engine, tmp_path: Path) -> None:
+    first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", "20000")
+    second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", "2000")
+    await add_agent(engine, "1001", first.port)
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        AgentRepository(s).add("1002", "Billing Bob", f"sip:bob@127.0.0.1:{second.port}")
+        QueueRepository(s).add_member("billing", "1002")
+    db.dispose()
+    await engine.start()
+    await ready(engine, "1001")
+    await ready(engine, "1002")
+    await first.start()
+    await second.start()
+    caller = make_caller(tmp_path, engine)
+    await caller.start()
+    call_id = await _connected_call(engine, "1001")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
+        assert (await http.post(f"/api/calls/{call_id}/hold")).status_code == 202
+        await asyncio.sleep(0.5)
+        assert (await http.post(f"/api/calls/{call_id}/resume")).status_code == 202
+        await asyncio.sleep(0.3)
+        bad = await http.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:nope"})
+        assert bad.status_code == 404
+        r = await http.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})
+        assert r.status_code == 202
+    result = await caller.wait(60)
+    assert result.ok, result.stderr + result.errors
+    assert (await second.wait(10)).ok
+    call = await finished_call(engine)
+    kinds = [e.kind for e in call.events]
+    for kind in ("held", "resumed", "transferred"):
+        assert kind in kinds, kinds
+    assert [e.data["agent"] for e in call.events if e.kind == "connected"] == ["1001", "1002"]
+    assert call.agent_id == engine.directory.agents["1002"].id
+    assert call.queue_id == engine.directory.queues["billing"].id
+    assert [leg.role for leg in call.legs] == ["agent", "agent"]
+    if first.proc is not None and first.proc.returncode is None:
+        first.proc.kill()  # still in its long talk: the engine moved the caller away
+
+
+async def test_attended_transfer_to_a_phone(engine: Engine, tmp_path: Path) -> None:
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "20000")
+    target = Sipp(tmp_path, "target", "agent_answer.xml", "-m", "1", "-d", "4000")
+    await add_agent(engine, "1001", agent.port)
+    await engine.start()
+    await ready(engine, "1001")
+    await agent.start()
+    await target.start()
+    caller = make_caller(tmp_path, engine)
+    await caller.start()
+    call_id = await _connected_call(engine, "1001")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
+        r = await http.post(
+            f"/api/calls/{call_id}/transfer",
+            json={"to": f"sip:desk@127.0.0.1:{target.port}", "attended": True},
+        )
+        assert r.status_code == 202
+        await asyncio.sleep(1.5)  # the target answers after 0.5 s; the agent talks to it
+        assert (await http.post(f"/api/calls/{call_id}/transfer/complete")).status_code == 202
+    result = await caller.wait(60)
+    assert result.ok, result.stderr + result.errors
+    assert (await target.wait(10)).ok  # the target talked to the caller, then hung up
+    call = await finished_call(engine)
+    kinds = [e.kind for e in call.events]
+    assert "consulting" in kinds
+    attended = [e.data for e in call.events if e.kind == "transferred"]
+    assert attended and attended[0]["attended"] is True
+    assert engine.acd is not None and engine.acd.router.agent_state("1001") != "busy"
+    if agent.proc is not None and agent.proc.returncode is None:
+        agent.proc.kill()
