@@ -152,3 +152,23 @@ def test_adaptive_lowers_its_dial_level_when_drops_exceed_target() -> None:
             )
         )
     assert pacer.level < 3.0
+
+
+def test_predictive_overdials_only_within_the_abandon_budget() -> None:
+    busy = tuple(float(t) for t in range(10, 200, 10))  # 19 agents talking
+    rich = snap(
+        agents_available=5,
+        agents_busy_elapsed=busy,
+        dialed=2000,
+        answered_human=1000,
+        abandoned=5,
+        mean_talk_s=120.0,
+        ring_to_answer_s=(6.0, 8.0, 10.0),
+    )
+    assert PredictivePacer().calls_to_place(rich) > 5  # room for 25 more abandons: overdial
+    # The same floor, but one more abandon would break 3 % of live answers: no overdial.
+    broke = snap(**{**vars(rich), "abandoned": 30})
+    assert PredictivePacer().calls_to_place(broke) == 5
+    # A fresh campaign has answered nobody yet: it cannot afford a single abandon.
+    fresh = snap(**{**vars(rich), "answered_human": 0, "abandoned": 0, "dialed": 0})
+    assert PredictivePacer().calls_to_place(fresh) == 5

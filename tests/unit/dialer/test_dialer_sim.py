@@ -42,7 +42,7 @@ def test_the_bound_beats_progressive_and_ours_sits_between() -> None:
 
 
 def test_max_lines_caps_calls_in_flight() -> None:
-    cfg = SimConfig(agents=10, duration_s=600.0, answer_rate=0.1, max_lines=12, seed=1)
+    cfg = SimConfig(agents=10, duration_s=600.0, answer_rate=0.1, max_lines=3, seed=1)
     capped = simulate(cfg, PredictivePacer())
     free = simulate(SimConfig(**{**cfg.__dict__, "max_lines": None}), PredictivePacer())
     assert capped.dialed < free.dialed
