@@ -210,6 +210,41 @@ async def cancel_transfer(request: Request, call_id: str) -> dict[str, object]:
     return _control(request, call_id, CancelTransfer())
 
 
+class RecordingPauseBody(BaseModel):
+    by: str = Field(..., max_length=64, description="Who pauses (kept in the audit trail).")
+    reason: str = Field("sensitive data", max_length=255)
+
+
+class RecordingResumeBody(BaseModel):
+    by: str = Field(..., max_length=64)
+
+
+@router.post(
+    "/calls/{call_id}/recording/pause",
+    status_code=202,
+    summary="Pause the call's recording (audited)",
+)
+async def pause_recording(
+    request: Request, call_id: str, body: RecordingPauseBody
+) -> dict[str, object]:
+    from callcenter.voice.sip.conversation import PauseRecording
+
+    return _control(request, call_id, PauseRecording(body.by, body.reason))
+
+
+@router.post(
+    "/calls/{call_id}/recording/resume",
+    status_code=202,
+    summary="Resume the call's recording (audited)",
+)
+async def resume_recording(
+    request: Request, call_id: str, body: RecordingResumeBody
+) -> dict[str, object]:
+    from callcenter.voice.sip.conversation import ResumeRecording
+
+    return _control(request, call_id, ResumeRecording(body.by))
+
+
 @router.post("/calls/{call_id}/monitor", status_code=201, summary="Listen, whisper or barge")
 async def monitor(request: Request, call_id: str, body: MonitorBody) -> dict[str, object]:
     """Call the supervisor and join them to a connected call: ``listen`` hears both sides,

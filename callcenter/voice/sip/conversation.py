@@ -53,12 +53,35 @@ class CompleteTransfer:
 
 
 @dataclass(frozen=True)
+class PauseRecording:
+    """Stop recording for a while (a card number is being read out); audited."""
+
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResumeRecording:
+    by: str
+
+
+@dataclass(frozen=True)
 class CancelTransfer:
     pass
 
 
-Control = Hold | Resume | Transfer | CompleteTransfer | CancelTransfer
-CONTROLS = (Hold, Resume, Transfer, CompleteTransfer, CancelTransfer)
+Control = (
+    Hold | Resume | Transfer | CompleteTransfer | CancelTransfer | PauseRecording | ResumeRecording
+)
+CONTROLS = (
+    Hold,
+    Resume,
+    Transfer,
+    CompleteTransfer,
+    CancelTransfer,
+    PauseRecording,
+    ResumeRecording,
+)
 
 
 @dataclass(frozen=True)
@@ -72,19 +95,22 @@ class _State:
     def __init__(self) -> None:
         self.music: int | None = None
         self.consult: int | None = None  # the target leg of an attended transfer
+        self.recording: int | None = None  # the recording's row id
+        self.recording_paused = False
 
 
 async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event | Requeued:
     assert call.agent_leg is not None
-    stack, agent_leg = layer.stack, call.agent_leg
+    stack, agent_leg, nailed = layer.stack, call.agent_leg, call.nailed
     call.rec.agent, call.rec.connected_at = agent_id, now()
     await stack.bridge(call.leg, agent_leg)
+    started, state = time.monotonic(), _State()
     if layer.settings.sip.record_calls:
         path = layer.recording_path(call.rec.call_id, "call")
         call._recording = await stack.record(str(path), call.leg, agent_leg)
         await layer.cdr.event(call.rec, "recording", {"path": str(path)})
+        state.recording = await layer.recordings.started(call.rec.call_id, str(path))
     await layer.cdr.event(call.rec, "connected", {"agent": agent_id}, announce="connected")
-    started, state = time.monotonic(), _State()
     outcome: ivr.Event | Requeued | None = None
     try:
         while outcome is None:
@@ -103,6 +129,8 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
         if call._recording is not None:
             rid, call._recording = call._recording, None
             await stack.stop_recording(rid)
+        if state.recording is not None:
+            await layer.recordings.stopped(state.recording)
         if state.music is not None:
             await stack.stop_playback(state.music)
         if state.consult is not None:  # an attended transfer left half-way
@@ -110,7 +138,7 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
         await layer.cdr.leg(
             call.rec,
             "agent",
-            "nailed-up line" if call.nailed else layer.directory.agents[agent_id].sip_uri or "",
+            "nailed-up line" if nailed else layer.directory.agents[agent_id].sip_uri or "",
             agent=agent_id,
             answered_at=call.rec.connected_at,
             ended_at=now(),
@@ -185,6 +213,19 @@ async def _handle(
             await call.next(None, lambda i: isinstance(i, ev.LegEnded) and i.leg_id == target)
             call.agent_leg = None
             return queue_result(QueueOutcome.SERVED, agent_id)
+        case PauseRecording(by=by, reason=reason) if (
+            call._recording is not None
+            and state.recording is not None
+            and not state.recording_paused
+        ):
+            await stack.pause_recording(call._recording, True)
+            state.recording_paused = True
+            await layer.recordings.paused(state.recording, by, reason)
+        case ResumeRecording(by=by) if call._recording is not None and state.recording_paused:
+            assert state.recording is not None
+            await stack.pause_recording(call._recording, False)
+            state.recording_paused = False
+            await layer.recordings.resumed(state.recording, by)
         case CancelTransfer() if state.consult is not None:
             consult, state.consult = state.consult, None
             await stack.hangup(consult, 200)

@@ -22,6 +22,7 @@ from callcenter.calls.announcements import queue_announcement
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.notifications import notification_event
 from callcenter.calls.recording_paths import recording_path
+from callcenter.calls.recordings import RecordingLog
 from callcenter.config import Settings
 from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.prompts import PromptRenderer
@@ -55,6 +56,7 @@ class SipVoiceLayer:
         self.directory = directory
         self.flows = flows
         self.prompts = PromptRenderer(s.prompt_cache_dir)
+        self.recordings = RecordingLog(cdr.db)
         self.sounds_dir = Path(s.prompt_cache_dir)
         self.hold_music, self.beep_wav = ensure_sounds(self.sounds_dir, s.hold_music)
         admission = Admission(

@@ -452,6 +452,25 @@ class SipStack:
 
         await self._thread.submit(run)
 
+    async def pause_recording(self, recording_id: int, paused: bool) -> None:
+        """Stop (or restart) feeding the legs to a recorder: nothing is written while paused,
+        so the file lacks the paused time (the recording's audit rows say when it was)."""
+
+        def run() -> None:
+            entry = self._recorders.get(recording_id)
+            if entry is None:
+                return
+            rec, legs = entry
+            for leg_id in legs:
+                leg = self._legs.get(leg_id)
+                if leg is not None and leg.audio is not None:
+                    if paused:
+                        leg.audio.stopTransmit(rec)
+                    else:
+                        leg.audio.startTransmit(rec)
+
+        await self._thread.submit(run)
+
     async def send_dtmf(self, leg_id: int, digits: str) -> None:
         await self._thread.submit(lambda: self._leg(leg_id).dialDtmf(digits))
 
