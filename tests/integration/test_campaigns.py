@@ -49,13 +49,13 @@ CSV = (
 
 def test_migration_0003_creates_the_dialer_tables_and_round_trips(db_url: str) -> None:
     db = open_database(db_url)
-    upgrade(db)
+    upgrade(db, "0003")
     assert current_revision(db) == "0003"
     assert set(inspect(db.engine).get_table_names()) >= DIALER_TABLES
     assert set(Base.metadata.tables) >= DIALER_TABLES
     downgrade(db, "0002")
     assert not DIALER_TABLES & set(inspect(db.engine).get_table_names())
-    upgrade(db)
+    upgrade(db)  # and on to the newest revision after it
     assert set(inspect(db.engine).get_table_names()) >= DIALER_TABLES
     db.dispose()
 
