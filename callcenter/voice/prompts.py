@@ -8,6 +8,7 @@ hit never runs espeak-ng and an engine upgrade never serves stale audio.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -56,6 +57,16 @@ class PromptRenderer:
             self._known.clear()
         self._known[(text, language, voice)] = target
         return target
+
+    async def render_async(
+        self, text: str, language: str = "en-US", voice: str | None = None
+    ) -> Path:
+        """:meth:`render` for the event loop: a known prompt is answered at once, only a new
+        one goes to a worker thread (espeak-ng and the disk)."""
+        known = self._known.get((text, language, voice))
+        if known is not None:
+            return known
+        return await asyncio.to_thread(self.render, text, language, voice)
 
     def _render(self, text: str, language: str, voice: str | None) -> Path:
         espeak_voice = _espeak_voice(language, voice)

@@ -202,9 +202,7 @@ class SipCall:
     # ---- prompts and keys -------------------------------------------------------------
     async def prompt_file(self, prompt: ivr.Say | ivr.Play) -> str:
         if isinstance(prompt, ivr.Say):
-            path = await asyncio.to_thread(
-                self.layer.prompts.render, prompt.text, prompt.language, prompt.voice
-            )
+            path = await self.layer.prompts.render_async(prompt.text, prompt.language, prompt.voice)
             return str(path)
         return prompt.file
 

@@ -256,7 +256,7 @@ class SipVoiceLayer:
         text = queue_announcement(q, position, ewt)
         if not text:
             return music
-        wav = await asyncio.to_thread(self.prompts.render, text, self.settings.sip.language, None)
+        wav = await self.prompts.render_async(text, self.settings.sip.language, None)
         await self.stack.stop_playback(music)
         pid = await self.stack.play(call.leg, str(wav))
         call._playing = pid

@@ -62,3 +62,19 @@ def test_resample_keeps_a_tone_at_its_frequency() -> None:
     assert out.size == 8000
     peak = np.argmax(np.abs(np.fft.rfft(out.astype(np.float64))))
     assert peak == 440  # 1 s of audio: bin index == frequency in Hz
+
+
+async def test_render_async_answers_a_known_prompt_without_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    renderer = PromptRenderer(tmp_path)
+    first = await renderer.render_async("Hello there.", "en-US")
+    assert first.is_file()
+
+    def no_thread(*_: object, **__: object) -> None:
+        raise AssertionError("a known prompt went to a worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    assert await renderer.render_async("Hello there.", "en-US") == first
