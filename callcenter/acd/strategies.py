@@ -146,16 +146,21 @@ class _HeapPool:
         return None
 
     def drain(self) -> list[str]:
-        out = []
-        while (agent_id := self.pick()) is not None:
-            out.append(agent_id)
-        return out
+        return _drain_by_picking(self)
 
     def __len__(self) -> int:
         return len(self._present)
 
     def __contains__(self, agent_id: object) -> bool:
         return agent_id in self._present
+
+
+def _drain_by_picking(pool: AgentPool) -> list[str]:
+    """Every agent of a pool, in the order the pool would have served them."""
+    out = []
+    while (agent_id := pool.pick()) is not None:
+        out.append(agent_id)
+    return out
 
 
 class RoundRobinMemory:
@@ -213,10 +218,7 @@ class _RoundRobinPool:
         return agent_id
 
     def drain(self) -> list[str]:
-        out = []
-        while (agent_id := self.pick()) is not None:
-            out.append(agent_id)
-        return out
+        return _drain_by_picking(self)
 
     def __len__(self) -> int:
         return len(self._agents)
