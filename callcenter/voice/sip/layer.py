@@ -37,6 +37,8 @@ from callcenter.voice.sip.stack import SipConfig, SipStack
 
 log = logging.getLogger(__name__)
 
+EARLY_LEGS_KEPT = 256
+
 
 class SipVoiceLayer:
     def __init__(
@@ -74,6 +76,7 @@ class SipVoiceLayer:
         self.lines: dict[str, AgentLine] = {}  # agent id -> nailed-up line
         self.calls: dict[str, SipCall] = {}  # call id -> live inbound call
         self._monitors: dict[int, _Monitor] = {}  # supervisor leg -> what it monitors
+        self._early: dict[int, list[ev.SipEvent]] = {}  # events of legs not yet claimed
         self.presence: OptionsPinger | None = None
         self._paused_by_presence: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -157,8 +160,21 @@ class SipVoiceLayer:
                 owner = self._owners.get(leg_id) or self._monitors.get(leg_id)
                 if owner is not None:
                     owner.deliver(event)
+                elif leg_id >= 0:
+                    # A leg we placed can answer before the coroutine that placed it has its
+                    # id back (both arrive from the pj thread in order, but the coroutine
+                    # resumes later): keep its events until the leg is claimed.
+                    self._early.setdefault(leg_id, []).append(event)
+                    while len(self._early) > EARLY_LEGS_KEPT:
+                        self._early.pop(next(iter(self._early)))
                 if isinstance(event, ev.LegEnded):
                     self._owners.pop(event.leg_id, None)
+
+    def _claim(self, leg: int, owner: Any, registry: dict[int, Any] | None = None) -> None:
+        """Route a placed leg's events to ``owner``, including any that came first."""
+        (self._owners if registry is None else registry)[leg] = owner
+        for event in self._early.pop(leg, []):
+            owner.deliver(event)
 
     def _spawn(self, work: Any, leg: int | None = None, call_id: str | None = None) -> None:
         task = asyncio.create_task(work)
@@ -295,7 +311,7 @@ class SipVoiceLayer:
         call.agent_id = agent_id
         leg = await self.stack.call(entry.sip_uri, caller_id=call.rec.caller)
         call.agent_leg = leg
-        self._owners[leg] = call
+        self._claim(leg, call)
         await self.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
 
     async def release_agent(self, call: SipCall) -> None:
@@ -329,7 +345,7 @@ class SipVoiceLayer:
 
     def adopt(self, call: SipCall) -> None:
         """Route a call's leg events to it (calls the engine placed itself)."""
-        self._owners[call.leg] = call
+        self._claim(call.leg, call)
         self.calls[call.rec.call_id] = call
 
     def release(self, call: SipCall) -> None:
@@ -352,7 +368,7 @@ class SipVoiceLayer:
         if call is None or call.agent_leg is None:
             raise LookupError(f"call {call_id} is not connected to an agent now")
         leg = await self.stack.call(supervisor_uri)
-        self._monitors[leg] = _Monitor(self, leg, call_id, mode)
+        self._claim(leg, _Monitor(self, leg, call_id, mode), self._monitors)
         await self.cdr.event(call.rec, "monitor", {"supervisor": supervisor_uri, "mode": mode})
         return leg
 
@@ -378,7 +394,7 @@ class SipVoiceLayer:
         return f"sip:{target}@{self.settings.sip.host}"
 
     def adopt_leg(self, leg: int, call: SipCall) -> None:
-        self._owners[leg] = call
+        self._claim(leg, call)
 
     def control(self, call_id: str, request: Control) -> None:
         """Hand an agent's request (hold, transfer, ...) to a connected call."""
@@ -391,7 +407,7 @@ class SipVoiceLayer:
         """Blind transfer as a B2BUA: call the target, bridge on answer, stay until one ends."""
         target = self.target_uri(t.target)
         leg = await self.stack.call(target, caller_id=call.rec.caller)
-        self._owners[leg] = call
+        self._claim(leg, call)
         item = await call.next(
             t.timeout_s, lambda i: isinstance(i, (ev.LegAnswered, ev.LegEnded)) and i.leg_id == leg
         )
