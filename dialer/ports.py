@@ -55,6 +55,7 @@ class DialRequest:
     ring_timeout_s: float  # never under 15 s (dialer.compliance.ring_timeout_s)
     flow: str | None = None  # survey flow / agent script
     queue: str | None = None  # the agents' queue (telemarketing)
+    amd: bool = False  # screen answered calls for answering machines (the campaign's choice)
 
 
 @dataclass(frozen=True)

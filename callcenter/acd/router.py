@@ -155,6 +155,7 @@ class Router(TaskFlow):
         busy_now = sum(now - t.connected_at for t in a.tasks.values())
         if a.wrap_until is not None:
             busy_now += now - a.wrap_started
+        connected = [t.connected_at for t in a.tasks.values() if t.connected_at > 0.0]
         return AgentStats(
             agent_id=agent_id,
             state=a.derive_state().value,
@@ -163,7 +164,16 @@ class Router(TaskFlow):
             idle_since=a.idle_since if a.derive_state().value == "available" else None,
             occupancy_pct=c.occupancy_pct(now, busy_now),
             no_answers=c.no_answers,
+            busy_for_s=now - min(connected) if connected else None,
+            wrap_for_s=now - a.wrap_started if a.wrap_until is not None else None,
+            wrap_up_s=self._wrap_up_s(a),
         )
+
+    def _wrap_up_s(self, a: AgentRecord) -> float | None:
+        if a.profile.wrap_up_s is not None:
+            return a.profile.wrap_up_s
+        queue = a.wrap_queue or (a.memberships[0].group.queue if a.memberships else None)
+        return queue.config.wrap_up_s if queue is not None else None
 
     def agent_state(self, agent_id: str) -> str:
         return self._agent(agent_id).derive_state().value

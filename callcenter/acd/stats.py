@@ -41,6 +41,12 @@ class AgentStats:
     idle_since: float | None
     occupancy_pct: float
     no_answers: int
+    #: Seconds since the agent's oldest task in progress was connected (None when none is).
+    busy_for_s: float | None = None
+    #: Seconds the agent has been in wrap-up (None when not in wrap-up).
+    wrap_for_s: float | None = None
+    #: The wrap-up time that applies to the agent's current or last queue.
+    wrap_up_s: float | None = None
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import wave
 from pathlib import Path
 
@@ -35,3 +36,18 @@ def ulaw_encode(samples: np.ndarray) -> bytes:
 def write_ulaw(path: Path, samples: np.ndarray) -> Path:
     path.write_bytes(ulaw_encode(samples))
     return path
+
+
+def speech(text: str, tmp: Path, voice: str = "en-us", speed: int = 160,
+           rate: int = 8000) -> np.ndarray:
+    """``text`` spoken by espeak-ng, resampled to ``rate``, its padding silence trimmed."""
+    out = tmp / "say.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
+                   check=True, capture_output=True)
+    with wave.open(str(out)) as w:
+        src = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+    idx = np.arange(0, pcm.size, src / rate)
+    said = np.interp(idx, np.arange(pcm.size), pcm)
+    nz = np.nonzero(np.abs(said) > 300)[0]
+    return (said[nz[0] : nz[-1] + 1] if nz.size else said).astype(np.int16)

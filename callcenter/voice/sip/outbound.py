@@ -20,6 +20,8 @@ from callcenter import ivr
 from callcenter.calls.flows import FlowCache
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now
+from callcenter.voice.sip.machine_detection import detect_machine
+from dialer.amd import Verdict
 from dialer.ports import (
     Answered,
     AnswerGiven,
@@ -70,15 +72,14 @@ class OutboundCall(SipCall):
         target = r.number if r.number.startswith("sip:") else layer.outbound_uri(r.number)
         self.leg = await self.stack.call(target, caller_id=r.caller_id)
         layer.adopt(self)
-        answered, code, cause = False, 0, ""
+        answered, media, code, cause = False, False, 0, ""
+        progress = (ev.LegRinging, ev.LegAnswered, ev.LegMediaReady)
         try:
             deadline = started + r.ring_timeout_s
             while not answered:
                 item = await self.next(
                     max(0.0, deadline - time.monotonic()),
-                    lambda i: (
-                        isinstance(i, (ev.LegRinging, ev.LegAnswered)) and i.leg_id == self.leg
-                    ),
+                    lambda i: isinstance(i, progress) and i.leg_id == self.leg,
                 )
                 if item is None:  # rang long enough: give up
                     await self.stack.hangup(self.leg, 487)
@@ -86,6 +87,8 @@ class OutboundCall(SipCall):
                     break
                 if isinstance(item, ev.LegRinging):
                     await self.report(Ringing())
+                elif isinstance(item, ev.LegMediaReady):
+                    media = True  # pjsua2 reports the 200's SDP before the call is confirmed
                 else:
                     answered = True
             ring_s = time.monotonic() - started
@@ -93,8 +96,14 @@ class OutboundCall(SipCall):
                 await self._wait_gone()
                 return self._outcome(result_from_sip(code, False), ring_s, cause)
             self.rec.answered_at = now()
-            await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
-            await self.report(Answered(human=True))
+            if not media:
+                await self.next(
+                    5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
+            human = await self._screen() if r.amd else True
+            await self.report(Answered(human=human))
+            if not human:
+                await self.stack.hangup(self.leg, 200)
+                return self._outcome(Result.MACHINE, ring_s, "answering machine")
             result = await self._serve()
             return self._outcome(result, ring_s, "answered")
         except CallerGone:
@@ -110,6 +119,21 @@ class OutboundCall(SipCall):
             self.rec.hangup_by = "callee" if self.gone else "engine"
             await self._finish()
             layer.release(self)
+
+    async def _screen(self) -> bool:
+        """Answering-machine detection on the callee's first seconds; True for a person.
+
+        NOTSURE goes to the person's side (as app_amd's users configure it): a live person
+        dropped as a machine is worse than an agent hearing a greeting.
+        """
+        scratch = self.layer.recording_path(self.rec.call_id, "amd")
+        found = await detect_machine(self.stack, self.leg, scratch)
+        verdict = found.result
+        await self.layer.cdr.event(self.rec, "amd", {
+            "verdict": verdict.verdict.value, "reason": verdict.reason,
+            "audio_s": round(verdict.decision_s, 3), "decision_ms": int(found.waited_s * 1000),
+        })
+        return verdict.verdict is not Verdict.MACHINE
 
     async def _serve(self) -> Result:
         """A person answered: the survey flow, or an agent if one is free right now."""

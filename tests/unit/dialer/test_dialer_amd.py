@@ -7,13 +7,12 @@ line noise. Prints accuracy and mean decision time (run pytest with -s to see th
 from __future__ import annotations
 
 import shutil
-import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from dialer.amd import AmdDetector, Verdict, detect
+from tests.support.audio import speech
 
 RATE = 8000
 HUMAN_LINES = ["Hello?", "Yes?", "Hello, who is it?", "Hi.", "Speaking.", "Hello."]
@@ -35,19 +34,7 @@ def _beep(seconds: float = 0.5) -> np.ndarray:
 
 
 def _espeak(text: str, tmp: Path, voice: str, speed: int) -> np.ndarray:
-    out = tmp / "say.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
-        check=True,
-        capture_output=True,
-    )
-    with wave.open(str(out)) as w:
-        rate = w.getframerate()
-        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
-    idx = np.arange(0, pcm.size, rate / RATE)
-    speech = np.interp(idx, np.arange(pcm.size), pcm)
-    nz = np.nonzero(np.abs(speech) > 300)[0]  # espeak pads with silence: trim it
-    return speech[nz[0] : nz[-1] + 1] if nz.size else speech
+    return speech(text, tmp, voice, speed).astype(np.float64)
 
 
 def _synthetic_words(rng: np.random.Generator, words: int) -> np.ndarray:
