@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 from collections.abc import Generator
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -126,14 +127,18 @@ class Engine:
         if agent_id is None:
             return
 
+        at = datetime.now(UTC)  # when it changed, not when the batch holding it commits
+
         def write(session: Any) -> None:
             session.add(
                 AgentStateChange(
-                    agent_id=agent_id, state=change.state.value, reason=change.reason[:128]
+                    agent_id=agent_id, at=at, state=change.state.value,
+                    reason=change.reason[:128],
                 )
             )
 
-        await self.db.run(write)
+        assert self.cdr is not None
+        await self.cdr.write(write)  # batched with the call records: no commit of its own
 
     async def _start_http(self) -> None:
         s = self.settings.http

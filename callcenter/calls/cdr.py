@@ -4,10 +4,11 @@ A :class:`CallLog` follows one live call. Each write is committed to the databas
 announced on the bus after (``cc/<tenant>/calls/<id>``); events carry a per-call sequence
 number, so a retried write (a Twilio callback delivered twice) cannot duplicate one.
 
-Every call makes about ten writes, so :class:`CdrWriter` batches them: one writer task takes
-whatever is queued when it wakes and commits it in one transaction in one worker thread, each
-write in its own SAVEPOINT, so a failing write fails alone. A caller's coroutine returns once
-the batch holding its write is committed (the row exists: tickets may link to it).
+Every call makes about ten writes (and its agent's state changes a few more, which ride the
+same batches through :meth:`CdrWriter.write`), so :class:`CdrWriter` batches them: one writer
+task takes whatever is queued when it wakes and commits it in one transaction in one worker
+thread, each write in its own SAVEPOINT, so a failing write fails alone. A caller's coroutine
+returns once the batch holding its write is committed (the row exists: tickets may link to it).
 """
 
 from __future__ import annotations
@@ -194,6 +195,10 @@ class CdrWriter:
         except Exception as exc:  # the commit failed: nothing of the batch is recorded
             return [exc] * len(batch)
         return outcomes
+
+    async def write(self, work: Callable[[Session], None]) -> None:
+        """Another row of the record (an agent's state change) in the next batch."""
+        await self._submit(work)
 
     # ---- the record ------------------------------------------------------------------
     def _announce(self, rec: CallLog, kind: Kind, detail: dict[str, Any] | None = None) -> None:
