@@ -9,7 +9,7 @@ answered, abandoned or overflowed.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from callcenter.acd import (
@@ -166,6 +166,8 @@ class Model:
                 return
             agent = self.pick(list(self.offers[task_id]), s[1])
             cls = {"accept": OfferAccepted, "reject": OfferRejected, "timeout": OfferTimedOut}
+            if kind != "accept":  # the agent's offer is over: no CancelOffer comes for it
+                self.offers[task_id].discard(agent)  # type: ignore[arg-type]
             self.apply(cls[kind](task_id, agent))
         elif kind == "complete":
             task_id = self.pick(list(self.connected), s[1])
@@ -235,6 +237,10 @@ class Model:
     strategy=st.sampled_from(list(Strategy)),
     seed=st.integers(0, 1000),
     steps=st.lists(step, max_size=60),
+)
+@example(  # found by hypothesis: a rejected offer, then a second agent logs in
+    strategy=Strategy.LONGEST_IDLE, seed=0,
+    steps=[("arrive", "voice", 0, {}), ("login", "a0"), ("reject", 0), ("login", "a1")],
 )
 def test_invariants_hold_and_every_task_ends(strategy: Strategy, seed: int, steps: list) -> None:
     model = Model(build(strategy, seed))
