@@ -14,6 +14,7 @@ import contextlib
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,6 +42,8 @@ class PjThread:
             queue.SimpleQueue()
         )
         self._stop = threading.Event()
+        self._outbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._wake_pending = False
         self._ready: asyncio.Future[None] = loop.create_future()
         self._done: asyncio.Future[None] = loop.create_future()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -76,10 +79,30 @@ class PjThread:
         self._commands.put((fn, None))
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the asyncio loop (from the pj or a media thread)."""
+        """Run ``fn(*args)`` on the asyncio loop (from the pj or a media thread), in order.
+
+        Posts wait in an outbox and the loop is woken once for all that pile up before it
+        runs (one ``call_soon_threadsafe``, i.e. one write to the loop's self-pipe, per wake-up
+        instead of one per event: under load that write was a third of the pj thread's time).
+        """
+        self._outbox.append((fn, args))
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         # A closed loop (shutdown) has nobody listening any more.
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(fn, *args)
+            self.loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        """On the loop: run everything posted so far."""
+        self._wake_pending = False  # first: a post racing with the drain schedules a new flush
+        outbox = self._outbox
+        while outbox:
+            fn, args = outbox.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("a SIP event handler failed")
 
     def _resolve(self, fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
         self.post(_settle, fut, result, error)

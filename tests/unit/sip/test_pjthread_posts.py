@@ -1,0 +1,56 @@
+"""Posts from the pj thread reach the loop in order, all of them, with few loop wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from callcenter.voice.sip.pjthread import PjThread
+
+
+async def test_posts_arrive_in_order_and_share_wake_ups() -> None:
+    loop = asyncio.get_running_loop()
+    got: list[int] = []
+    thread = PjThread(loop, lambda: None, lambda ms: time.sleep(ms / 1000), lambda: None)
+    wakeups = 0
+    real = loop.call_soon_threadsafe
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal wakeups
+        wakeups += 1
+        return real(*args, **kwargs)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        def burst() -> None:
+            for i in range(5000):
+                thread.post(got.append, i)
+
+        producer = threading.Thread(target=burst)
+        producer.start()
+        producer.join()
+        for _ in range(100):
+            if len(got) == 5000:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
+    assert got == list(range(5000))
+    assert wakeups < 5000  # a burst is delivered in far fewer wake-ups than posts
+
+
+async def test_a_failing_handler_does_not_stop_the_others(caplog) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    got: list[str] = []
+    thread = PjThread(loop, lambda: None, lambda ms: None, lambda: None)
+
+    def boom() -> None:
+        raise ValueError("bad event")
+
+    thread.post(got.append, "a")
+    thread.post(boom)
+    thread.post(got.append, "b")
+    await asyncio.sleep(0.05)
+    assert got == ["a", "b"]
+    assert "SIP event handler failed" in caplog.text
