@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
 from dialer import compliance
-from dialer.leads import BadRow, ColumnMapping, LeadImport, parse_leads_file
+from dialer.leads import BadRow, ColumnMapping, LeadImport, lead_zone, parse_leads_file
 from dialer.retry import DEFAULT_BY_DISPOSITION, DEFAULT_BY_OUTCOME, Outcome, RetryPolicy, RetryRule
 from dialer.store import Campaign, LeadAttempt
 from dialer.store import Lead as LeadRow
@@ -148,6 +148,9 @@ class LeadFlow:
     done: int
     dnc: int
     failed: int
+    # Pending leads whose zone neither the lead, the number nor the campaign tells: they
+    # will be refused (give them a timezone column or the campaign a fallback zone).
+    zone_unknown: int
     attempts_last_hour: int
     runs_dry_at: datetime | None
 
@@ -164,7 +167,7 @@ def rules_of(c: Campaign) -> compliance.CampaignRules:
                                                            for d in c.holidays),
         max_attempts_per_day=c.max_attempts_per_day, max_attempts_total=c.max_attempts_total,
         abandon_target=c.abandon_target, ring_timeout_s=c.ring_timeout_s,
-        default_region=c.region)
+        default_region=c.region, fallback_zone=ZoneInfo(c.timezone) if c.timezone else None)
 
 
 def retry_policy_of(c: Campaign) -> RetryPolicy:
@@ -248,14 +251,14 @@ class CampaignRepository:
                     self.session.add(LeadRow(
                         campaign_id=campaign.id, phone=lead.phone, first_name=lead.first_name,
                         last_name=lead.last_name, external_id=lead.external_id,
-                        fields=dict(lead.custom)))
+                        fields=lead.fields()))
                     added += 1
                     continue
                 merged += len(lead.lines)
                 row.first_name = row.first_name or lead.first_name
                 row.last_name = row.last_name or lead.last_name
                 row.external_id = row.external_id or lead.external_id
-                row.fields = {**lead.custom, **row.fields}
+                row.fields = {**lead.fields(), **row.fields}
             self.session.flush()
             if progress is not None:
                 progress(min(start + batch, len(leads)))
@@ -279,25 +282,28 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
     """Count the campaign's leads by where they are in the flow at ``now``."""
     campaign = CampaignRepository(session).get(name)
     rules = rules_of(campaign)
-    fallback = (ZoneInfo(campaign.timezone),) if campaign.timezone else ()
     counts = dict.fromkeys(("new", "retry", "dialing", "done", "dnc", "failed"), 0)
     for status, n in session.execute(
             select(LeadRow.status, func.count()).where(LeadRow.campaign_id == campaign.id)
             .group_by(LeadRow.status)):
         counts[status] = int(n)
-    dialable = waiting_window = waiting_retry = 0
-    rows = session.execute(select(LeadRow.phone, LeadRow.next_attempt_at, LeadRow.wait_reason)
+    dialable = waiting_window = waiting_retry = zone_unknown = 0
+    rows = session.execute(select(LeadRow.phone, LeadRow.next_attempt_at, LeadRow.wait_reason,
+                                  LeadRow.fields)
                            .where(LeadRow.campaign_id == campaign.id,
                                   LeadRow.status.in_(PENDING)))
-    for phone, next_at, reason in rows:
-        if next_at is not None and aware(next_at) > now:
-            if reason in _WINDOW_REASONS:
+    for row in rows:
+        if row.next_attempt_at is not None and aware(row.next_attempt_at) > now:
+            if row.wait_reason in _WINDOW_REASONS:
                 waiting_window += 1
             else:
                 waiting_retry += 1
             continue
-        zones = compliance.time_zones(phone) or fallback
-        if zones and compliance.window_closed(zones, now, rules) is not None:
+        zones = compliance.called_party_zones(row.phone, lead_zone(row.fields or {}),
+                                              rules.fallback_zone)
+        if isinstance(zones, compliance.Reason):
+            zone_unknown += 1
+        elif compliance.window_closed(zones, now, rules) is not None:
             waiting_window += 1
         else:
             dialable += 1
@@ -315,7 +321,8 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         campaign=campaign.name, state=campaign.state, total=sum(counts.values()),
         dialable_now=dialable, waiting_window=waiting_window, waiting_retry=waiting_retry,
         dialing=counts["dialing"], done=counts["done"], dnc=counts["dnc"],
-        failed=counts["failed"], attempts_last_hour=last_hour, runs_dry_at=runs_dry)
+        failed=counts["failed"], zone_unknown=zone_unknown, attempts_last_hour=last_hour,
+        runs_dry_at=runs_dry)
 
 
 def aware(at: datetime) -> datetime:

@@ -8,9 +8,11 @@ be called at the moment of dialing (so a number put on a DNC list a second ago i
 The rules (as the FTC Telemarketing Sales Rule and Ofcom's persistent-misuse policy state
 them; stricter local law is configured through the rules):
 
-- calling hours in the called party's local time, derived from the number; when a number
-  spans several zones, only the hours legal in all of them; never before 08:00 nor at or
-  after 21:00 local whatever the campaign's window says; no calls on holidays;
+- calling hours in the called party's local time: the lead's own zone when it has one (a
+  ``timezone`` field, an IANA name or a US state code), else the number's zones, else the
+  campaign's fallback zone, else no call (:func:`called_party_zones`); when there are
+  several zones, only the hours legal in all of them; never before 08:00 nor at or after
+  21:00 local whatever the campaign's window says; no calls on holidays;
 - do-not-call lists (internal, per campaign, national) win over everything;
 - at most ``max_attempts_per_day`` attempts per local day and ``max_attempts_total`` ever;
 - no redial within 72 h of a call to the number that was abandoned;
@@ -22,7 +24,7 @@ them; stricter local law is configured through the rules):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -45,7 +47,11 @@ class Reason(StrEnum):
 
     ALLOWED = "allowed"
     INVALID_NUMBER = "not a valid phone number"
-    UNKNOWN_ZONE = "the number's time zone is unknown"
+    UNKNOWN_ZONE = ("the number's time zone is unknown: give the lead a timezone column "
+                    "(e.g. America/Chicago, or a US state code such as TX) or the campaign a "
+                    "fallback zone (--timezone)")
+    BAD_LEAD_ZONE = ("the lead's timezone field names no time zone: correct it (an IANA name "
+                     "such as America/Chicago, or a US state code such as TX)")
     DNC_INTERNAL = "on the internal do-not-call list"
     DNC_CAMPAIGN = "on the campaign's do-not-call list"
     DNC_NATIONAL = "on the national do-not-call list"
@@ -79,6 +85,8 @@ class CampaignRules:
     abandon_target: float = 0.03
     ring_timeout_s: float = 25.0
     default_region: str = "US"
+    # Assumed when neither the lead nor the number tells the called party's zone.
+    fallback_zone: ZoneInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,62 @@ def time_zones(e164: str) -> tuple[ZoneInfo, ...]:
         except (ValueError, KeyError, OSError):
             return ()  # "Etc/Unknown" or a zone this system lacks: treat as unknown
     return tuple(zones)
+
+
+# The zones of each US state and territory, for leads that carry a state instead of a zone.
+# A state that spans zones lists them all (the call must be legal in each, as for a number).
+US_STATE_ZONES: Mapping[str, tuple[str, ...]] = {
+    "AL": ("America/Chicago",), "AK": ("America/Anchorage", "America/Adak"),
+    "AZ": ("America/Phoenix", "America/Denver"), "AR": ("America/Chicago",),
+    "CA": ("America/Los_Angeles",), "CO": ("America/Denver",), "CT": ("America/New_York",),
+    "DE": ("America/New_York",), "DC": ("America/New_York",),
+    "FL": ("America/New_York", "America/Chicago"), "GA": ("America/New_York",),
+    "HI": ("Pacific/Honolulu",), "ID": ("America/Boise", "America/Los_Angeles"),
+    "IL": ("America/Chicago",), "IN": ("America/Indiana/Indianapolis", "America/Chicago"),
+    "IA": ("America/Chicago",), "KS": ("America/Chicago", "America/Denver"),
+    "KY": ("America/New_York", "America/Chicago"), "LA": ("America/Chicago",),
+    "ME": ("America/New_York",), "MD": ("America/New_York",), "MA": ("America/New_York",),
+    "MI": ("America/Detroit", "America/Menominee"), "MN": ("America/Chicago",),
+    "MS": ("America/Chicago",), "MO": ("America/Chicago",), "MT": ("America/Denver",),
+    "NE": ("America/Chicago", "America/Denver"), "NV": ("America/Los_Angeles",
+                                                        "America/Denver"),
+    "NH": ("America/New_York",), "NJ": ("America/New_York",), "NM": ("America/Denver",),
+    "NY": ("America/New_York",), "NC": ("America/New_York",),
+    "ND": ("America/Chicago", "America/Denver"), "OH": ("America/New_York",),
+    "OK": ("America/Chicago",), "OR": ("America/Los_Angeles", "America/Boise"),
+    "PA": ("America/New_York",), "RI": ("America/New_York",), "SC": ("America/New_York",),
+    "SD": ("America/Chicago", "America/Denver"), "TN": ("America/Chicago", "America/New_York"),
+    "TX": ("America/Chicago", "America/Denver"), "UT": ("America/Denver",),
+    "VT": ("America/New_York",), "VA": ("America/New_York",), "WA": ("America/Los_Angeles",),
+    "WV": ("America/New_York",), "WI": ("America/Chicago",), "WY": ("America/Denver",),
+    "PR": ("America/Puerto_Rico",), "VI": ("America/St_Thomas",), "GU": ("Pacific/Guam",),
+    "MP": ("Pacific/Saipan",), "AS": ("Pacific/Pago_Pago",),
+}
+
+
+def named_zones(name: str) -> tuple[ZoneInfo, ...]:
+    """The zones a lead's own ``timezone`` value names: an IANA zone (``America/Chicago``) or
+    a US state or territory code (``TX``: Central and Mountain); empty when it names none."""
+    name = name.strip()
+    state = US_STATE_ZONES.get(name.upper()) if len(name) == 2 else None
+    try:
+        return tuple(ZoneInfo(z) for z in state) if state else (ZoneInfo(name),)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return ()
+
+
+def called_party_zones(
+    e164: str, lead_zone: str | None = None, fallback: ZoneInfo | None = None
+) -> tuple[ZoneInfo, ...] | Reason:
+    """Where the called party may be, in order: the lead's own zone (which also narrows a
+    number spanning several zones), the number's zones, the campaign's fallback zone. A
+    :class:`Reason` when none is known or the lead's zone names none."""
+    if lead_zone and lead_zone.strip():
+        return named_zones(lead_zone) or Reason.BAD_LEAD_ZONE
+    zones = time_zones(e164)
+    if zones:
+        return zones
+    return (fallback,) if fallback is not None else Reason.UNKNOWN_ZONE
 
 
 def legal_hours(rules: CampaignRules) -> tuple[time, time]:
@@ -215,8 +279,10 @@ def check_dial(
     history: Iterable[Attempt],
     abandons: AbandonCounts,
     now: datetime,
+    lead_zone: str | None = None,
 ) -> DialDecision:
-    """May ``number`` be dialed at ``now`` (an aware datetime)? Checked in order of gravity."""
+    """May ``number`` be dialed at ``now`` (an aware datetime)? Checked in order of gravity.
+    ``lead_zone`` is the lead's own ``timezone`` field, if any (see :func:`called_party_zones`)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (with a time zone)")
     e164 = normalise(number, rules.default_region)
@@ -228,9 +294,9 @@ def check_dial(
         return DialDecision(False, Reason.DNC_CAMPAIGN)
     if e164 in dnc.national:
         return DialDecision(False, Reason.DNC_NATIONAL)
-    zones = time_zones(e164)
-    if not zones:
-        return DialDecision(False, Reason.UNKNOWN_ZONE)
+    zones = called_party_zones(e164, lead_zone, rules.fallback_zone)
+    if isinstance(zones, Reason):
+        return DialDecision(False, zones)
     attempts = list(history)
     if len(attempts) >= rules.max_attempts_total:
         return DialDecision(False, Reason.TOTAL_LIMIT)

@@ -1,8 +1,13 @@
-"""Survey results: a summary per question, a CSV export and a PNG chart.
+"""Campaign results: survey answers (a summary per question, a CSV export and a PNG chart)
+and the accuracy of answering-machine detection as the agents heard it.
 
 For each question: how many leads answered, the count and share of each answer, and the mean
 when every answer is a number (a 1-5 rating); ``mean`` is None for free or mixed answers.
 The chart needs matplotlib (in the dev group, not a runtime dependency).
+
+AMD accuracy (:func:`amd_accuracy`): of the calls AMD passed to an agent as a person, how many
+the agent dispositioned ``machine`` (a miss: a machine let through). Synthesised greetings
+flatter any detector; this is the live measure.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError
+from callcenter.store.models import Call, Disposition
 from dialer.campaigns import CampaignRepository
-from dialer.store import Lead, SurveyAnswer
+from dialer.ports import Result
+from dialer.store import Lead, LeadAttempt, SurveyAnswer
+
+MACHINE_DISPOSITION = "machine"  # seeded by migration 0001: "Answering machine"
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,52 @@ class QuestionSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AmdAccuracy:
+    """AMD's verdicts on a campaign's answered calls, checked against the agents' ears.
+
+    ``judged_human``: calls AMD passed as a person (to an agent, or dropped when none was
+    free); ``judged_machine``: calls it judged a machine (no agent hears those, so a person
+    judged a machine cannot be counted here); ``dispositioned``: calls passed to an agent that
+    the agent gave a disposition; ``agent_said_machine``: of those, the ones dispositioned
+    ``machine``; ``miss_rate`` = agent_said_machine / dispositioned (None before any)."""
+
+    judged_human: int
+    judged_machine: int
+    dispositioned: int
+    agent_said_machine: int
+    miss_rate: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def amd_accuracy(session: Session, campaign: str) -> AmdAccuracy:
+    """AMD accuracy of ``campaign``. The agent's disposition is the attempt's when the voice
+    layer reported one, else the one set on the call record (``POST
+    /api/calls/{id}/disposition``, usually in wrap-up, after the attempt closed)."""
+    cid = CampaignRepository(session).get(campaign).id
+    code = func.coalesce(LeadAttempt.disposition, Disposition.code)
+    rows = session.execute(
+        select(LeadAttempt.outcome, code, func.count())
+        .outerjoin(Call, Call.id == LeadAttempt.call_id)
+        .outerjoin(Disposition, Disposition.id == Call.disposition_id)
+        .where(LeadAttempt.campaign_id == cid,
+               LeadAttempt.outcome.in_([Result.HUMAN, Result.ABANDONED, Result.MACHINE]))
+        .group_by(LeadAttempt.outcome, code))
+    human = machine = dispositioned = said_machine = 0
+    for outcome, disposition, n in rows:
+        if outcome == Result.MACHINE:
+            machine += n
+            continue
+        human += n
+        if outcome == Result.HUMAN and disposition is not None:
+            dispositioned += n
+            said_machine += n if disposition == MACHINE_DISPOSITION else 0
+    return AmdAccuracy(human, machine, dispositioned, said_machine,
+                       said_machine / dispositioned if dispositioned else None)
 
 
 def _number(value: str) -> float | None:

@@ -15,6 +15,7 @@ from callcenter.cli import (
     db,
     dialer,
     directory,
+    dnc,
     flow,
     staffing,
 )
@@ -54,6 +55,7 @@ app.add_typer(flow.app, name="flow")
 app.add_typer(dialer.app, name="dialer")
 app.add_typer(acd.app, name="acd")
 app.add_typer(campaign.app, name="campaign")
+app.add_typer(dnc.app, name="dnc")
 app.command("staffing")(staffing.staffing)
 
 

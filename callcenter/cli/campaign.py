@@ -24,8 +24,8 @@ from dialer.campaigns import (
     import_csv,
     lead_flow,
 )
-from dialer.leads import ColumnMapping
-from dialer.results import chart, export_csv, summarise
+from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping
+from dialer.results import AmdAccuracy, amd_accuracy, chart, export_csv, summarise
 
 app = typer.Typer(
     help="Outbound campaigns: create, import leads, start, pause, stop, status.",
@@ -35,6 +35,11 @@ app = typer.Typer(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def progress_line(stage: str, n: int) -> None:
+    """Progress of a large import, on one stderr line (``read 20000 rows``)."""
+    print(f"\r{stage} {n} rows", end="", file=sys.stderr, flush=True)
 
 
 @app.command("create")
@@ -54,7 +59,11 @@ def create_cmd(
     window: str = typer.Option("09:00-20:00", help="Calling window, called party's local time."),
     weekdays: str = typer.Option("0123456", help="Days to call, 0 = Monday."),
     holiday: list[str] = typer.Option([], help="A date not to call (YYYY-MM-DD); repeatable."),
-    timezone: str | None = typer.Option(None, help="Zone for numbers whose zone is unknown."),
+    timezone: str | None = typer.Option(
+        None,
+        help="Fallback zone (IANA, e.g. America/Chicago) for leads whose zone neither "
+        "their timezone column nor their number tells.",
+    ),
     region: str = typer.Option("US", help="Region for numbers without a country code."),
     ring_timeout: float = typer.Option(25.0, help="Seconds a call rings (at least 15)."),
     retry: str | None = typer.Option(
@@ -108,17 +117,17 @@ def import_cmd(
     first_name: str = typer.Option("first_name", help="Column of the first name."),
     last_name: str = typer.Option("last_name", help="Column of the last name."),
     external_id: str | None = typer.Option(None, help="Column of your own lead id."),
+    timezone_column: str = typer.Option(
+        LEAD_ZONE_FIELD,
+        help="Column of the lead's own zone (IANA name or US state code), if the file has it.",
+    ),
     region: str | None = typer.Option(
         None, help="Region of national numbers (default: the campaign's)."
     ),
 ) -> None:
     """Import leads from a CSV; bad rows are listed with their line number."""
-    mapping = ColumnMapping(phone, first_name, last_name, external_id)
-
-    def progress(stage: str, n: int) -> None:
-        print(f"\r{stage} {n} rows", end="", file=sys.stderr, flush=True)
-
-    report = import_csv(state(ctx).database(), name, file, mapping, region, progress)
+    mapping = ColumnMapping(phone, first_name, last_name, external_id, timezone=timezone_column)
+    report = import_csv(state(ctx).database(), name, file, mapping, region, progress_line)
     print(file=sys.stderr)
     typer.echo(
         f"{file}: {report.rows} rows, {report.added} leads added, {report.merged} "
@@ -152,6 +161,19 @@ def stop_cmd(ctx: typer.Context, name: str) -> None:
     _move(ctx, name, "stopped")
 
 
+def render_amd(a: AmdAccuracy) -> str:
+    miss = f"{100 * a.miss_rate:.1f} %" if a.miss_rate is not None else "unknown (no dispositions)"
+    return "\n".join(
+        [
+            f"AMD judged human  {a.judged_human}",
+            f"  dispositioned   {a.dispositioned}",
+            f"  agent: machine  {a.agent_said_machine}",
+            f"  miss rate       {miss}",
+            f"AMD judged mach.  {a.judged_machine}",
+        ]
+    )
+
+
 def render_flow(f: LeadFlow) -> str:
     dry = f.runs_dry_at.strftime("%Y-%m-%d %H:%M UTC") if f.runs_dry_at else "unknown (no pace)"
     return "\n".join(
@@ -165,6 +187,7 @@ def render_flow(f: LeadFlow) -> str:
             f"  done            {f.done}",
             f"  do not call     {f.dnc}",
             f"  failed          {f.failed}",
+            f"  zone unknown    {f.zone_unknown}",
             f"pace              {f.attempts_last_hour} attempts in the last hour",
             f"runs dry          {dry}",
         ]
@@ -177,6 +200,7 @@ def status_cmd(ctx: typer.Context, name: str | None = typer.Argument(None)) -> N
     with state(ctx).database().session() as s:
         if name is not None:
             typer.echo(render_flow(lead_flow(s, name, _now())))
+            typer.echo(render_amd(amd_accuracy(s, name)))
             return
         campaigns = CampaignRepository(s).list()
         if not campaigns:

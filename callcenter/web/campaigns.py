@@ -1,9 +1,9 @@
-"""REST API for outbound campaigns: create, import leads, start / pause / stop, lead flow and
-survey results (JSON, CSV and a PNG chart).
+"""REST API for outbound campaigns: create, import leads, start / pause / stop, lead flow with
+AMD accuracy, and survey results (JSON, CSV and a PNG chart).
 
 The database is ``app.state.db`` when set (tests, tools) or the engine's. An unknown campaign
 is 404, an existing name 409, a state change the life cycle forbids 409 with the sentence
-that says what is allowed, a bad CSV 422 with its line numbers.
+that says what is allowed, a bad CSV or a bad do-not-call request 422 with what to change.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
+from dialer.attempts import DncError
 from dialer.campaigns import (
     CampaignRepository,
     CampaignSettings,
     CampaignStateError,
     lead_flow,
 )
-from dialer.leads import ColumnMapping, LeadListError, parse_leads_text
-from dialer.results import chart, export_csv, summarise
+from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, LeadListError, parse_leads_text
+from dialer.results import amd_accuracy, chart, export_csv, summarise
 from dialer.store import Campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
@@ -41,14 +42,15 @@ def _db(request: Request) -> Database:
     return db
 
 
-async def _run(request: Request, work: Callable[[Session], T]) -> T:
+async def run_in_db(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction; the dialer's errors become 404, 409 and 422."""
     try:
         return await _db(request).run(work)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except (AlreadyExists, CampaignStateError) as exc:
         raise HTTPException(409, str(exc)) from None
-    except LeadListError as exc:
+    except (LeadListError, DncError) as exc:
         raise HTTPException(422, str(exc)) from None
 
 
@@ -77,17 +79,17 @@ def _public(c: Campaign) -> dict[str, Any]:
 
 @router.get("")
 async def list_campaigns(request: Request) -> list[dict[str, Any]]:
-    return await _run(request, lambda s: [_public(c) for c in CampaignRepository(s).list()])
+    return await run_in_db(request, lambda s: [_public(c) for c in CampaignRepository(s).list()])
 
 
 @router.post("", status_code=201)
 async def create_campaign(request: Request, body: CampaignSettings) -> dict[str, Any]:
-    return await _run(request, lambda s: _public(CampaignRepository(s).create(body)))
+    return await run_in_db(request, lambda s: _public(CampaignRepository(s).create(body)))
 
 
 @router.get("/{name}")
 async def read_campaign(request: Request, name: str) -> dict[str, Any]:
-    return await _run(request, lambda s: _public(CampaignRepository(s).get(name)))
+    return await run_in_db(request, lambda s: _public(CampaignRepository(s).get(name)))
 
 
 @router.post("/{name}/leads")
@@ -98,11 +100,13 @@ async def import_leads(
     first_name: str = "first_name",
     last_name: str = "last_name",
     external_id: str | None = None,
+    timezone: str = LEAD_ZONE_FIELD,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """The body is the CSV itself (``Content-Type: text/csv``), header row first."""
+    """The body is the CSV itself (``Content-Type: text/csv``), header row first.
+    ``timezone`` names the column of the lead's own zone (IANA name or US state code)."""
     text = (await request.body()).decode("utf-8-sig", errors="replace")
-    mapping = ColumnMapping(phone, first_name, last_name, external_id)
+    mapping = ColumnMapping(phone, first_name, last_name, external_id, timezone=timezone)
 
     def work(s: Session) -> dict[str, Any]:
         repo = CampaignRepository(s)
@@ -115,14 +119,14 @@ async def import_leads(
             "bad_rows": [{"line": b.line, "reason": b.reason} for b in report.bad_rows],
         }
 
-    return await _run(request, work)
+    return await run_in_db(request, work)
 
 
 async def _move(
     request: Request, name: str, wanted: Literal["running", "paused", "stopped"]
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return await _run(
+    return await run_in_db(
         request, lambda s: _public(CampaignRepository(s).transition(name, wanted, now))
     )
 
@@ -144,14 +148,19 @@ async def stop(request: Request, name: str) -> dict[str, Any]:
 
 @router.get("/{name}/status")
 async def status(request: Request, name: str) -> dict[str, Any]:
-    """The lead flow: dialable now, waiting for the window or a retry, done, runs dry at."""
+    """The lead flow (dialable now, waiting for the window or a retry, done, runs dry at) and
+    ``amd``: AMD's verdicts against the agents' dispositions (``miss_rate``: machines AMD
+    passed to agents as persons, per dispositioned call)."""
     now = datetime.now(UTC)
-    return await _run(request, lambda s: lead_flow(s, name, now).as_dict())
+    return await run_in_db(
+        request,
+        lambda s: {**lead_flow(s, name, now).as_dict(), "amd": amd_accuracy(s, name).as_dict()},
+    )
 
 
 @router.get("/{name}/results")
 async def results(request: Request, name: str) -> list[dict[str, Any]]:
-    return await _run(request, lambda s: [q.as_dict() for q in summarise(s, name)])
+    return await run_in_db(request, lambda s: [q.as_dict() for q in summarise(s, name)])
 
 
 @router.get("/{name}/results.csv")
@@ -162,7 +171,7 @@ async def results_csv(request: Request, name: str) -> Response:
         return out.getvalue()
 
     return Response(
-        await _run(request, work),
+        await run_in_db(request, work),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
@@ -170,7 +179,7 @@ async def results_csv(request: Request, name: str) -> Response:
 
 @router.get("/{name}/results.png")
 async def results_png(request: Request, name: str) -> Response:
-    summaries = await _run(request, lambda s: summarise(s, name))
+    summaries = await run_in_db(request, lambda s: summarise(s, name))
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = await asyncio.to_thread(

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dialer.compliance import (
+    US_STATE_ZONES,
     AbandonCounts,
     Attempt,
     CampaignRules,
+    DialDecision,
     DncLists,
     Reason,
+    called_party_zones,
     check_dial,
     is_abandoned,
+    named_zones,
     normalise,
     ring_timeout_s,
     time_zones,
@@ -173,3 +178,120 @@ def test_invalid_numbers_and_naive_clocks() -> None:
         assert "aware" in str(err)
     else:
         raise AssertionError("a naive datetime must be refused")
+
+
+# --- Whose time zone: the lead's own > the number's > the campaign's fallback > refuse ---
+
+UNKNOWN_ZONE_NUMBERS = ["+80012345678", "+870301234567", "+881612345678", "+883510012345"]
+LEAD_ZONES = [
+    "America/Chicago",
+    "Pacific/Honolulu",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "TX",
+    "ca",
+    "IN",
+    "AK",
+    "PR",
+]
+FALLBACKS = ["America/New_York", "Asia/Kolkata", "Pacific/Auckland", "UTC"]
+
+
+def test_unknown_zone_numbers_have_no_zone() -> None:
+    for number in UNKNOWN_ZONE_NUMBERS:
+        assert normalise(number) == number and time_zones(number) == ()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(numbers(), st.sampled_from(UNKNOWN_ZONE_NUMBERS)),
+    clocks,
+    windows,
+    st.none() | st.sampled_from(LEAD_ZONES),
+    st.none() | st.sampled_from(FALLBACKS),
+)
+def test_never_outside_the_hours_of_the_zone_that_applies(
+    number: str,
+    now: datetime,
+    window: tuple[time, time],
+    lead_zone: str | None,
+    fallback: str | None,
+) -> None:
+    rules = CampaignRules(
+        window_start=window[0],
+        window_end=window[1],
+        fallback_zone=ZoneInfo(fallback) if fallback else None,
+    )
+    decision = check_dial(number, rules, DncLists(), (), AbandonCounts(), now, lead_zone)
+    if lead_zone:
+        zones = named_zones(lead_zone)
+    else:
+        zones = time_zones(number) or ((ZoneInfo(fallback),) if fallback else ())
+    expected = zones or Reason.UNKNOWN_ZONE
+    assert called_party_zones(number, lead_zone, rules.fallback_zone) == expected
+    if not zones:
+        assert decision == DialDecision(False, Reason.UNKNOWN_ZONE)
+        assert "--timezone" in decision.reason.value and "timezone column" in decision.reason.value
+        return
+    if decision.allowed:
+        for zone in zones:
+            local = now.astimezone(zone).time()
+            assert time(8, 0) <= local < time(21, 0)
+            assert window[0] <= local < window[1]
+    elif decision.next_allowed_at is not None:
+        again = check_dial(
+            number, rules, DncLists(), (), AbandonCounts(), decision.next_allowed_at, lead_zone
+        )
+        assert again.allowed, again
+
+
+def test_the_leads_zone_wins_and_narrows_a_number_spanning_zones() -> None:
+    at = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 09:00 New York, 08:00 Chicago, 04:00 HI
+    toll_free = "+18005550100"  # every US zone: closed in Hawaii
+    none = AbandonCounts()
+    assert not check_dial(toll_free, CampaignRules(), DncLists(), (), none, at).allowed
+    assert check_dial(
+        toll_free, CampaignRules(), DncLists(), (), none, at, "America/New_York"
+    ).allowed
+    assert check_dial(toll_free, CampaignRules(), DncLists(), (), none, at, "NY").allowed
+    # Texas spans Central and Mountain: 08:00 Chicago but 07:00 Denver
+    texas = check_dial(toll_free, CampaignRules(), DncLists(), (), none, at, "TX")
+    assert texas.reason is Reason.OUTSIDE_WINDOW
+    assert texas.next_allowed_at == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 09:00 Denver
+    # the lead lives in Honolulu although the number is New York's: the lead's zone wins
+    moved = check_dial(NYC, CampaignRules(), DncLists(), (), none, at, "Pacific/Honolulu")
+    assert moved.reason is Reason.OUTSIDE_WINDOW
+
+
+def test_campaign_fallback_only_when_neither_lead_nor_number_tells() -> None:
+    at = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 09:00 New York, 19:30 Kolkata
+    sat = UNKNOWN_ZONE_NUMBERS[1]
+    none = AbandonCounts()
+    assert check_dial(sat, CampaignRules(), DncLists(), (), none, at).reason is (
+        Reason.UNKNOWN_ZONE
+    )
+    ny = CampaignRules(fallback_zone=ZoneInfo("America/New_York"))
+    assert check_dial(sat, ny, DncLists(), (), none, at).allowed
+    kolkata = CampaignRules(fallback_zone=ZoneInfo("Asia/Kolkata"))
+    assert check_dial(sat, kolkata, DncLists(), (), none, at).allowed
+    late = at + timedelta(hours=2)  # 21:30 in Kolkata
+    assert check_dial(sat, kolkata, DncLists(), (), none, late).reason is Reason.OUTSIDE_WINDOW
+    # a known number ignores the fallback: New York at 09:00 while Kolkata would be closed
+    assert check_dial(NYC, kolkata, DncLists(), (), none, at).allowed
+    assert check_dial(sat, ny, DncLists(), (), none, at, "Asia/Tokyo").reason is (
+        Reason.OUTSIDE_WINDOW
+    )  # 23:00 in Tokyo: the lead's zone beats the fallback
+
+
+def test_a_lead_zone_naming_no_zone_is_refused_with_what_to_do() -> None:
+    for bad in ("Mars/Olympus", "ZZ", "../etc/passwd", "America/"):
+        assert named_zones(bad) == ()
+        decision = check_dial(NYC, CampaignRules(), DncLists(), (), AbandonCounts(), NOON_NY, bad)
+        assert decision == DialDecision(False, Reason.BAD_LEAD_ZONE)
+        assert "IANA" in decision.reason.value
+    assert check_dial(
+        NYC, CampaignRules(), DncLists(), (), AbandonCounts(), NOON_NY, "  "
+    ).allowed  # blank: no lead zone
+    assert [z.key for z in named_zones("in")] == ["America/Indiana/Indianapolis", "America/Chicago"]
+    assert all(named_zones(state) for state in US_STATE_ZONES)
