@@ -189,6 +189,11 @@ class SipSettings(_Section):
     prompt_cache_dir: Path = Field(Path("var/prompts"), description="Rendered TTS prompts.")
     hold_music: Path | None = Field(None, description="WAV (8 kHz mono) looped while queued.")
     record_calls: bool = Field(True, description="Record bridged calls into recordings_dir.")
+    recording_channels: Literal["mono", "stereo"] = Field(
+        "stereo",
+        description="stereo: the caller on the left channel, the agent on the right (quality "
+        "monitoring, speech analytics; as Twilio records); mono: both mixed, half the size.",
+    )
     language: str = Field("en-US", description="Language of the queue announcements.")
 
 

@@ -13,5 +13,19 @@ def recording_dir(root: Path, when: datetime) -> Path:
 
 
 def recording_path(root: Path, call_id: str, kind: str, when: datetime | None = None) -> Path:
-    """``kind``: ``call`` (agent conversation), ``voicemail`` or ``rec`` (a flow's record node)."""
-    return recording_dir(root, when or datetime.now()) / f"{call_id}-{kind}.wav"
+    """A new file for ``kind``: ``call`` (agent conversation), ``voicemail`` or ``rec`` (a
+    flow's record node). A call's second recording of a kind (the caller requeued to another
+    agent, a flow recording twice) gets ``-2``, ``-3``... instead of overwriting the first."""
+    directory = recording_dir(root, when or datetime.now())
+    path = directory / f"{call_id}-{kind}.wav"
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / f"{call_id}-{kind}-{n}.wav"
+    return path
+
+
+def side_paths(path: Path) -> tuple[Path, Path]:
+    """The caller's and the agent's parts of a stereo recording while it is being made
+    (``X.caller.wav``, ``X.agent.wav`` next to ``X.wav``); joined into ``path`` at the end."""
+    return path.with_suffix(".caller.wav"), path.with_suffix(".agent.wav")

@@ -1,13 +1,15 @@
 """The record of a recording: started, paused and resumed (audited: who and why), stopped.
 
 Used by the voice layers around their recorders; each step is one small transaction (a few per
-call, off the hot path of call set-up).
+call, off the hot path of call set-up). A recording made elsewhere (Twilio's) is entered whole
+by :meth:`RecordingLog.stored`, once per file however often it is reported.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.store import Database
@@ -44,12 +46,78 @@ class RecordingLog:
         extra = (datetime.now(UTC) - since).total_seconds() if since else 0.0
         await self._audit(recording_id, "resumed", by, "", status="recording", paused_s=extra)
 
-    async def stopped(self, recording_id: int) -> None:
+    async def stopped(
+        self, recording_id: int, *, audio_s: float | None = None, problem: str = ""
+    ) -> None:
+        """The recorder stopped. ``audio_s``: the length of the finished file, when known (then
+        ``duration_s`` is exactly that plus the paused time). ``problem``: the file could not be
+        finished; the row is marked ``failed`` and the audit row says why."""
         since = self._paused_since.pop(recording_id, None)
         extra = (datetime.now(UTC) - since).total_seconds() if since else 0.0
         await self._audit(
-            recording_id, "stopped", "engine", "", status="done", paused_s=extra, end=True
+            recording_id,
+            "stopped",
+            "engine",
+            problem,
+            status="failed" if problem else "done",
+            paused_s=extra,
+            end=True,
+            audio_s=audio_s,
         )
+
+    async def stored(
+        self,
+        call_id: str,
+        path: str,
+        *,
+        kind: str,
+        channels: int,
+        duration_s: float,
+        started_at: datetime | None = None,
+        by: str = "engine",
+        note: str = "",
+    ) -> tuple[int, bool]:
+        """Enter a finished recording made elsewhere: the row (status ``done``) and its
+        ``started`` and ``stopped`` audit rows, ``note`` as the reason of ``started``. One row
+        per (call, file): entering the same file again returns the first row's id and False."""
+
+        def write(s: Session) -> tuple[int, bool]:
+            known = _find(s, call_id, path)
+            if known is not None:
+                return known, False
+            start = (
+                _aware(started_at)
+                if started_at
+                else datetime.now(UTC) - timedelta(seconds=duration_s)
+            )
+            end = start + timedelta(seconds=duration_s)
+            rec = Recording(
+                call_id=call_id,
+                path=path,
+                kind=kind,
+                channels=channels,
+                started_at=start,
+                ended_at=end,
+                duration_s=duration_s,
+                status="done",
+            )
+            s.add(rec)
+            s.flush()
+            s.add_all(
+                [
+                    RecordingAudit(
+                        recording_id=rec.id, at=start, action="started", by=by, reason=note[:255]
+                    ),
+                    RecordingAudit(recording_id=rec.id, at=end, action="stopped", by=by),
+                ]
+            )
+            return rec.id, True
+
+        return await self.db.run(write)
+
+    async def known(self, call_id: str, path: str) -> bool:
+        """Whether the call has a recording row for this file."""
+        return await self.db.run(lambda s: _find(s, call_id, path) is not None)
 
     async def _audit(
         self,
@@ -61,6 +129,7 @@ class RecordingLog:
         status: str,
         paused_s: float = 0.0,
         end: bool = False,
+        audio_s: float | None = None,
     ) -> None:
         def write(s: Session) -> None:
             rec = s.get(Recording, recording_id)
@@ -70,9 +139,19 @@ class RecordingLog:
             rec.paused_s += paused_s
             if end:
                 rec.ended_at = datetime.now(UTC)
-                rec.duration_s = (rec.ended_at - _aware(rec.started_at)).total_seconds()
+                rec.duration_s = (
+                    audio_s + rec.paused_s
+                    if audio_s is not None
+                    else (rec.ended_at - _aware(rec.started_at)).total_seconds()
+                )
             s.add(
                 RecordingAudit(recording_id=recording_id, action=action, by=by, reason=reason[:255])
             )
 
         await self.db.run(write)
+
+
+def _find(s: Session, call_id: str, path: str) -> int | None:
+    return s.scalars(
+        select(Recording.id).where(Recording.call_id == call_id, Recording.path == path)
+    ).first()

@@ -1,8 +1,10 @@
 """Recordings' metadata and their audit trail (who paused a recording, when, why).
 
-The audio is a file under ``recordings_dir``; the row says which call it belongs to, how long
-it is, how much of it was paused (card numbers are not recorded), and the audit rows say who
-did what, for compliance reviews.
+The audio is a file under ``recordings_dir``; the row says which call it belongs to, how many
+channels it has (2: the caller on the left, the agent on the right), how long it ran
+(``duration_s``, paused time included) and how much of that was paused (card numbers are not
+recorded: the file holds ``duration_s - paused_s`` seconds), and the audit rows say who did
+what, for compliance reviews.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ class Recording(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="call")  # call, voicemail, rec
     path: Mapped[str] = mapped_column(String(512))
-    channels: Mapped[int] = mapped_column(Integer, default=1)
+    channels: Mapped[int] = mapped_column(Integer, default=1)  # 2: caller left, agent right
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[float | None] = mapped_column(Float)
     paused_s: Mapped[float] = mapped_column(Float, default=0.0)
-    status: Mapped[str] = mapped_column(String(16), default="recording")  # recording, paused, done
+    # recording, paused, done; failed: the file could not be finished (the audit row says why)
+    status: Mapped[str] = mapped_column(String(16), default="recording")
 
 
 class RecordingAudit(Base):

@@ -2,7 +2,8 @@
 
 incoming -> menu -> gather -> enqueue -> agent rung over REST -> agent answers -> bridged ->
 agent hangs up -> the flow goes on -> caller's completed status (twice) -> recording callback
-(twice) -> one CDR in the database, on SQLite and PostgreSQL, shaped like a SIP call's.
+(twice) -> one CDR and one recordings row in the database, on SQLite and PostgreSQL, shaped
+like a SIP call's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.store.models import Call
+from callcenter.store.recordings import Recording, RecordingAudit
 from tests.support.twilio_standin import TwilioEngine, TwilioStandIn
 
 # The SIP test's flow: one flow file serves both voice layers.
@@ -241,3 +243,14 @@ async def test_inbound_call_reaches_an_agent_and_leaves_one_sip_shaped_cdr(
     assert stored.is_relative_to(tmp_path / "recordings")
     assert stored.read_bytes() == standin.recording_audio
     assert rec["recording_sid"] == "RE" + "2" * 32 and rec["voicemail"] is False
+    # ... and in the recordings table: one dual-channel row, audited as a SIP recording is
+    [row] = await engine.db.run(lambda s: list(s.scalars(select(Recording))))
+    assert row.call_id == call.id and row.kind == "call" and row.channels == 2
+    assert row.path == rec["path"] and row.status == "done" and row.duration_s == 1.0
+    audit = await engine.db.run(
+        lambda s: [(a.action, a.by, a.reason) for a in s.scalars(select(RecordingAudit))]
+    )
+    assert audit == [
+        ("started", "engine", f"Twilio recording RE{'2' * 32}"),
+        ("stopped", "engine", ""),
+    ]

@@ -24,6 +24,7 @@ from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.agents import AgentReleased
 from callcenter.voice.sip.inbound import SipCall, now, queue_result
+from callcenter.voice.sip.recording import ConversationRecording
 
 if TYPE_CHECKING:
     from callcenter.voice.sip.layer import SipVoiceLayer
@@ -95,8 +96,7 @@ class _State:
     def __init__(self) -> None:
         self.music: int | None = None
         self.consult: int | None = None  # the target leg of an attended transfer
-        self.recording: int | None = None  # the recording's row id
-        self.recording_paused = False
+        self.recording: ConversationRecording | None = None
 
 
 async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event | Requeued:
@@ -106,10 +106,15 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
     await stack.bridge(call.leg, agent_leg)
     started, state = time.monotonic(), _State()
     if layer.settings.sip.record_calls:
-        path = layer.recording_path(call.rec.call_id, "call")
-        call._recording = await stack.record(str(path), call.leg, agent_leg)
-        await layer.cdr.event(call.rec, "recording", {"path": str(path)})
-        state.recording = await layer.recordings.started(call.rec.call_id, str(path))
+        state.recording = await ConversationRecording.start(
+            layer, call.rec.call_id, call.leg, agent_leg
+        )
+        call._recording = state.recording.recorder
+        await layer.cdr.event(
+            call.rec,
+            "recording",
+            {"path": str(state.recording.path), "channels": 2 if state.recording.stereo else 1},
+        )
     await layer.cdr.event(call.rec, "connected", {"agent": agent_id}, announce="connected")
     outcome: ivr.Event | Requeued | None = None
     try:
@@ -126,11 +131,9 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
             )
             outcome = await _handle(layer, call, agent_id, agent_leg, state, item)
     finally:
-        if call._recording is not None:
-            rid, call._recording = call._recording, None
-            await stack.stop_recording(rid)
         if state.recording is not None:
-            await layer.recordings.stopped(state.recording)
+            call._recording = None
+            await state.recording.stop()
         if state.music is not None:
             await stack.stop_playback(state.music)
         if state.consult is not None:  # an attended transfer left half-way
@@ -202,6 +205,8 @@ async def _handle(
                 await stack.stop_playback(state.music)
                 state.music = None
             await stack.bridge(call.leg, target)
+            if state.recording is not None:
+                await state.recording.agent_replaced(agent_leg, target)
             await layer.cdr.event(
                 call.rec,
                 "transferred",
@@ -214,18 +219,11 @@ async def _handle(
             call.agent_leg = None
             return queue_result(QueueOutcome.SERVED, agent_id)
         case PauseRecording(by=by, reason=reason) if (
-            call._recording is not None
-            and state.recording is not None
-            and not state.recording_paused
+            state.recording is not None and not state.recording.paused
         ):
-            await stack.pause_recording(call._recording, True)
-            state.recording_paused = True
-            await layer.recordings.paused(state.recording, by, reason)
-        case ResumeRecording(by=by) if call._recording is not None and state.recording_paused:
-            assert state.recording is not None
-            await stack.pause_recording(call._recording, False)
-            state.recording_paused = False
-            await layer.recordings.resumed(state.recording, by)
+            await state.recording.pause(by, reason)
+        case ResumeRecording(by=by) if state.recording is not None and state.recording.paused:
+            await state.recording.resume(by)
         case CancelTransfer() if state.consult is not None:
             consult, state.consult = state.consult, None
             await stack.hangup(consult, 200)

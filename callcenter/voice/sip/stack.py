@@ -17,11 +17,12 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+from callcenter.calls.recording_wav import RecordingFileError
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
@@ -44,6 +45,15 @@ class SipConfig:
     log_level: int = 1
     user_agent: str = "callcenter"
     public_host: str | None = None  # what goes into Contact / SDP when behind NAT
+
+
+@dataclass
+class _Recording:
+    """The files recorded together under one recording id (ids of ``SipStack._recorders``)."""
+
+    tracks: list[int]
+    aligned: bool  # every file also hears the silent source (see SipStack.record_tracks)
+    paused: bool = False
 
 
 _URI_USER = re.compile(r"^(?:\"[^\"]*\"\s*)?<?\s*(?:sips?|tel):([^@;>]+)", re.IGNORECASE)
@@ -160,7 +170,8 @@ class SipStack:
         self._account: Any = None
         self._legs: dict[int, Any] = {}
         self._players: dict[int, Any] = {}
-        self._recorders: dict[int, tuple[Any, list[int]]] = {}
+        self._recorders: dict[int, tuple[Any, list[int]]] = {}  # one per file
+        self._recordings: dict[int, _Recording] = {}  # what callers hold: one or more files
         self._bridges: dict[int, set[int]] = {}  # leg -> legs it transmits to
         self._ids = count(1)
         self.capacity = 0
@@ -426,50 +437,117 @@ class SipStack:
 
     async def record(self, wav: str, *legs: int) -> int:
         """Record the mix of ``legs`` into ``wav``; returns a recording id."""
+        return await self.record_tracks([(wav, legs)])
+
+    async def record_tracks(self, tracks: Sequence[tuple[str, Sequence[int]]]) -> int:
+        """Record several WAV files as one recording (one id to pause, switch and stop), each
+        the mix of its legs (stereo: the caller's leg into one file, the agent's into another).
+
+        With two or more files, each also hears the conference's silent source (the null sound
+        device's capture port): a recorder writes only on the clock ticks when something sends
+        it audio, so without it a leg that sends nothing for a while (a phone on hold with
+        ``a=inactive``) would shorten its file and put the sides out of step. All connections
+        are made in one pj-thread command; pjmedia queues them and applies them together at
+        its next clock tick, so the files start on the same tick."""
 
         def run() -> int:
-            rec = pj.AudioMediaRecorder()
-            rec.createRecorder(wav)
-            for leg_id in legs:
-                self._media(leg_id).startTransmit(rec)
+            sources = [[self._media(leg_id) for leg_id in legs] for _, legs in tracks]
+            made: list[int] = []
+            try:
+                for wav, legs in tracks:
+                    rec = pj.AudioMediaRecorder()
+                    rec.createRecorder(wav)
+                    tid = next(self._ids)
+                    self._recorders[tid] = (rec, list(legs))
+                    made.append(tid)
+            except pj.Error as exc:
+                for tid in made:
+                    del self._recorders[tid]
+                raise RecordingFileError(
+                    f"cannot create the recording file {wav} ({exc.info()}): check that "
+                    "recordings_dir exists and is writable, and that pjsua2 has recorders left"
+                ) from None
+            recording = _Recording(made, aligned=len(tracks) > 1)
+            for tid, medias in zip(made, sources, strict=True):
+                rec = self._recorders[tid][0]
+                for media in medias:
+                    media.startTransmit(rec)
+                if recording.aligned:
+                    self._silence().startTransmit(rec)
             rid = next(self._ids)
-            self._recorders[rid] = (rec, list(legs))
+            self._recordings[rid] = recording
             return rid
 
         return await self._thread.submit(run)
 
     async def stop_recording(self, recording_id: int) -> None:
+        """Stop and close the files. pjsua finishes each file (its header) on the media clock
+        thread a tick or more later: wait for that before reading it (``recording_wav``)."""
+
         def run() -> None:
-            entry = self._recorders.pop(recording_id, None)
-            if entry is None:
+            recording = self._recordings.pop(recording_id, None)
+            if recording is None:
                 return
-            rec, legs = entry
-            for leg_id in legs:
-                leg = self._legs.get(leg_id)
-                if leg is not None and leg.audio is not None:
-                    leg.audio.stopTransmit(rec)
-            del rec  # closes the WAV file (writes its header)
+            for tid in recording.tracks:
+                # The last reference: the recorder and its conference port go, connections too.
+                self._recorders.pop(tid, None)
 
         await self._thread.submit(run)
 
     async def pause_recording(self, recording_id: int, paused: bool) -> None:
-        """Stop (or restart) feeding the legs to a recorder: nothing is written while paused,
-        so the file lacks the paused time (the recording's audit rows say when it was)."""
+        """Stop (or restart) feeding a recording: nothing is written while paused, so the
+        files lack the paused time, the same ticks in each (the audit rows say when it was)."""
 
         def run() -> None:
-            entry = self._recorders.get(recording_id)
-            if entry is None:
+            recording = self._recordings.get(recording_id)
+            if recording is None or recording.paused == paused:
                 return
-            rec, legs = entry
-            for leg_id in legs:
-                leg = self._legs.get(leg_id)
-                if leg is not None and leg.audio is not None:
+            recording.paused = paused
+            for tid in recording.tracks:
+                rec, legs = self._recorders[tid]
+                for leg_id in legs:
+                    self._feed(leg_id, rec, not paused)
+                if recording.aligned:
+                    silence = self._silence()
                     if paused:
-                        leg.audio.stopTransmit(rec)
+                        silence.stopTransmit(rec)
                     else:
-                        leg.audio.startTransmit(rec)
+                        silence.startTransmit(rec)
 
         await self._thread.submit(run)
+
+    async def switch_recorded_leg(
+        self, recording_id: int, track: int, old_leg: int | None, new_leg: int
+    ) -> None:
+        """Record ``new_leg`` instead of ``old_leg`` in file number ``track`` of a recording
+        (an attended transfer: the target takes the agent's place in the same file)."""
+
+        def run() -> None:
+            recording = self._recordings.get(recording_id)
+            if recording is None:
+                return
+            rec, legs = self._recorders[recording.tracks[track]]
+            if old_leg in legs:
+                legs.remove(old_leg)
+                if not recording.paused:
+                    self._feed(old_leg, rec, False)
+            legs.append(new_leg)
+            if not recording.paused:
+                self._feed(new_leg, rec, True)
+
+        await self._thread.submit(run)
+
+    def _feed(self, leg_id: int, rec: Any, on: bool) -> None:
+        leg = self._legs.get(leg_id)
+        if leg is not None and leg.audio is not None:
+            if on:
+                leg.audio.startTransmit(rec)
+            else:
+                leg.audio.stopTransmit(rec)
+
+    def _silence(self) -> Any:
+        """A source that sends silence on every tick: the null sound device's capture port."""
+        return self._ep.audDevManager().getCaptureDevMedia()
 
     async def send_dtmf(self, leg_id: int, digits: str) -> None:
         await self._thread.submit(lambda: self._leg(leg_id).dialDtmf(digits))

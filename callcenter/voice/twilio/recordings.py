@@ -1,20 +1,29 @@
-"""Twilio's recording status callback: the media into ``recordings/``, metadata into the CDR.
+"""Twilio's recording status callback: the media into ``recordings/``, a row in the
+``recordings`` table (with its ``started``/``stopped`` audit rows, as a SIP recording has) and
+a ``recording`` event in the CDR.
 
 Recordings of agent conversations usually arrive after the call ended, so the call is found
 among the recently ended ones, or, after an engine restart, rebuilt from the database by its
-CallSid. Each RecordingSid is stored once however often Twilio repeats the callback; a failed
-download answers 500 so Twilio tries again.
+CallSid. Each RecordingSid is stored once however often Twilio repeats the callback (one file,
+one row); a failed download answers 503 so Twilio tries again. Agent conversations are
+recorded dual-channel (``record-from-answer-dual``): Twilio puts the call that ran the
+``<Dial>`` (the agent's) on the first channel and the caller on the second.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.calls import CallLog
+from callcenter.calls.recording_paths import recording_dir
+from callcenter.calls.recordings import RecordingLog
 from callcenter.store.models import Call, CallEvent
 from callcenter.voice.twilio.rest import TwilioRestError
 
@@ -22,6 +31,8 @@ if TYPE_CHECKING:
     from callcenter.voice.twilio.layer import TwilioVoiceLayer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T", int, float)
 
 
 class RecordingNotStored(RuntimeError):
@@ -42,28 +53,67 @@ async def recording_ready(
     if rec is None:
         log.warning("recording %s for unknown call %s ignored", sid, call_sid)
         return
-    if sid in seen or (call is None and await _already_stored(layer, rec.call_id, sid)):
+    path = layer.recording_target(file) or _file_for(layer, rec.call_id, kind, sid)
+    recordings = RecordingLog(layer.cdr.db)
+    if sid in seen or (call is None and await recordings.known(rec.call_id, str(path))):
         return
     seen.add(sid)
-    path = layer.recording_target(file) or layer.recording_file(rec.call_id, kind)
     url = params.get("RecordingUrl", "")
+    duration_s = _number(params.get("RecordingDuration"), float, 0.0)
+    channels = _number(params.get("RecordingChannels"), int, 2 if kind == "call" else 1)
     try:
-        size = await layer.rest.download(url + ".wav", path)
-    except TwilioRestError as exc:
-        seen.discard(sid)
-        raise RecordingNotStored(str(exc)) from exc
+        try:
+            size = await layer.rest.download(url + ".wav", path)
+        except TwilioRestError as exc:
+            raise RecordingNotStored(str(exc)) from exc
+        await recordings.stored(
+            rec.call_id,
+            str(path),
+            kind=kind,
+            channels=channels,
+            duration_s=duration_s,
+            started_at=_start_time(params.get("RecordingStartTime")),
+            note=f"Twilio recording {sid}",
+        )
+    except BaseException:
+        seen.discard(sid)  # not stored: Twilio's next try must not be taken for a repeat
+        raise
     await layer.cdr.event(
         rec,
         "recording",
         {
             "path": str(path),
             "voicemail": kind == "voicemail",
-            "duration_s": float(params.get("RecordingDuration") or 0),
+            "duration_s": duration_s,
+            "channels": channels,
             "recording_sid": sid,
             "media_url": url,
             "bytes": size,
         },
     )
+
+
+def _file_for(layer: TwilioVoiceLayer, call_id: str, kind: str, sid: str) -> Path:
+    """Where a recording goes whose callback names no usable file: named by its RecordingSid,
+    so a repeated callback finds the same file (and row)."""
+    return (
+        recording_dir(layer.settings.recordings_dir, datetime.now()) / f"{call_id}-{kind}-{sid}.wav"
+    )
+
+
+def _number(value: str | None, kind: type[T], default: T) -> T:
+    try:
+        return kind(value) if value else default
+    except ValueError:
+        return default
+
+
+def _start_time(value: str | None) -> datetime | None:
+    """``RecordingStartTime``: an RFC 2822 date (``Mon, 22 Aug 2011 20:58:45 +0000``)."""
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 async def _stored_log(layer: TwilioVoiceLayer, call_sid: str) -> CallLog | None:
@@ -83,15 +133,5 @@ async def _stored_log(layer: TwilioVoiceLayer, call_sid: str) -> CallLog | None:
             external_id=call_sid,
             seq=last or 0,
         )
-
-    return await layer.cdr.db.run(read)
-
-
-async def _already_stored(layer: TwilioVoiceLayer, call_id: str, sid: str) -> bool:
-    def read(s: Session) -> bool:
-        rows = s.scalars(
-            select(CallEvent).where(CallEvent.call_id == call_id, CallEvent.kind == "recording")
-        )
-        return any(e.data.get("recording_sid") == sid for e in rows)
 
     return await layer.cdr.db.run(read)
