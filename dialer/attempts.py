@@ -256,7 +256,7 @@ def record_outcome(session: Session, attempt_id: int, outcome: CallOutcome, now:
     attempt.ended_at = now
     attempt.call_id = outcome.call_id
     attempt.ring_s, attempt.talk_s = outcome.ring_s, outcome.talk_s
-    attempt.disposition = outcome.disposition
+    attempt.disposition = outcome.disposition or attempt.disposition
     attempt.detail = outcome.cause[:200]
     if outcome.talk_s is not None:
         attempt.answered_at = now - timedelta(seconds=outcome.talk_s)
@@ -264,23 +264,58 @@ def record_outcome(session: Session, attempt_id: int, outcome: CallOutcome, now:
         save_answer(session, attempt_id, answer.question, answer.value, now)
     lead.last_outcome = result.value
     lead.claimed_by = lead.claimed_at = None
-    if outcome.opted_out or outcome.disposition == "do_not_call":
-        why = "opt-out key" if outcome.opted_out else "agent disposition do_not_call"
+    _move_lead(session, attempt, lead, policy, now, opted_out=outcome.opted_out)
+    return True
+
+
+#: Disposition codes that put the number on the internal do-not-call list (the catalogue's
+#: ``dnc`` and the retry rules' ``do_not_call``).
+DNC_DISPOSITIONS = frozenset({"dnc", "do_not_call"})
+
+
+def _move_lead(session: Session, attempt: LeadAttempt, lead: Lead, policy: RetryPolicy,
+               now: datetime, opted_out: bool = False) -> None:
+    """Where the lead goes after ``attempt`` (its outcome and disposition): DNC, retry, done."""
+    disposition = attempt.disposition
+    if opted_out or disposition in DNC_DISPOSITIONS:
+        why = "opt-out key" if opted_out else f"agent disposition {disposition}"
         add_dnc(session, attempt.number, f"{why} (attempt {attempt.key})", now=now)
         lead.status, lead.wait_reason, lead.next_attempt_at = "dnc", "DNC_INTERNAL", None
-        return True
+        return
+    result = Result(attempt.outcome)
     as_retry = Outcome.ANSWERED if result is Result.HUMAN else Outcome(result.value)
-    same = (LeadAttempt.disposition == outcome.disposition if outcome.disposition
+    same = (LeadAttempt.disposition == disposition if disposition
             else LeadAttempt.outcome == result.value)
     earlier = int(session.scalar(select(func.count()).select_from(LeadAttempt).where(
         LeadAttempt.lead_id == lead.id, LeadAttempt.id != attempt.id, same)) or 0)
-    decision = next_attempt(policy, as_retry, outcome.disposition, earlier, now)
+    decision = next_attempt(policy, as_retry, disposition, earlier, now)
     if decision.retry:
         at = decision.at.astimezone(UTC) if decision.at else None
         lead.status, lead.next_attempt_at, lead.wait_reason = "retry", at, "retry"
     else:
         lead.status = "failed" if result is Result.FAILED else "done"
         lead.next_attempt_at, lead.wait_reason = None, None
+
+
+def apply_disposition(session: Session, call_id: str, code: str, now: datetime) -> bool:
+    """An agent's disposition set on a campaign call's record (usually in wrap-up, after the
+    attempt closed): kept on the attempt, and the lead moved by it (DNC, retry rules by
+    disposition) unless a later attempt of the lead has happened since. False when the call
+    is no campaign call."""
+    attempt = session.scalar(select(LeadAttempt).where(LeadAttempt.call_id == call_id))
+    if attempt is None:
+        return False
+    attempt.disposition = code
+    if attempt.outcome is None:
+        return True  # still open: record_outcome applies it
+    lead = session.get(Lead, attempt.lead_id)
+    later = session.scalar(select(func.count()).select_from(LeadAttempt).where(
+        LeadAttempt.lead_id == attempt.lead_id, LeadAttempt.id > attempt.id))
+    if lead is None or later or lead.status in ("dialing", "dnc"):
+        return True
+    campaign = session.get(Campaign, attempt.campaign_id)
+    assert campaign is not None
+    _move_lead(session, attempt, lead, retry_policy_of(campaign), now)
     return True
 
 

@@ -2,13 +2,15 @@
 unresolved codes (``backoffice.escalation.unresolved_dispositions``).
 
 Dispositions usually come after the conversation (in wrap-up), so this works on the stored
-call record. Setting the same disposition again changes nothing and files no second ticket.
+call record; on a campaign's call the dialer's attempt takes it too, and the lead moves by it
+(``dnc`` puts the number on the do-not-call list, retry rules by disposition apply).
+Setting the same disposition again changes nothing and files no second ticket.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from callcenter.errors import NotFound
 from callcenter.store import Database
 from callcenter.store.models import Agent, Call, CallEvent, Disposition
 from callcenter.tickets import escalation as rules
+from dialer import attempts
 
 
 class UnknownDisposition(ValueError):
@@ -45,6 +48,8 @@ async def set_disposition(
             raise UnknownDisposition(f"disposition {code!r} is unknown: use one of {known}")
         if call.disposition_id != disp.id or notes:
             call.disposition_id = disp.id
+            # A campaign call: the attempt keeps it and the lead follows it (DNC, retries).
+            attempts.apply_disposition(s, call_id, code, datetime.now(UTC))
             seq = (
                 s.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == call_id)) or 0
             ) + 1
