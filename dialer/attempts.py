@@ -282,6 +282,7 @@ def _move_lead(session: Session, attempt: LeadAttempt, lead: Lead, policy: Retry
         add_dnc(session, attempt.number, f"{why} (attempt {attempt.key})", now=now)
         lead.status, lead.wait_reason, lead.next_attempt_at = "dnc", "DNC_INTERNAL", None
         return
+    assert attempt.outcome is not None  # a closed attempt
     result = Result(attempt.outcome)
     as_retry = Outcome.ANSWERED if result is Result.HUMAN else Outcome(result.value)
     same = (LeadAttempt.disposition == disposition if disposition
