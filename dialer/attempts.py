@@ -215,7 +215,7 @@ def claim_and_record(session: Session, campaign: Campaign, lead_id: int, now: da
         attempt_key=attempt.key, campaign=campaign.name, kind=campaign.kind, number=lead.phone,
         caller_id=campaign.caller_id, lead_fields=fields,
         ring_timeout_s=compliance.ring_timeout_s(rules), flow=campaign.flow,
-        queue=campaign.queue)
+        queue=campaign.queue, amd=campaign.amd)
     return Claimed(attempt.id, lead.id, request)
 
 

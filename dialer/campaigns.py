@@ -92,6 +92,8 @@ class CampaignSettings(BaseModel):
     retry: RetrySpec = RetrySpec()
     flow: str | None = None
     queue: str | None = None
+    amd: bool = Field(False, description="Screen answered calls for answering machines: a "
+                      "machine is hung up on and retried by the machine rule.")
 
     @field_validator("weekdays")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Time,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -66,6 +68,8 @@ class Campaign(Base):
     retry_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
     flow: Mapped[str | None] = mapped_column(String(128))  # survey flow / agent script
     queue: Mapped[str | None] = mapped_column(String(64))  # agents' queue (telemarketing)
+    # Screen answered calls for answering machines (0005; SIP: dialer.amd, Twilio: its AMD).
+    amd: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

@@ -66,6 +66,10 @@ def create_cmd(
     ),
     region: str = typer.Option("US", help="Region for numbers without a country code."),
     ring_timeout: float = typer.Option(25.0, help="Seconds a call rings (at least 15)."),
+    amd: bool = typer.Option(
+        False, "--amd/--no-amd",
+        help="Answering-machine detection on answered calls (machines are hung up on).",
+    ),
     retry: str | None = typer.Option(
         None,
         help='Retry rules as JSON, e.g. \'{"outcome": {"busy": {"delay_s": 600, '
@@ -92,6 +96,7 @@ def create_cmd(
             timezone=timezone,
             region=region,
             ring_timeout_s=ring_timeout,
+            amd=amd,
             retry=json.loads(retry) if retry else {},
         )
     except ValidationError as exc:

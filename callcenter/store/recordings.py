@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, utcnow
@@ -30,6 +30,8 @@ class Recording(Base):
     paused_s: Mapped[float] = mapped_column(Float, default=0.0)
     # recording, paused, done; failed: the file could not be finished (the audit row says why)
     status: Mapped[str] = mapped_column(String(16), default="recording")
+    # A retried callback or a replayed stop cannot file the same recording twice (0005).
+    __table_args__ = (UniqueConstraint("call_id", "path", name="uq_recordings_call_id_path"),)
 
 
 class RecordingAudit(Base):

@@ -127,6 +127,7 @@ async def test_survey_campaign_over_twilio(engine: Engine, standin: TwilioStandI
                 flow="ivr_flows/survey_outbound.yaml",
                 max_lines=3,
                 ring_timeout_s=20,
+                amd=True,
             )
         )
         repo.import_leads("csat", leads(SURVEY, OPT_OUT, BUSY))
@@ -195,7 +196,7 @@ async def test_telemarketing_drop_is_abandoned_and_a_machine_is_a_machine(
         def request(key: str, number: str) -> DialRequest:
             return DialRequest(
                 key, "spring", "telemarketing", number, OURS, {}, 15.0,
-                flow="ivr_flows/telemarketing_drop.yaml", queue="support",
+                flow="ivr_flows/telemarketing_drop.yaml", queue="support", amd=True,
             )  # fmt: skip
 
         # no agent free: the drop message, the person opts out, the call counts as abandoned

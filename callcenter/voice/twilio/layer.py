@@ -148,6 +148,7 @@ class TwilioVoiceLayer:
         variables: Mapping[str, object] | None = None,
         ring_timeout_s: int = 15,
         listener: AttemptListener | None = None,
+        amd: bool = True,
     ) -> TwilioCall:
         """An outbound call for the dialer (see :mod:`.outbound`)."""
         return await outbound.dial(
@@ -161,6 +162,7 @@ class TwilioVoiceLayer:
             variables=variables,
             ring_timeout_s=ring_timeout_s,
             listener=listener,
+            amd=amd,
         )
 
     # ---- media and recordings ---------------------------------------------------------

@@ -71,6 +71,7 @@ async def dial(
     variables: Mapping[str, object] | None = None,
     ring_timeout_s: int = 15,
     listener: AttemptListener | None = None,
+    amd: bool = True,
 ) -> TwilioCall:
     """Place one call; returns it once Twilio accepted it (its CDR is in the database)."""
     rec = CallLog(
@@ -88,6 +89,14 @@ async def dial(
         call.on_notification = listener.notified
     layer.attempts[rec.call_id] = attempt
     urls = layer.urls
+    detection: dict[str, str] = {}
+    if amd:  # Twilio's async AMD: the call goes on while it listens
+        detection = {
+            "machine_detection": "DetectMessageEnd",
+            "async_amd": "true",
+            "async_amd_status_callback": urls.make("outbound/amd", attempt=rec.call_id),
+            "async_amd_status_callback_method": "POST",
+        }
     async with call.lock:  # the answer webhook waits until the CDR exists
         try:
             sid = await layer.rest.create_call(
@@ -99,10 +108,7 @@ async def dial(
                 status_callback=urls.make("outbound/status", attempt=rec.call_id),
                 status_callback_method="POST",
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
-                machine_detection="DetectMessageEnd",
-                async_amd="true",
-                async_amd_status_callback=urls.make("outbound/amd", attempt=rec.call_id),
-                async_amd_status_callback_method="POST",
+                **detection,
             )
         except Exception:
             layer.attempts.pop(rec.call_id, None)

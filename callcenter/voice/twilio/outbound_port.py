@@ -140,6 +140,7 @@ class TwilioOutboundPort:
             variables=dict(request.lead_fields),
             ring_timeout_s=math.ceil(request.ring_timeout_s),
             listener=listener,
+            amd=request.amd,
         )
         attempt = layer.attempts.get(call.rec.call_id)
         try:
