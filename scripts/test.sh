@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 # espeak-ng: IVR prompts; graphviz: flow diagrams; sip-tester (SIPp) and baresip: SIP peers
 apt_install python3 python3-venv ca-certificates postgresql mosquitto espeak-ng graphviz \
-  sip-tester baresip
+  sip-tester baresip kamailio
 
 sync_python --dev
 ensure_pjsua2

@@ -1,10 +1,12 @@
 """Presence of on-demand agents: is the softphone still there?
 
 Every ``interval_s`` the engine sends each logged-in on-demand agent's softphone a SIP OPTIONS.
-Any response counts (even 404 or 405: something answered); ``failures`` unanswered pings in a
-row pause the agent with the reason, so no caller rings a phone that is gone; the first answer
-after that makes the agent ready again. Nailed-up agents need no pings: their line is the
-signal. :class:`PresenceTracker` is the pure part, :class:`OptionsPinger` the UDP adapter.
+Any final response counts (even 405: something answered), except those a registrar or proxy
+gives for a user who is not there (404, 408, 410, 480: the registration lapsed, or the phone
+behind it is silent); ``failures`` failed pings in a row pause the agent with the reason, so no
+caller rings a phone that is gone; the first answer after that makes the agent ready again.
+Nailed-up agents need no pings: their line is the signal. :class:`PresenceTracker` is the pure
+part, :class:`OptionsPinger` the UDP adapter.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-LOST_REASON = "softphone unreachable: {n} OPTIONS pings unanswered"
+LOST_REASON = "softphone unreachable: {n} OPTIONS pings failed (last: {why})"
+# What a registrar or proxy answers for an agent whose phone is not there: an INVITE to the
+# same URI would fail the same way, so the softphone is as good as gone.
+NOT_THERE = frozenset({404, 408, 410, 480})
 
 
 @dataclass
@@ -57,6 +62,7 @@ class PresenceTracker:
 
 _URI = re.compile(r"^sips?:(?:[^@]+@)?(?P<host>\[[^\]]+\]|[^:;>]+)(?::(?P<port>\d+))?")
 _CALL_ID = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_STATUS = re.compile(r"^SIP/2\.0 (\d{3}) ?([^\r\n]*)")
 
 
 def target_of(uri: str) -> tuple[str, int] | None:
@@ -67,17 +73,18 @@ def target_of(uri: str) -> tuple[str, int] | None:
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, waiting: dict[str, asyncio.Future[None]]) -> None:
+    def __init__(self, waiting: dict[str, asyncio.Future[tuple[int, str]]]) -> None:
         self.waiting = waiting
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         text = data.decode(errors="replace")
-        if not text.startswith("SIP/2.0 "):
+        status = _STATUS.match(text)
+        if status is None or status.group(1).startswith("1"):  # provisional: not an answer yet
             return
         m = _CALL_ID.search(text)
         fut = self.waiting.get(m.group(1)) if m else None
         if fut is not None and not fut.done():
-            fut.set_result(None)
+            fut.set_result((int(status.group(1)), status.group(2).strip()))
 
 
 class OptionsPinger:
@@ -96,7 +103,7 @@ class OptionsPinger:
         self.targets, self.on_change = targets, on_change
         self.host, self.interval_s, self.timeout_s = host, interval_s, timeout_s
         self.tracker = PresenceTracker(failures)
-        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._waiting: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self._transport: asyncio.DatagramTransport | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -120,13 +127,13 @@ class OptionsPinger:
             for gone in set(self.tracker._peers) - set(targets):
                 self.tracker.forget(gone)
             results = await asyncio.gather(
-                *(self.ping(uri) for uri in targets.values()), return_exceptions=True
+                *(self.probe(uri) for uri in targets.values()), return_exceptions=True
             )
-            for (agent_id, uri), ok in zip(targets.items(), results, strict=True):
-                change = self.tracker.record(agent_id, ok is True)
+            for (agent_id, uri), why in zip(targets.items(), results, strict=True):
+                change = self.tracker.record(agent_id, why is None)
                 if change is not None:
                     reason = (
-                        LOST_REASON.format(n=self.tracker.failures)
+                        LOST_REASON.format(n=self.tracker.failures, why=why)
                         if change == "lost"
                         else "softphone answers again"
                     )
@@ -135,9 +142,13 @@ class OptionsPinger:
             await asyncio.sleep(self.interval_s)
 
     async def ping(self, uri: str) -> bool:
+        return await self.probe(uri) is None
+
+    async def probe(self, uri: str) -> str | None:
+        """None when the softphone is there, else why not ("no answer", "404 Not Found")."""
         target = target_of(uri)
         if target is None or self._transport is None:
-            return False
+            return "not a SIP URI" if target is None else "not started"
         local_host, local_port = self._transport.get_extra_info("sockname")[:2]
         call_id = uuid.uuid4().hex
         branch = "z9hG4bK" + uuid.uuid4().hex[:16]
@@ -152,14 +163,17 @@ class OptionsPinger:
             f"Accept: application/sdp\r\n"
             f"Content-Length: 0\r\n\r\n"
         )
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = fut
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(target[0], target[1])
             self._transport.sendto(message.encode(), infos[0][4][:2])
-            await asyncio.wait_for(fut, self.timeout_s)
-            return True
-        except (TimeoutError, OSError):
-            return False
+            status, phrase = await asyncio.wait_for(fut, self.timeout_s)
+        except TimeoutError:
+            return "no answer"
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        else:
+            return f"{status} {phrase}".strip() if status in NOT_THERE else None
         finally:
             self._waiting.pop(call_id, None)
