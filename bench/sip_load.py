@@ -15,44 +15,42 @@ latency p50 / p95 from the CDRs; then the engine/bare ratio. Writes a PNG plot w
 
     .venv/bin/python bench/sip_load.py --steps 100,300,1000 --cps 100 --talk 6 \
         --plot docs/img/sip_load.png
+
+``--agents nailed`` runs the nailed-up agent scenario instead (``bench/sip_nailed.py``):
+agents logged in over open lines, callers bridged with a tone and no ringing.
+
+    .venv/bin/python bench/sip_load.py --agents nailed --nailed-agents 250 --login-rate 25 \
+        --rates 10,20,40 --calls 400 --talk 3 --plot docs/img/sip_nailed.png
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sip_harness import (
+    PY,
+    ROOT,
+    SIPP,
+    Engine,
+    command_line,
+    free_port,
+    percentile,
+    run_callers,
+    sipp_caller,
+    utc_stamp,
+)
 
-from tests.support.audio import tone, write_ulaw  # noqa: E402
-
-SIPP = ROOT / "tests" / "integration" / "sipp"
-PY = sys.executable
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from tests.support.audio import tone, write_ulaw
 
 
 @dataclass
@@ -68,63 +66,6 @@ class StepResult:
     connect_p95_ms: float | None = None
 
 
-def sipp_caller(
-    work: Path, port: int, cps: int, limit: int, total: int, key_ms: int
-) -> subprocess.Popen[bytes]:
-    work.mkdir(parents=True, exist_ok=True)
-    write_ulaw(work / "caller.ulaw", tone(4, 300))
-    (work / "keys.csv").write_text("SEQUENTIAL\n2;0;+15550100\n")
-    return subprocess.Popen(
-        [
-            "sipp",
-            f"127.0.0.1:{port}",
-            "-sf",
-            str(SIPP / "caller_dtmf_info.xml"),
-            "-s",
-            "300",
-            "-inf",
-            "keys.csv",
-            "-d",
-            str(key_ms),
-            "-r",
-            str(cps),
-            "-l",
-            str(limit),
-            "-m",
-            str(total),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_port()),
-            "-mp",
-            str(free_port() & ~1),
-            "-nostdin",
-            "-trace_stat",
-            "-stf",
-            "stats.csv",
-            "-fd",
-            "1",
-            "-max_socket",
-            "60000",
-            "-timeout",
-            "300",
-            "-trace_err",
-        ],
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def read_stats(work: Path) -> tuple[int, int, float, int]:
-    rows = list(csv.DictReader((work / "stats.csv").open(), delimiter=";"))
-    last = rows[-1]
-    ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
-    peak = max(int(r["CurrentCall"]) for r in rows)
-    seconds = len(rows)  # one row per second (-fd 1)
-    return ok, failed, (ok + failed) / max(1, seconds), peak
-
-
 def run_step(
     target: str,
     proc_pid: int,
@@ -136,70 +77,20 @@ def run_step(
     key_ms: int,
 ) -> StepResult:
     total = max(conc, int(cps * (call_s + 10)))
-    cpu0, t0 = cpu_seconds(proc_pid), time.monotonic()
-    caller = sipp_caller(work, port, cps, conc, total, key_ms)
-    while caller.poll() is None:
-        time.sleep(1)
-        print(f"  [{target} C={conc}] {time.monotonic() - t0:5.0f} s", file=sys.stderr, end="\r")
-    cpu = (cpu_seconds(proc_pid) - cpu0) / (time.monotonic() - t0) * 100
-    ok, failed, rate, peak = read_stats(work)
-    print(file=sys.stderr)
+    ok, failed, rate, peak, cpu = run_callers(
+        f"{target} C={conc}",
+        work,
+        proc_pid,
+        lambda: sipp_caller(work, port, cps, conc, total, key_ms),
+    )
     return StepResult(target, conc, ok + failed, failed, rate, peak, cpu)
 
 
-def wait_for(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not happen within {seconds} s")
-
-
-def engine_target(
-    tmp: Path, agents: int, talk_s: float
-) -> tuple[subprocess.Popen[bytes], int, str, Path, subprocess.Popen[bytes]]:
-    db = tmp / "bench.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-    sip_port, http_port, agent_port = free_port(), free_port(socket.SOCK_STREAM), free_port()
-    env.update(
-        {
-            "CALLCENTER_DATABASE__URL": f"sqlite:///{db}",
-            "CALLCENTER_VAR_DIR": str(tmp / "var"),
-            "CALLCENTER_RECORDINGS_DIR": str(tmp / "recordings"),
-            "CALLCENTER_HTTP__PORT": str(http_port),
-            "CALLCENTER_SIP__PORT": str(sip_port),
-            "CALLCENTER_SIP__MAX_CALLS": "4000",
-            "CALLCENTER_SIP__NUMBERS": json.dumps({"300": str(ROOT / "bench/sip/bench_flow.yaml")}),
-            "CALLCENTER_SIP__PROMPT_CACHE_DIR": str(tmp / "prompts"),
-            "CALLCENTER_SIP__RATE_PER_SOURCE": "100000",
-            "CALLCENTER_SIP__PRESENCE_INTERVAL_S": "0",
-            "CALLCENTER_SIP__RECORD_CALLS": "false",
-            "CALLCENTER_BACKOFFICE__SMTP_PORT": str(free_port(socket.SOCK_STREAM)),
-            "CALLCENTER_LOG__LEVEL": "WARNING",
-        }
-    )
-    cli = [PY, "-m", "callcenter.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*cli, "queues", "add", "bench", "--wrapup", "0"], env=env, check=True, capture_output=True
-    )
-    con = sqlite3.connect(db)  # thousands of agents: one transaction, not a CLI call each
-    queue_id = con.execute("select id from queues where name='bench'").fetchone()[0]
-    for i in range(agents):
-        cur = con.execute(
-            "insert into agents (code, name, sip_uri, voice_capacity, chat_capacity, "
-            "ticket_capacity, active, created_at) values (?, ?, ?, 1, 0, 0, 1, "
-            "datetime('now'))",
-            (f"a{i}", f"Agent {i}", f"sip:a{i}@127.0.0.1:{agent_port}"),
-        )
-        con.execute(
-            "insert into queue_members (queue_id, agent_id, penalty, tier, position) "
-            "values (?, ?, 0, 1, 1)",
-            (queue_id, cur.lastrowid),
-        )
-    con.commit()
-    con.close()
+def engine_target(tmp: Path, agents: int, talk_s: float) -> tuple[Engine, subprocess.Popen[bytes]]:
+    engine = Engine(tmp)
+    agent_port = free_port()
+    codes = [f"a{i}" for i in range(agents)]
+    engine.add_agents(codes, sip_host=f"127.0.0.1:{agent_port}")
     agent_dir = tmp / "agents"
     agent_dir.mkdir()
     write_ulaw(agent_dir / "agent.ulaw", tone(4, 500))
@@ -219,27 +110,17 @@ def engine_target(
             "-nostdin",
             "-max_socket",
             "60000",
-            "-bg",
+            # Not -bg: a daemonised SIPp outlives terminate() and keeps its port after the run.
         ],
         cwd=agent_dir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    proc = subprocess.Popen([*cli, "serve"], env=env, stderr=(tmp / "engine.log").open("wb"))
-    base = f"http://127.0.0.1:{http_port}"
-
-    def healthy() -> bool:
-        try:
-            return urllib.request.urlopen(base + "/healthz", timeout=1).status == 200
-        except OSError:
-            return False
-
-    wait_for(healthy, 60, "engine start")
-    for i in range(agents):
+    engine.start()
+    for code in codes:
         for action in ("login", "ready"):
-            req = urllib.request.Request(f"{base}/api/agents/a{i}/{action}", method="POST")
-            urllib.request.urlopen(req, timeout=5).read()
-    return proc, sip_port, base, db, softphones
+            engine.api(f"/api/agents/{code}/{action}", method="POST")
+    return engine, softphones
 
 
 def connect_latencies(db: Path, since: str) -> list[float]:
@@ -254,20 +135,32 @@ def connect_latencies(db: Path, since: str) -> list[float]:
     return [r[1] for r in rows]
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument(
+        "--agents",
+        choices=("on-demand", "nailed"),
+        default="on-demand",
+        help="how agents are reached: rung per call, or nailed-up open lines",
+    )
+    ap.add_argument("--steps", default="100,300,1000", help="on demand: concurrent calls per step")
+    ap.add_argument("--cps", type=int, default=100, help="on demand: call set-up rate (calls/s)")
+    ap.add_argument("--talk", type=float, default=6.0, help="talk time with the agent (s)")
+    ap.add_argument("--nailed-agents", type=int, default=50, help="nailed: agents logged in")
+    ap.add_argument("--rates", default="10,20", help="nailed: calls/s per step")
+    ap.add_argument("--calls", type=int, default=300, help="nailed: calls per step")
+    ap.add_argument("--login-rate", type=int, default=10, help="nailed: line logins per second")
+    ap.add_argument("--plot", type=Path, help="write a PNG of the results here")
+    return ap.parse_args()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", default="100,300,1000", help="concurrent calls per step")
-    ap.add_argument("--cps", type=int, default=100, help="call set-up rate (calls/s)")
-    ap.add_argument("--talk", type=float, default=6.0, help="agent talk time (s)")
-    ap.add_argument("--plot", type=Path, help="write a PNG of the results here")
-    args = ap.parse_args()
+    args = parse_args()
+    if args.agents == "nailed":
+        from sip_nailed import run_nailed
+
+        run_nailed(args)
+        return
     steps = [int(s) for s in args.steps.split(",")]
     key_ms = 1000
     call_s = key_ms / 1000 + 0.5 + args.talk + 0.5
@@ -276,20 +169,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sip-load-") as tmpdir:
         tmp = Path(tmpdir)
         print(f"engine: starting with {max(steps) + 100} agents", file=sys.stderr)
-        proc, port, base, db, phones = engine_target(tmp / "engine", max(steps) + 100, args.talk)
+        engine, phones = engine_target(tmp / "engine", max(steps) + 100, args.talk)
         try:
             for conc in steps:
                 cps = min(args.cps, max(1, int(conc / call_s)))
-                since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-                r = run_step("engine", proc.pid, port, tmp / f"e{conc}", conc, cps, call_s, key_ms)
-                lat = connect_latencies(db, since)
+                since = utc_stamp()
+                r = run_step(
+                    "engine",
+                    engine.pid,
+                    engine.sip_port,
+                    tmp / f"e{conc}",
+                    conc,
+                    cps,
+                    call_s,
+                    key_ms,
+                )
+                lat = connect_latencies(engine.db, since)
                 r.connect_p50_ms, r.connect_p95_ms = percentile(lat, 50), percentile(lat, 95)
                 results.append(r)
                 time.sleep(call_s + 2)
             prompt_wav = next((tmp / "engine" / "prompts").glob("*.wav"), None)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            engine.stop()
             phones.terminate()
             phones.wait(10)
         bare_port = free_port()
@@ -328,7 +229,7 @@ def main() -> None:
 def print_table(results: list[StepResult], args: argparse.Namespace) -> None:
     print(
         f"\nSIP load, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; "
-        f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}"
+        f"command: {command_line()}"
     )
     print(
         f"{'target':<7} {'conc.':>6} {'placed':>7} {'failed':>7} {'calls/s':>8} "

@@ -1,0 +1,250 @@
+"""What the SIP benchmarks share: ports, CPU readings, the engine in its own process with a
+benchmark database, SIPp callers and their statistics, percentiles.
+
+``bench/sip_load.py`` (on-demand agents, against bare pjsua2) and ``bench/sip_nailed.py``
+(nailed-up agents) both start ``callcenter serve`` and drive it with SIPp through these.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.audio import tone, write_ulaw  # noqa: E402
+
+SIPP = ROOT / "tests" / "integration" / "sipp"
+BENCH_SIP = ROOT / "bench" / "sip"
+PY = sys.executable
+CLI = [PY, "-m", "callcenter.cli"]
+DIALED = "300"  # the number the benchmark flow answers
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not happen within {seconds} s")
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def utc_stamp() -> str:
+    """Now, in the form SQLite holds the CDR's UTC times (for ``>=`` comparisons)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+# ---- the engine -------------------------------------------------------------------------
+class Engine:
+    """``callcenter serve`` in its own process on a fresh SQLite database with one queue
+    (``bench``, no wrap-up) answering ``DIALED`` with ``bench/sip/bench_flow.yaml``."""
+
+    def __init__(self, tmp: Path) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp = tmp
+        self.db = tmp / "bench.db"
+        self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+        env.update(
+            {
+                "CALLCENTER_DATABASE__URL": f"sqlite:///{self.db}",
+                "CALLCENTER_VAR_DIR": str(tmp / "var"),
+                "CALLCENTER_RECORDINGS_DIR": str(tmp / "recordings"),
+                "CALLCENTER_HTTP__PORT": str(self.http_port),
+                "CALLCENTER_SIP__PORT": str(self.sip_port),
+                "CALLCENTER_SIP__MAX_CALLS": "4000",
+                "CALLCENTER_SIP__NUMBERS": json.dumps({DIALED: str(BENCH_SIP / "bench_flow.yaml")}),
+                "CALLCENTER_SIP__PROMPT_CACHE_DIR": str(tmp / "prompts"),
+                "CALLCENTER_SIP__RATE_PER_SOURCE": "100000",
+                "CALLCENTER_SIP__PRESENCE_INTERVAL_S": "0",
+                "CALLCENTER_SIP__RECORD_CALLS": "false",
+                "CALLCENTER_BACKOFFICE__SMTP_PORT": str(free_port(socket.SOCK_STREAM)),
+                "CALLCENTER_LOG__LEVEL": "WARNING",
+            }
+        )
+        self.env = env
+        subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*CLI, "queues", "add", "bench", "--wrapup", "0"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    @property
+    def login_number(self) -> str:
+        return self.env.get("CALLCENTER_SIP__AGENT_LOGIN_NUMBER", "9000")
+
+    def add_agents(
+        self, codes: list[str], sip_host: str | None = None, pin_hash: str | None = None
+    ) -> None:
+        """Agents in the ``bench`` queue, in one transaction (thousands: not a CLI call each):
+        on demand at ``sip:CODE@sip_host``, or nailed up with ``pin_hash``."""
+        con = sqlite3.connect(self.db)
+        queue_id = con.execute("select id from queues where name='bench'").fetchone()[0]
+        for code in codes:
+            cur = con.execute(
+                "insert into agents (code, name, sip_uri, pin_hash, voice_capacity, "
+                "chat_capacity, ticket_capacity, active, created_at) "
+                "values (?, ?, ?, ?, 1, 0, 0, 1, datetime('now'))",
+                (
+                    code,
+                    f"Agent {code}",
+                    f"sip:{code}@{sip_host}" if sip_host else None,
+                    pin_hash,
+                ),
+            )
+            con.execute(
+                "insert into queue_members (queue_id, agent_id, penalty, tier, position) "
+                "values (?, ?, 0, 1, 1)",
+                (queue_id, cur.lastrowid),
+            )
+        con.commit()
+        con.close()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [*CLI, "serve"], env=self.env, stderr=(self.tmp / "engine.log").open("wb")
+        )
+
+        def healthy() -> bool:
+            try:
+                return urllib.request.urlopen(self.base + "/healthz", timeout=1).status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, 60, "engine start")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def api(self, path: str, method: str = "GET") -> Any:
+        req = urllib.request.Request(self.base + path, method=method)
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+
+# ---- SIPp --------------------------------------------------------------------------------
+def sipp_caller(
+    work: Path,
+    port: int,
+    cps: int,
+    limit: int,
+    total: int,
+    key_ms: int,
+    scenario: Path = SIPP / "caller_dtmf_info.xml",
+    talk_ms: int = 0,
+) -> subprocess.Popen[bytes]:
+    """SIPp callers dialing ``DIALED``: each presses 2 after ``key_ms``; a scenario that hangs up
+    by itself reads its talk time (ms) from field 3 of the injection file."""
+    work.mkdir(parents=True, exist_ok=True)
+    write_ulaw(work / "caller.ulaw", tone(4, 300))
+    (work / "keys.csv").write_text(f"SEQUENTIAL\n2;0;+15550100;{talk_ms}\n")
+    return subprocess.Popen(
+        [
+            "sipp",
+            f"127.0.0.1:{port}",
+            "-sf",
+            str(scenario),
+            "-s",
+            DIALED,
+            "-inf",
+            "keys.csv",
+            "-d",
+            str(key_ms),
+            "-r",
+            str(cps),
+            "-l",
+            str(limit),
+            "-m",
+            str(total),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_port()),
+            "-mp",
+            str(free_port() & ~1),
+            "-nostdin",
+            "-trace_stat",
+            "-stf",
+            "stats.csv",
+            "-fd",
+            "1",
+            "-max_socket",
+            "60000",
+            "-timeout",
+            "300",
+            "-trace_err",
+        ],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def read_stats(work: Path) -> tuple[int, int, float, int]:
+    """(successful, failed, calls/s, peak concurrent) from a SIPp caller's -trace_stat file."""
+    rows = list(csv.DictReader((work / "stats.csv").open(), delimiter=";"))
+    last = rows[-1]
+    ok, failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+    peak = max(int(r["CurrentCall"]) for r in rows)
+    seconds = len(rows)  # one row per second (-fd 1)
+    return ok, failed, (ok + failed) / max(1, seconds), peak
+
+
+def run_callers(
+    label: str, work: Path, pid: int, start: Callable[[], subprocess.Popen[bytes]]
+) -> tuple[int, int, float, int, float]:
+    """Run one SIPp caller to the end; (ok, failed, calls/s, peak, CPU % of ``pid``)."""
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    caller = start()
+    while caller.poll() is None:
+        time.sleep(1)
+        print(f"  [{label}] {time.monotonic() - t0:5.0f} s", file=sys.stderr, end="\r")
+    cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
+    print(file=sys.stderr)
+    ok, failed, rate, peak = read_stats(work)
+    return ok, failed, rate, peak, cpu
+
+
+def command_line() -> str:
+    return " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
