@@ -242,18 +242,45 @@ class CdrWriter:
         announce: Kind | None = None,
     ) -> None:
         """Append one event (IVR step, queue enter, offer, ...) to the call's history."""
-        seq = rec.next_seq()
+        try:
+            await self._event(rec, kind, data, announce)
+        except IntegrityError:
+            log.info("call %s event %s already recorded", rec.call_id, kind)
+
+    def note(
+        self,
+        rec: CallLog,
+        kind: str,
+        data: dict[str, Any] | None = None,
+        announce: Kind | None = None,
+    ) -> None:
+        """:meth:`event` without waiting for the commit (for steps on the caller's clock);
+        it keeps its place in the call's history and a failure is logged."""
+        done = self._event(rec, kind, data, announce)
+
+        def logged(fut: asyncio.Future[None]) -> None:
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            if isinstance(exc, IntegrityError):
+                log.info("call %s event %s already recorded", rec.call_id, kind)
+            elif exc is not None:
+                log.error("call %s: recording event %s failed: %s", rec.call_id, kind, exc)
+
+        done.add_done_callback(logged)
+
+    def _event(
+        self, rec: CallLog, kind: str, data: dict[str, Any] | None, announce: Kind | None
+    ) -> asyncio.Future[None]:
+        seq, at = rec.next_seq(), utcnow()  # the time it happened, not of the batch's commit
 
         def write(s: Session) -> None:
-            s.add(CallEvent(call_id=rec.call_id, seq=seq, kind=kind, data=data or {}))
+            s.add(CallEvent(call_id=rec.call_id, seq=seq, at=at, kind=kind, data=data or {}))
 
         def publish(kind_: Kind) -> Callable[[], None]:
             return lambda: self._announce(rec, kind_, {"event": kind, **(data or {})})
 
-        try:
-            await self._submit(write, publish(announce) if announce is not None else None)
-        except IntegrityError:
-            log.info("call %s event %d already recorded", rec.call_id, seq)
+        return self._submit(write, publish(announce) if announce is not None else None)
 
     async def leg(
         self,

@@ -102,8 +102,9 @@ class _State:
 async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event | Requeued:
     assert call.agent_leg is not None
     stack, agent_leg, nailed = layer.stack, call.agent_leg, call.nailed
+    await stack.bridge(call.leg, agent_leg, stop_playback=call.take_prompt())
     call.rec.agent, call.rec.connected_at = agent_id, now()
-    await stack.bridge(call.leg, agent_leg)
+    layer.cdr.note(call.rec, "connected", {"agent": agent_id}, announce="connected")
     started, state = time.monotonic(), _State()
     if layer.settings.sip.record_calls:
         state.recording = await ConversationRecording.start(
@@ -115,7 +116,6 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
             "recording",
             {"path": str(state.recording.path), "channels": 2 if state.recording.stereo else 1},
         )
-    await layer.cdr.event(call.rec, "connected", {"agent": agent_id}, announce="connected")
     outcome: ivr.Event | Requeued | None = None
     try:
         while outcome is None:

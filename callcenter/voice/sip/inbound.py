@@ -289,9 +289,14 @@ class SipCall:
 
     async def stop_prompt(self) -> None:
         """Stop whatever is playing to the caller at once (an agent is being connected)."""
-        if self._playing is not None:
-            pid, self._playing = self._playing, None
+        pid = self.take_prompt()
+        if pid is not None:
             await self.stack.stop_playback(pid)
+
+    def take_prompt(self) -> int | None:
+        """What is playing to the caller, for the caller to stop (with the bridge, say)."""
+        pid, self._playing = self._playing, None
+        return pid
 
 
 def queue_result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueResult:

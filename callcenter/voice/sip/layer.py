@@ -200,15 +200,19 @@ class SipVoiceLayer:
         call.rec.queue, call.rec.queued_at = q.queue, now()
         call.digits = ""  # keys typed before the queue answer nothing in it
         self.acd.register(task_id, _Owner(call))
-        await self.cdr.event(call.rec, "queued", {"queue": q.queue}, announce="queued")
-        music = await self.stack.play(call.leg, str(q.hold_music or self.hold_music), loop=True)
-        call._playing = music
+        # The ACD hears of the caller first: neither the record's commit nor starting the
+        # music may delay a free agent (both are in order anyway: events carry their seq).
+        self.cdr.note(call.rec, "queued", {"queue": q.queue}, announce="queued")
         try:
             await self.acd.handle(
                 acd.TaskArrived(
                     task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills}
                 )
             )
+            music = await self.stack.play(
+                call.leg, str(q.hold_music or self.hold_music), loop=True
+            )
+            call._playing = music
             result = await self._wait_in_queue(call, q, music)
         except CallerGone:
             if call.rec.connected_at is None:  # waiting, or an agent was still ringing
@@ -241,7 +245,7 @@ class SipVoiceLayer:
                     call.agent_id = None
                     await self.acd.handle(event)
                 case acd.ConnectTask(agent_id=agent_id):
-                    await call.stop_prompt()  # no dead air: music or announcement stops now
+                    # No dead air: the music or announcement stops with the bridge (one hop).
                     result = await talk(self, call, agent_id)
                     if not isinstance(result, Requeued):
                         return result
@@ -297,7 +301,8 @@ class SipVoiceLayer:
             # Nailed up: no ringing; a tone, and the ACD connects at once.
             call.agent_id, call.agent_leg, call.nailed = agent_id, line.leg, True
             line.customer = call
-            await self.cdr.event(
+            # Recorded without waiting for the commit: the bridge is on the caller's clock.
+            self.cdr.note(
                 call.rec, "offered", {"agent": agent_id, "nailed": True}, announce="offered"
             )
             await line.connect_tone()

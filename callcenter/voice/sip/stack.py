@@ -398,26 +398,24 @@ class SipStack:
 
     async def stop_playback(self, playback_id: int) -> None:
         """Stop at once (no dead air when an agent answers mid-prompt)."""
+        await self._thread.submit(lambda: self._stop_player(playback_id))
 
-        def run() -> None:
-            player = self._players.pop(playback_id, None)
-            if player is not None:
-                leg = self._legs.get(player.leg_id)
-                if leg is not None and leg.audio is not None:
-                    player.stopTransmit(leg.audio)
-
-        await self._thread.submit(run)
+    def _stop_player(self, playback_id: int) -> None:  # on the pj thread
+        player = self._players.pop(playback_id, None)
+        if player is not None:
+            leg = self._legs.get(player.leg_id)
+            if leg is not None and leg.audio is not None:
+                player.stopTransmit(leg.audio)
 
     async def connect(self, source_leg: int, *targets: int) -> None:
         """Let ``targets`` hear ``source_leg`` (one way): listen, whisper and barge build on it."""
+        await self._thread.submit(lambda: self._transmit(source_leg, targets))
 
-        def run() -> None:
-            src = self._media(source_leg)
-            for t in targets:
-                src.startTransmit(self._media(t))
-                self._bridges.setdefault(source_leg, set()).add(t)
-
-        await self._thread.submit(run)
+    def _transmit(self, source_leg: int, targets: tuple[int, ...]) -> None:  # on the pj thread
+        src = self._media(source_leg)
+        for t in targets:
+            src.startTransmit(self._media(t))
+            self._bridges.setdefault(source_leg, set()).add(t)
 
     async def disconnect(self, source_leg: int, *targets: int) -> None:
         def run() -> None:
@@ -430,10 +428,17 @@ class SipStack:
 
         await self._thread.submit(run)
 
-    async def bridge(self, a: int, b: int) -> None:
-        """Two-way audio between two legs."""
-        await self.connect(a, b)
-        await self.connect(b, a)
+    async def bridge(self, a: int, b: int, stop_playback: int | None = None) -> None:
+        """Two-way audio between two legs, and ``stop_playback`` stopped, in one pj-thread hop
+        (each hop may wait for the thread's next poll: a connect is on the caller's clock)."""
+
+        def run() -> None:
+            if stop_playback is not None:
+                self._stop_player(stop_playback)
+            self._transmit(a, (b,))
+            self._transmit(b, (a,))
+
+        await self._thread.submit(run)
 
     async def record(self, wav: str, *legs: int) -> int:
         """Record the mix of ``legs`` into ``wav``; returns a recording id."""
