@@ -6,13 +6,19 @@ occupancy, abandon rate and connected calls per agent-hour side by side, then ch
 ours never above 3 % abandon; occupancy within 2 points of the bound; at least 5 points above
 the adaptive baseline where ours abandons no more than it does.
 
-    .venv/bin/python bench/dialer_bench.py [--quick] [--workers 2] [--plot PNG]
+``--stress`` runs instead a second, seeded random grid of campaigns unlike the first (1-200
+agents, answer rate 5-60 %, machines 0-40 %, ring mean 4-20 s and cv 0.3-1, talk 30-400 s
+with cv 0.5-1.5, wrap-up 0-60 s, patience 5-40 s) and checks that ours stays at or under
+3 % abandon there too: the pacer must not be tuned to the first grid only.
+
+    .venv/bin/python bench/dialer_bench.py [--quick | --stress] [--workers 2] [--plot PNG]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -47,6 +53,32 @@ def scenarios(quick: bool) -> list[SimConfig]:
     return out
 
 
+def stress_scenarios(count: int = 48, seed: int = 2026) -> list[SimConfig]:
+    """Campaigns drawn at random (seeded) from ranges wider than the main grid's."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    teams = (1, 2, 3, 5, 8, 12, 20, 35, 50, 100, 150, 200)
+    out = []
+    for i in range(count):
+        agents = teams[i % len(teams)]  # every team size several times
+        answer = float(rng.uniform(0.05, 0.6))
+        machine = float(min(rng.uniform(0.0, 0.4), 0.95 - answer))
+        ring = float(rng.uniform(4.0, 20.0))
+        talk = float(math.exp(rng.uniform(math.log(30.0), math.log(400.0))))
+        out.append(SimConfig(
+            agents=agents, answer_rate=answer, machine_rate=machine,
+            ring_mean_s=ring, ring_cv=float(rng.uniform(0.3, 1.0)),
+            no_answer_s=max(25.0, 2.0 * ring),
+            talk_mean_s=talk, talk_cv=float(rng.uniform(0.5, 1.5)),
+            wrap_mean_s=float(rng.choice([0.0, rng.uniform(2.0, 60.0)], p=[0.2, 0.8])),
+            patience_mean_s=float(rng.uniform(5.0, 40.0)),
+            duration_s=min(max(3600.0, 40 * 3600.0 / agents), 8 * 3600.0),
+            abandon_target=TARGET, seed=5000 + i,
+        ))
+    return out
+
+
 def run_one(cfg: SimConfig) -> tuple[SimConfig, dict[str, SimResult]]:
     return cfg, {name: simulate(cfg, pacer()) for name, pacer in PACERS.items()}
 
@@ -54,10 +86,15 @@ def run_one(cfg: SimConfig) -> tuple[SimConfig, dict[str, SimResult]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a smaller grid (12 scenarios)")
+    ap.add_argument("--stress", action="store_true",
+                    help="the robustness grid (48 random campaigns) instead of the main grid")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--plot", default=str(ROOT / "docs" / "img" / "dialer_bench.png"))
+    ap.add_argument("--plot", default=None,
+                    help="PNG to write (default docs/img/dialer_bench.png, _stress for --stress)")
     args = ap.parse_args(argv)
-    grid = scenarios(args.quick)
+    grid = stress_scenarios() if args.stress else scenarios(args.quick)
+    default_plot = "dialer_bench_stress.png" if args.stress else "dialer_bench.png"
+    plot_path = Path(args.plot or ROOT / "docs" / "img" / default_plot)
     started = time.monotonic()
     results: list[tuple[SimConfig, dict[str, SimResult]]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -68,11 +105,14 @@ def main(argv: list[str] | None = None) -> int:
                   end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     results.sort(key=lambda r: (r[0].agents, r[0].answer_rate, r[0].talk_mean_s))
-    print_table(results)
-    print_goals(results)
+    if args.stress:
+        print_stress(results)
+    else:
+        print_table(results)
+        print_goals(results)
     print(f"\nCommand: .venv/bin/python bench/dialer_bench.py {' '.join(argv or sys.argv[1:])}"
           f"\nWall time: {time.monotonic() - started:.0f} s with {args.workers} workers")
-    plot(results, Path(args.plot))
+    plot(results, plot_path)
     return 0
 
 
@@ -111,6 +151,34 @@ def print_goals(results: list[tuple[SimConfig, dict[str, SimResult]]]) -> None:
           f"ours max {100 * max(r['ours'].abandon_rate for _, r in results):.2f} %")
 
 
+def print_stress(results: list[tuple[SimConfig, dict[str, SimResult]]]) -> None:
+    head = ("| agents | answer | machine | ring s (cv) | talk s (cv) | wrap s | patience s |"
+            " hours |" + "".join(f" {n} occ % | {n} ab % |" for n in PACERS))
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for c, res in results:
+        cells = "".join(f" {100 * r.occupancy:.1f} | {100 * r.abandon_rate:.2f} |"
+                        for r in res.values())
+        print(f"| {c.agents} | {100 * c.answer_rate:.0f} % | {100 * c.machine_rate:.0f} % |"
+              f" {c.ring_mean_s:.0f} ({c.ring_cv:.1f}) | {c.talk_mean_s:.0f} ({c.talk_cv:.1f}) |"
+              f" {c.wrap_mean_s:.0f} | {c.patience_mean_s:.0f} | {c.duration_s / 3600:.1f} |"
+              + cells)
+    n = len(results)
+    over = [(c, r["ours"]) for c, r in results if r["ours"].abandon_rate > TARGET]
+    print(f"\nStress, ours <= {100 * TARGET:.0f} % abandon: {n - len(over)}/{n} scenarios"
+          + (" (over: " + ", ".join(f"{c.agents} agents {100 * r.abandon_rate:.2f} %"
+                                    for c, r in over) + ")" if over else ""))
+    gaps = [100 * (r["bound"].occupancy - r["ours"].occupancy) for _, r in results]
+    ahead = [100 * (r["ours"].occupancy - r["adaptive"].occupancy) for _, r in results]
+    print(f"Stress, gap to the bound: mean {sum(gaps) / n:.1f}, max {max(gaps):.1f} points; "
+          f"lead over adaptive: mean {sum(ahead) / n:.1f}, min {min(ahead):.1f} points")
+    ours_max = max(r["ours"].abandon_rate for _, r in results)
+    adaptive_max = max(r["adaptive"].abandon_rate for _, r in results)
+    adaptive_over = sum(r["adaptive"].abandon_rate > TARGET for _, r in results)
+    print(f"Stress, abandon max: ours {100 * ours_max:.2f} %, adaptive {100 * adaptive_max:.2f} %"
+          f" (adaptive over 3 % in {adaptive_over})")
+
+
 def plot(results: list[tuple[SimConfig, dict[str, SimResult]]], path: Path) -> None:
     try:
         import matplotlib
@@ -131,7 +199,8 @@ def plot(results: list[tuple[SimConfig, dict[str, SimResult]]], path: Path) -> N
     ab.set_xticks(list(xs), [f"{c.agents}a {100 * c.answer_rate:.0f}% {c.talk_mean_s:.0f}s"
                              for c, _ in results], rotation=90, fontsize=7)
     occ.legend(ncol=4)
-    occ.set_title("Dialer pacing over the scenario grid (agents, answer rate, mean talk)")
+    occ.set_title("Dialer pacing over the scenario grid (agents, answer rate, mean talk)"
+                  + (": stress grid" if any(c.seed >= 5000 for c, _ in results) else ""))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

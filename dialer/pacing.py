@@ -12,8 +12,10 @@ huge numbers). A pacer may keep state between calls: use one instance per campai
   distribution conditioned on each call's elapsed time, plus wrap-up) and calls answered
   within it (answer probability and the ring-time distribution, conditioned on each ringing
   call's elapsed time); places the most calls for which expected answers plus a safety margin
-  of ``z`` standard deviations stay within the expected free agents at every horizon, and
-  tunes ``z`` from the observed abandons so the campaign stays under its abandon target.
+  of ``z`` standard deviations stay within the expected free agents at every horizon. ``z``
+  comes from the campaign's abandon budget (target x live answers - abandons): tuned from
+  the observed abandons while the budget is ample, raised when one more abandon would spend
+  most of it, and no overdial at all while the campaign is over its target.
 """
 
 from __future__ import annotations
@@ -93,9 +95,9 @@ def _durations(values: object) -> FloatArray:
     return np.array([v for v in out if v >= 0.0], dtype=np.float64)
 
 
-def _mean(value: object) -> float | None:
+def _mean(value: object, zero_ok: bool = False) -> float | None:
     x = _num(value, 0.0, _MAX_SECONDS, -1.0) if value is not None else -1.0
-    return x if x > 0.0 else None
+    return x if x > 0.0 or (zero_ok and x == 0.0) else None
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class _View:
             machine=_count(getattr(s, "answered_machine", 0)),
             abandoned=_count(getattr(s, "abandoned", 0)),
             mean_talk=_mean(getattr(s, "mean_talk_s", None)),
-            mean_wrap=_mean(getattr(s, "mean_wrap_s", None)),
+            mean_wrap=_mean(getattr(s, "mean_wrap_s", None), zero_ok=True),  # no wrap-up is fine
             ring_answers=_durations(getattr(s, "ring_to_answer_s", ())),
         )
 
@@ -268,15 +270,18 @@ class PredictivePacer:
 
     ``aim`` is the share of the abandon target the controller steers to (the rest is margin
     for chance); ``gain`` is how far one abandon (or one answered call) moves the safety
-    margin ``z``. The priors (answer rate, ring and talk times) are used until observations
-    replace them, and lean to the careful side.
+    margin ``z``. While one more abandon would take the campaign over ``brake`` x its target
+    the margin is at least ``z_tight``. The priors (answer rate, ring and talk times) are used
+    until observations replace them, and lean to the careful side.
     """
 
     def __init__(
         self,
-        aim: float = 0.6,
+        aim: float = 0.8,
         gain: float = 0.05,
         z_start: float = 2.5,
+        brake: float = 0.85,
+        z_tight: float = 3.5,
         prior_answer_rate: float = 0.5,
         prior_weight: float = 20.0,
         prior_ring_s: float = 8.0,
@@ -286,6 +291,8 @@ class PredictivePacer:
         self.aim = aim
         self.gain = gain
         self.z = z_start
+        self.brake = brake
+        self.z_tight = z_tight
         self.prior_answer_rate = prior_answer_rate
         self.prior_weight = prior_weight
         self.prior_ring_s = prior_ring_s
@@ -301,11 +308,8 @@ class PredictivePacer:
     def calls_to_place(self, snapshot: DialerSnapshot) -> int:
         v = _View.of(snapshot)
         self._learn(v)
-        # The abandon budget: the target is a share of live answered calls, so while one more
-        # abandon would put the campaign over it (at the start, and after a bad spell) it dials
-        # no more lines than there are free agents. Small teams and campaign starts are where a
-        # forecast alone overshoots the legal limit (measured: docs/benchmarks.md).
-        if v.abandoned + 1 > v.target * v.human:
+        z = self._margin(v)
+        if z is None:
             return _clip(v.progressive_floor)
         p = self._answer_rate(v)
         ring = self._ring_sample(v)
@@ -327,8 +331,24 @@ class PredictivePacer:
         best = float(MAX_CALLS_PER_DECISION)
         for k in range(hs.size):
             room = float(supply[k]) + 0.5 - float(demand[k])
-            best = min(best, _most_calls(room, float(var[k]), float(q_new[k]), self.z))
+            best = min(best, _most_calls(room, float(var[k]), float(q_new[k]), z))
         return _clip(max(best, v.progressive_floor))
+
+    def _margin(self, v: _View) -> float | None:
+        """The safety margin ``z`` this decision may use, or None for no overdial at all.
+
+        The target is a share of live answered calls, and an abandoned call is itself one of
+        them: the campaign can afford one more abandon while abandons + 1 <= target x (live
+        answers + 1). An on/off guard at that line (progressive below it, ``z`` above) made
+        the pacer idle agents, then dial a burst that spent the budget at once; a high but
+        finite margin near the line takes a little risk all the time instead (measured:
+        docs/benchmarks.md). Over target, it dials for free agents only until back under.
+        """
+        if v.target <= 0.0 or v.abandoned > v.target * v.human:
+            return None
+        if v.abandoned + 1 > self.brake * v.target * (v.human + 1):
+            return max(self.z, self.z_tight)
+        return self.z
 
     # What it learns -------------------------------------------------------------------------
 

@@ -84,7 +84,8 @@ class SimResult:
 
 def _lognormal(rng: np.random.Generator, mean: float, cv: float, n: int) -> np.ndarray:
     sigma = math.sqrt(math.log1p(cv * cv))
-    return rng.lognormal(math.log(mean) - sigma * sigma / 2.0, sigma, n)
+    draws = rng.lognormal(-sigma * sigma / 2.0, sigma, n)  # mean 1; drawn even for mean 0
+    return draws * max(mean, 0.0)  # so that a zero wrap-up leaves the other draws unchanged
 
 
 class _Leads:
@@ -125,26 +126,32 @@ class _Leads:
 
 
 class ClairvoyantPacer:
-    """The bound: knows every lead's fate and so when each agent will be free.
+    """The bound: knows which calls will be answered, when, and when each agent will be free.
 
-    Leads that will not reach an agent are dialed as soon as they come up (they cost no
-    agent time). Of the next leads that will, it picks for each agent about to free up the
-    one whose answer comes soonest after that moment, so it never abandons a call and leaves
-    agents idle only for the simulator's tick. Only :func:`simulate` can drive it, through
-    :meth:`choose`.
+    It decides, like any pacer, only how many of the next leads to dial, in lead order
+    (``out_of_order=True`` restores the older, stronger bound that also picked which leads to
+    dial). Leads that will not reach an agent are dialed as soon as their turn comes (they cost
+    no agent time); the next lead that will is dialed at the first tick at which its answer,
+    plus the seconds that person would wait, reaches the agent who frees up first. So it never
+    abandons a call and leaves agents idle only for the simulator's tick and the leads' order.
+    Only :func:`simulate` can drive it, through :meth:`choose`.
     """
 
-    def __init__(self, lookahead: int = 64) -> None:
+    def __init__(self, out_of_order: bool = False, lookahead: int = 64) -> None:
+        self.out_of_order = out_of_order
         self.lookahead = lookahead
         self._sim: Simulation | None = None
         self._free_at: list[float] = []
-        self._pool: list[int] = []  # undialed leads that will reach an agent
+        self._pool: list[int] = []  # undialed leads that will reach an agent (out of order)
+        # Dialed calls not yet answered: (answer time, lead, longest wait, agent time), in the
+        # order the simulation will answer them (ties in dialing order, as its event queue).
+        self._answers: list[tuple[float, int, float, float]] = []
         self._scan = 0
 
     def attach(self, sim: Simulation) -> None:
         self._sim = sim
         self._free_at = [0.0] * sim.cfg.agents
-        self._pool, self._scan = [], 0
+        self._pool, self._answers, self._scan = [], [], 0
 
     def calls_to_place(self, snapshot: DialerSnapshot) -> int:
         return len(self.choose(snapshot.now))
@@ -153,6 +160,43 @@ class ClairvoyantPacer:
         """The leads to dial at ``now`` (indices into the simulation's lead list)."""
         if self._sim is None or not self._free_at:
             return []
+        if self.out_of_order:
+            return self._choose_any(now)
+        while self._answers and self._answers[0][0] <= now:
+            self._connect(self._free_at, heapq.heappop(self._answers))
+        leads = self._sim.leads
+        picked: list[int] = []
+        while len(picked) <= 100 * len(self._free_at) + 1000:  # finite even if nobody answers
+            fate = leads[self._scan]
+            if fate.routed:
+                # Waiting a little is allowed (the 2-second rule, or less if the person hangs
+                # up sooner); the margin keeps event order from turning a tie into an abandon.
+                call = (now + fate.ring_s, self._scan,
+                        max(min(CONNECT_WINDOW_S, fate.patience_s) - 0.05, 0.0),
+                        fate.talk_s + fate.wrap_s)
+                if not self._all_served(call):
+                    break  # it would be answered too early: dial it at a later tick
+                heapq.heappush(self._answers, call)
+            picked.append(self._scan)
+            self._scan += 1
+        return picked
+
+    @staticmethod
+    def _connect(free_at: list[float], call: tuple[float, int, float, float]) -> bool:
+        """Give the call the agent who frees up first, as the simulation does; False if late."""
+        answer, _, wait, busy = call
+        start = max(answer, free_at[0])
+        heapq.heapreplace(free_at, start + busy)
+        return start <= answer + wait
+
+    def _all_served(self, extra: tuple[float, int, float, float]) -> bool:
+        """Would every call dialed so far, and ``extra``, reach an agent in time?"""
+        free_at = list(self._free_at)
+        return all(self._connect(free_at, call) for call in sorted([*self._answers, extra]))
+
+    def _choose_any(self, now: float) -> list[int]:
+        """Out of lead order: for each agent about to free up, the lead answered soonest after."""
+        assert self._sim is not None
         leads, picked = self._sim.leads, []
         while len(self._pool) < max(self.lookahead, 2 * len(self._free_at)):
             if leads[self._scan].routed:

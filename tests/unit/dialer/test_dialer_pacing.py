@@ -154,21 +154,37 @@ def test_adaptive_lowers_its_dial_level_when_drops_exceed_target() -> None:
     assert pacer.level < 3.0
 
 
-def test_predictive_overdials_only_within_the_abandon_budget() -> None:
-    busy = tuple(float(t) for t in range(10, 200, 10))  # 19 agents talking
-    rich = snap(
-        agents_available=5,
-        agents_busy_elapsed=busy,
-        dialed=2000,
-        answered_human=1000,
-        abandoned=5,
-        mean_talk_s=120.0,
-        ring_to_answer_s=(6.0, 8.0, 10.0),
-    )
-    assert PredictivePacer().calls_to_place(rich) > 5  # room for 25 more abandons: overdial
-    # The same floor, but one more abandon would break 3 % of live answers: no overdial.
-    broke = snap(**{**vars(rich), "abandoned": 30})
-    assert PredictivePacer().calls_to_place(broke) == 5
-    # A fresh campaign has answered nobody yet: it cannot afford a single abandon.
-    fresh = snap(**{**vars(rich), "answered_human": 0, "abandoned": 0, "dialed": 0})
-    assert PredictivePacer().calls_to_place(fresh) == 5
+LOW_ANSWER = dict(
+    agents_available=20,
+    agents_busy_elapsed=tuple(float(t) for t in range(10, 200, 10)),
+    dialed=10_000,
+    answered_human=1000,
+    answered_machine=500,
+    mean_talk_s=120.0,
+    mean_wrap_s=10.0,
+    ring_to_answer_s=tuple(5.0 + (i % 10) for i in range(100)),
+)
+
+
+def test_predictive_takes_less_risk_as_the_abandon_budget_runs_out() -> None:
+    def calls(abandoned: int) -> int:
+        return PredictivePacer().calls_to_place(snap(**{**LOW_ANSWER, "abandoned": abandoned}))
+
+    ample, spent, near, over = calls(5), calls(20), calls(29), calls(31)
+    assert ample > spent > near  # 30 abandons allowed at 3 % of 1000 live answers
+    assert near > 20  # one abandon from the line: a wide margin, but still some overdial
+    assert over == 20  # over target: one line per free agent until back under
+
+
+def test_predictive_is_progressive_when_no_abandon_is_allowed() -> None:
+    strict = snap(**{**LOW_ANSWER, "abandoned": 0, "abandon_target": 0.0})
+    assert PredictivePacer().calls_to_place(strict) == 20
+
+
+def test_a_fresh_campaign_overdials_with_the_tight_margin_only() -> None:
+    fresh = snap(**{**LOW_ANSWER, "answered_human": 0, "answered_machine": 0, "dialed": 0})
+    seasoned = snap(**{**LOW_ANSWER, "abandoned": 5})
+    n = PredictivePacer().calls_to_place(fresh)
+    assert 20 <= n < PredictivePacer().calls_to_place(seasoned)
+    # The prior answer rate (50 %) is on the careful side of the 10 % seen later.
+    assert n < 2 * 20

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dialer.pacing import AdaptivePacer, PredictivePacer, ProgressivePacer
-from dialer.sim import ClairvoyantPacer, SimConfig, simulate
+from dialer.sim import ClairvoyantPacer, SimConfig, Simulation, simulate
 
 SHORT = SimConfig(agents=10, duration_s=900.0, answer_rate=0.3, talk_mean_s=90.0, seed=7)
 
@@ -46,3 +46,41 @@ def test_max_lines_caps_calls_in_flight() -> None:
     capped = simulate(cfg, PredictivePacer())
     free = simulate(SimConfig(**{**cfg.__dict__, "max_lines": None}), PredictivePacer())
     assert capped.dialed < free.dialed
+
+
+def test_the_bound_dials_in_lead_order_and_never_abandons_even_when_answers_tie() -> None:
+    # Long rings capped by the no-answer timeout make many answers land at the same instant;
+    # no wrap-up makes agents free up at the instant their call ends.
+    cfg = SimConfig(agents=30, duration_s=900.0, answer_rate=0.2, machine_rate=0.35,
+                    ring_mean_s=18.0, ring_cv=0.7, no_answer_s=36.0, talk_mean_s=50.0,
+                    wrap_mean_s=0.0, patience_mean_s=15.0, seed=11)
+    pacer = ClairvoyantPacer()
+    sim = Simulation(cfg, pacer)
+    dialed: list[int] = []
+    choose = pacer.choose
+
+    def recording(now: float) -> list[int]:
+        picked = choose(now)
+        dialed.extend(picked)
+        return picked
+
+    pacer.choose = recording  # type: ignore[method-assign]
+    r = sim.run()
+    assert r.abandoned == 0
+    assert dialed == list(range(len(dialed)))
+    assert r.occupancy > simulate(cfg, ProgressivePacer()).occupancy + 0.2
+
+
+def test_the_bound_in_lead_order_is_close_to_the_bound_that_picks_leads() -> None:
+    cfg = SimConfig(agents=20, duration_s=1800.0, answer_rate=0.3, talk_mean_s=90.0, seed=5)
+    in_order = simulate(cfg, ClairvoyantPacer()).occupancy
+    picking = simulate(cfg, ClairvoyantPacer(out_of_order=True)).occupancy
+    assert abs(in_order - picking) < 0.01
+
+
+def test_no_wrap_up_is_a_valid_scenario() -> None:
+    cfg = SimConfig(agents=10, duration_s=900.0, wrap_mean_s=0.0, seed=2)
+    r = simulate(cfg, PredictivePacer())
+    with_wrap = simulate(SimConfig(**{**cfg.__dict__, "wrap_mean_s": 30.0}), PredictivePacer())
+    assert 0.0 < r.occupancy <= 1.0
+    assert r.connected > with_wrap.connected  # agents free up sooner, so more calls connect
