@@ -179,7 +179,6 @@ class SipSettings(_Section):
         [], description="CIDRs allowed to send INVITEs; empty: anyone (use on loopback only)."
     )
     rate_per_source: float = Field(50.0, gt=0, description="INVITEs per second per source IP.")
-    agent_answer_timeout_s: float = Field(15.0, gt=0)
     presence_interval_s: float = Field(
         5.0, ge=0, description="OPTIONS ping period for on-demand agents' phones; 0: off."
     )

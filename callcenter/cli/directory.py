@@ -80,6 +80,10 @@ def queues_add(
     max_length: int = typer.Option(None, "--max-length", help="Overflow beyond this many."),
     overflow: str = typer.Option(None, "--overflow", help="Queue, voicemail, callback, ticket."),
     wrapup: int = typer.Option(10, "--wrapup", help="Wrap-up time after each task (s)."),
+    ring_timeout: int = typer.Option(
+        15, "--ring-timeout", min=1,
+        help="Ring an on-demand agent this long before the next one is offered the call (s).",
+    ),
 ) -> None:
     """Add a queue."""
     with state(ctx).database().session() as session:
@@ -92,6 +96,7 @@ def queues_add(
             max_length=max_length,
             overflow_target=overflow,
             wrapup_s=wrapup,
+            no_answer_timeout_s=ring_timeout,
         )
     typer.echo(f"queue {name} added")
 
@@ -107,7 +112,7 @@ def queues_list(ctx: typer.Context) -> None:
             members = ",".join(f"{m.agent.code}(p{m.penalty})" for m in q.members) or "-"
             typer.echo(
                 f"{q.name:<16} {q.channel:<7} {q.strategy:<16} SL {q.service_level_s}s  "
-                f"members {members}"
+                f"ring {q.no_answer_timeout_s}s  members {members}"
             )
 
 

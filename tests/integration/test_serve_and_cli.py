@@ -176,7 +176,9 @@ def test_agents_and_queues_commands(tmp_path: Path) -> None:
     r = run(tmp_path, "agents", "add", "1001", "--name", "Ann", "--skill", "english:7")
     assert r.returncode == 0, r.stderr
     assert run(tmp_path, "agents", "add", "1001", "--name", "Ann").returncode == 6
-    assert run(tmp_path, "queues", "add", "presales", "--strategy", "round_robin").returncode == 0
+    added = run(tmp_path, "queues", "add", "presales", "--strategy", "round_robin",
+                "--ring-timeout", "8")
+    assert added.returncode == 0, added.stderr
     bad = run(tmp_path, "queues", "add", "x", "--strategy", "nope")
     assert bad.returncode == 2 and "allowed" in bad.stderr
     assert (
@@ -184,6 +186,7 @@ def test_agents_and_queues_commands(tmp_path: Path) -> None:
     )
     listing = run(tmp_path, "queues", "list").stdout
     assert "presales" in listing and "1001(p1)" in listing and "billing" in listing
+    assert "ring 8s  members 1001(p1)" in listing
     assert "english:7" in run(tmp_path, "agents", "list").stdout
     assert run(tmp_path, "agents", "remove", "1001").returncode == 0
     missing = run(tmp_path, "agents", "remove", "1001")

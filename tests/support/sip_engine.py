@@ -33,7 +33,6 @@ async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engin
             "max_calls": 64,
             "numbers": {"200": str(FLOW), "201": str(FLOW.with_name("sip_resolution.yaml"))},
             "prompt_cache_dir": str(tmp_path / "prompts"),
-            "agent_answer_timeout_s": 5,
             # SIPp agent scenarios do not answer OPTIONS: presence has its own test.
             "presence_interval_s": 0,
         },

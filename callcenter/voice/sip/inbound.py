@@ -273,14 +273,16 @@ class SipCall:
             )
         finally:
             await self.stack.stop_recording(rid)
+            took = time.monotonic() - started
             await self.layer.cdr.event(
                 self.rec,
                 "recording",
-                {
-                    "path": str(path),
-                    "voicemail": r.voicemail,
-                    "duration_s": round(time.monotonic() - started, 2),
-                },
+                {"path": str(path), "voicemail": r.voicemail, "duration_s": round(took, 2)},
+            )
+            # A voicemail or a flow's recording is a recording like a conversation: its row.
+            await self.layer.recordings.stored(
+                self.rec.call_id, str(path), kind="voicemail" if r.voicemail else "rec",
+                channels=1, duration_s=took, by="flow",
             )
         return ivr.RecordingFinished(str(path), time.monotonic() - started, now=now())
 

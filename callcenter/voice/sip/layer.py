@@ -225,12 +225,11 @@ class SipVoiceLayer:
         return result
 
     async def _wait_in_queue(self, call: SipCall, q: ivr.Enqueue, music: int) -> ivr.Event:
-        offer_timeout = self.settings.sip.agent_answer_timeout_s
         while True:
             item = await call.next(None, lambda i: isinstance(i, (acd.Action, ev.SipEvent)))
             match item:
-                case acd.OfferTask(agent_id=agent_id):
-                    await self._ring_agent(call, agent_id, offer_timeout)
+                case acd.OfferTask(agent_id=agent_id, timeout_s=ring_s):
+                    await self._ring_agent(call, agent_id, ring_s)
                 case acd.CancelOffer(agent_id=agent_id) if call.agent_leg is not None:
                     leg, call.agent_leg = call.agent_leg, None
                     self._owners.pop(leg, None)
@@ -295,7 +294,10 @@ class SipVoiceLayer:
         call._playing = music
         return music
 
-    async def _ring_agent(self, call: SipCall, agent_id: str, timeout_s: float) -> None:
+    async def _ring_agent(self, call: SipCall, agent_id: str, ring_s: float) -> None:
+        """Offer the call to an agent: bridge a nailed-up line at once, or ring the agent's
+        phone; the ACD ends the ringing after the queue's ``no_answer_timeout_s`` (``ring_s``)
+        with a CancelOffer, and the task goes to the next agent."""
         line = self.lines.get(agent_id)
         if line is not None and line.customer is None:
             # Nailed up: no ringing; a tone, and the ACD connects at once.
@@ -317,7 +319,8 @@ class SipVoiceLayer:
         leg = await self.stack.call(entry.sip_uri, caller_id=call.rec.caller)
         call.agent_leg = leg
         self._claim(leg, call)
-        await self.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
+        await self.cdr.event(call.rec, "offered", {"agent": agent_id, "ring_s": ring_s},
+                             announce="offered")
 
     async def release_agent(self, call: SipCall) -> None:
         """End the agent's part of a call: hang up an on-demand leg, free a nailed-up line."""
