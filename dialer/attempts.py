@@ -193,33 +193,56 @@ def claim_and_record(session: Session, campaign: Campaign, lead_id: int, now: da
         return None
     lead = session.get(Lead, lead_id, populate_existing=True)
     assert lead is not None
+    refused = check_claimed(session, campaign, lead, now, abandons)
+    if refused is not None:
+        return refused
+    return record_attempt(session, campaign, lead, now)
+
+
+def check_claimed(session: Session, campaign: Campaign, lead: Lead, now: datetime,
+                  abandons: compliance.AbandonCounts) -> Refused | None:
+    """The dial-time compliance check of a lead this transaction claimed (window, DNC,
+    attempt limits, abandon ceiling): None when it may be called now; otherwise the lead is
+    put where the refusal says (DNC, failed, or waiting until allowed) and released."""
     rules = rules_of(campaign)
     history = [compliance.Attempt(aware(at), outcome == Result.ABANDONED)
                for at, outcome in session.execute(
                    select(LeadAttempt.started_at, LeadAttempt.outcome)
-                   .where(LeadAttempt.lead_id == lead_id))]
+                   .where(LeadAttempt.lead_id == lead.id))]
     decision = compliance.check_dial(lead.phone, rules, dnc_lists(session, lead.phone,
                                                                  campaign.id),
                                      history, abandons, now, lead_zone(lead.fields or {}))
-    if not decision.allowed:
-        _hold(lead, decision)
-        return Refused(lead_id, decision.reason)
+    if decision.allowed:
+        return None
+    _hold(lead, decision)
+    return Refused(lead.id, decision.reason)
+
+
+def screen_fields(lead: Lead) -> dict[str, str]:
+    """What the agent's screen pop shows of a lead (names, external id, custom fields)."""
+    return {"first_name": lead.first_name, "last_name": lead.last_name,
+            "external_id": lead.external_id, **{k: str(v) for k, v in lead.fields.items()}}
+
+
+def record_attempt(session: Session, campaign: Campaign, lead: Lead, now: datetime,
+                   agent: str | None = None) -> Claimed:
+    """Record the next attempt of a claimed, checked lead (before any call is placed) and the
+    call to place; ``agent`` is the agent who must take it (preview dialing)."""
     lead.attempts += 1
     attempt = LeadAttempt(lead_id=lead.id, campaign_id=campaign.id, number=lead.phone,
                           key=f"{campaign.id}:{lead.id}:{lead.attempts}", started_at=now)
     session.add(attempt)
     session.flush()
-    fields = {"first_name": lead.first_name, "last_name": lead.last_name,
-              "external_id": lead.external_id, **{k: str(v) for k, v in lead.fields.items()}}
     request = DialRequest(
         attempt_key=attempt.key, campaign=campaign.name, kind=campaign.kind, number=lead.phone,
-        caller_id=campaign.caller_id, lead_fields=fields,
-        ring_timeout_s=compliance.ring_timeout_s(rules), flow=campaign.flow,
-        queue=campaign.queue, amd=campaign.amd)
+        caller_id=campaign.caller_id, lead_fields=screen_fields(lead),
+        ring_timeout_s=compliance.ring_timeout_s(rules_of(campaign)), flow=campaign.flow,
+        queue=campaign.queue, amd=campaign.amd, agent=agent)
     return Claimed(attempt.id, lead.id, request)
 
 
-def _pending_status(lead: Lead) -> str:
+def pending_status(lead: Lead) -> str:
+    """Where a released lead goes back to: 'retry' once it was called, else 'new'."""
     return "retry" if lead.attempts else "new"
 
 
@@ -234,7 +257,7 @@ def _hold(lead: Lead, decision: compliance.DialDecision) -> None:
                                        and decision.next_allowed_at is None):
         lead.status = "failed"
     else:
-        lead.status = _pending_status(lead)
+        lead.status = pending_status(lead)
         if decision.next_allowed_at is not None:
             lead.next_attempt_at = decision.next_allowed_at.astimezone(UTC)  # SQLite: UTC only
 
@@ -330,7 +353,7 @@ def reconcile(session: Session, campaign_id: int, now: datetime) -> int:
         for attempt_id in open_attempts:
             record_outcome(session, attempt_id, CallOutcome(Result.FAILED, cause=CRASH), now)
         if not open_attempts:  # claimed, never attempted: nothing was placed
-            lead.status, lead.claimed_by, lead.claimed_at = _pending_status(lead), None, None
+            lead.status, lead.claimed_by, lead.claimed_at = pending_status(lead), None, None
     return len(leads)
 
 

@@ -7,7 +7,8 @@ plus a progress callback, so a voice layer implements it with what it has:
   caller_id)``; ``LegRinging`` -> ``await report(Ringing())``; after ``ring_timeout_s`` without
   ``LegAnswered`` hang up (no answer); ``LegAnswered`` + AMD on the first seconds of audio ->
   ``await report(Answered(human=...))``, then hand the leg to an agent of ``request.queue``
-  (the ACD) or run the survey ``request.flow``; an opt-out key -> ``await report(OptedOut())``
+  (the ACD), to ``request.agent`` when set (preview dialing: the agent who chose the lead), or
+  run the survey ``request.flow``; an opt-out key -> ``await report(OptedOut())``
   at once; each survey answer -> ``await report(AnswerGiven(q, v))``; ``LegEnded(code)`` ->
   :func:`result_from_sip` and return the :class:`CallOutcome`.
 - **Twilio** (:func:`callcenter.voice.twilio.outbound.dial`): ``calls.create`` with
@@ -56,6 +57,9 @@ class DialRequest:
     flow: str | None = None  # survey flow / agent script
     queue: str | None = None  # the agents' queue (telemarketing)
     amd: bool = False  # screen answered calls for answering machines (the campaign's choice)
+    # Preview dialing: the agent who chose the lead and waits for this call. A person who
+    # answers goes to that agent (no queue, no ACD choice); None: the queue's agents.
+    agent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,18 @@ rules. Opt-outs and survey answers reported during the call are written at once.
 No call is placed while the campaign's abandon rate (overall or over 30 days) is over its
 target. When no lead is left to call and no call is in flight, the campaign is completed.
 
+A preview campaign's runner places nothing by itself: agents choose the calls
+(:mod:`dialer.preview`), and the calls they dial are placed and closed by the runner
+(:meth:`CampaignRunner.place`) like its own. Each tick it puts back the leads whose
+reservation expired; a reserved lead counts as not yet called, so the campaign completes only
+when no lead is left, reserved or in flight.
+
 :class:`DialerService` watches the ``campaigns`` table: a campaign set to running (by the CLI
 or the API, maybe in another process) gets a runner; a paused or stopped one has its runner
 finish the calls in flight and end. A runner starts with :func:`dialer.attempts.reconcile`,
-so leads a crash left in 'dialing' go back to retry with a 'failed' attempt.
+so leads a crash left in 'dialing' go back to retry with a 'failed' attempt (and
+reservations of preview leads are released). It also owns the :class:`~dialer.preview.
+PreviewDesk` through which agents reserve, dial and skip preview leads.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.store import Database
-from dialer import attempts, compliance
+from dialer import attempts, compliance, preview
 from dialer.campaigns import PENDING, CampaignRepository
 from dialer.pacing import DialerSnapshot, Pacer, PredictivePacer, ProgressivePacer
 from dialer.ports import (
@@ -59,7 +67,8 @@ def utcnow() -> datetime:
 
 
 def pacer_for(dial_mode: str) -> Pacer | None:
-    """The pacer of a dial mode; None for agentless (fill the free lines)."""
+    """The pacer of a dial mode; None for agentless (fill the free lines). A preview
+    campaign's runner never asks it (agents choose the calls: :mod:`dialer.preview`)."""
     match dial_mode:
         case "predictive":
             return PredictivePacer()
@@ -93,6 +102,7 @@ class CampaignRunner:
     monotonic: Callable[[], float] = time.monotonic
     tick_s: float = 1.0
     owner: str = "dialer"
+    preview_hold_s: float = preview.HOLD_S
     _calls: dict[int, _Call] = field(default_factory=dict, init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _rings: deque[float] = field(default_factory=lambda: deque(maxlen=200), init=False)
@@ -144,6 +154,8 @@ class CampaignRunner:
     def calls_wanted(self, view: _View) -> int:
         """How many calls to place now: the pacer's answer within the free lines."""
         c = view.campaign
+        if c.dial_mode == "preview":  # agents choose the calls (dialer.preview)
+            return 0
         if compliance.abandon_rate_over(view.stats.abandons, c.abandon_target) is not None:
             return 0
         room = max(0, c.max_lines - self.in_flight)
@@ -159,6 +171,9 @@ class CampaignRunner:
         """One pacing decision: claim, check and place calls; returns how many were placed."""
         view = view or await self._view()
         if view.campaign.state != "running":
+            return 0
+        if view.campaign.dial_mode == "preview":
+            await self.release_expired(view.campaign.id)
             return 0
         wanted = self.calls_wanted(view)
         placed = 0
@@ -184,6 +199,21 @@ class CampaignRunner:
                     log.info("campaign %s: lead %d not dialed: %s", self.campaign,
                              got.lead_id, got.reason.value)
         return placed
+
+    async def release_expired(self, campaign_id: int) -> int:
+        """Put back the preview leads whose reservation expired."""
+        now = self._now()
+        n = await self.db.run(lambda s: preview.release_expired(s, campaign_id, now,
+                                                                self.preview_hold_s))
+        if n:
+            log.info("campaign %s: %d preview reservation(s) expired, lead(s) put back",
+                     self.campaign, n)
+        return n
+
+    def place(self, claimed: attempts.Claimed) -> None:
+        """Place a call whose attempt is recorded (a preview agent's choice): the runner
+        owns it from here, as its own calls, and records its outcome."""
+        self._spawn(claimed)
 
     def _spawn(self, claimed: attempts.Claimed) -> None:
         self._calls[claimed.attempt_id] = _Call(self.monotonic())
@@ -273,9 +303,16 @@ class DialerService:
     tick_s: float = 1.0
     owner: str = "dialer"
     clock: Callable[[], datetime] = utcnow
+    preview_hold_s: float = preview.HOLD_S
     _runners: dict[str, tuple[CampaignRunner, asyncio.Task[str]]] = field(
         default_factory=dict, init=False)
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
+    preview_desk: preview.PreviewDesk = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The clock is read through the service, so a test's clock set later applies.
+        self.preview_desk = preview.PreviewDesk(self.db, self.live_runner,
+                                                lambda: self.clock(), self.preview_hold_s)
 
     async def start(self) -> None:
         self._watch = asyncio.create_task(self._watch_loop(), name="dialer-service")
@@ -296,7 +333,8 @@ class DialerService:
                           layer)
                 continue
             runner = CampaignRunner(self.db, name, port, self.agents, tick_s=self.tick_s,
-                                    owner=self.owner, clock=self.clock)
+                                    owner=self.owner, clock=self.clock,
+                                    preview_hold_s=self.preview_hold_s)
             self._runners[name] = (runner, asyncio.create_task(runner.run(),
                                                                name=f"campaign-{name}"))
 
@@ -311,6 +349,11 @@ class DialerService:
     def runner(self, name: str) -> CampaignRunner | None:
         entry = self._runners.get(name)
         return entry[0] if entry else None
+
+    def live_runner(self, name: str) -> CampaignRunner | None:
+        """The campaign's runner while it runs (not one that ended)."""
+        entry = self._runners.get(name)
+        return entry[0] if entry and not entry[1].done() else None
 
     async def stop(self) -> None:
         if self._watch is not None:

@@ -8,17 +8,27 @@ come), or for telemarketing goes to the campaign's queue when an agent is free a
 otherwise hears the drop message (``request.flow``) and counts as abandoned: the 2-second rule
 is kept by never making a live person wait for an agent. The call gets a CDR like any other
 (direction ``outbound``).
+
+A preview call (``request.agent`` set: the agent chose the lead and waits for it) goes to that
+agent, not to the queue: bridged at once onto their nailed-up line, or their SIP phone rung
+(the person hears music meanwhile). The ACD routes no such call, so it is told as it does of
+any call it did not route (``AgentStateReported`` in call, then idle): the agent, paused with
+reason "preview" while previewing, takes no queue call meanwhile. An agent who cannot be
+reached (no line and no phone, busy, no answer) leaves the person to the campaign's drop
+message: abandoned, with the reason in the outcome's cause.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from typing import TYPE_CHECKING
 
-from callcenter import ivr
+from callcenter import acd, ivr
 from callcenter.calls.flows import FlowCache
 from callcenter.voice.sip import events as ev
+from callcenter.voice.sip.conversation import talk
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now
 from callcenter.voice.sip.machine_detection import detect_machine
 from dialer.amd import Verdict
@@ -37,6 +47,10 @@ from dialer.ports import (
 if TYPE_CHECKING:
     from callcenter.voice.sip.layer import SipVoiceLayer
 
+log = logging.getLogger(__name__)
+
+AGENT_RING_S = 15.0  # how long a preview agent's phone rings without a queue's own timeout
+
 
 class OutboundCall(SipCall):
     def __init__(
@@ -54,6 +68,7 @@ class OutboundCall(SipCall):
         self.request, self.report = request, report
         self.answers: list[AnswerGiven] = []
         self.opted_out = False
+        self.unreached = ""  # why the preview agent could not be reached
 
     async def on_notification(self, action: ivr.Action) -> None:
         await super().on_notification(action)
@@ -105,7 +120,8 @@ class OutboundCall(SipCall):
                 await self.stack.hangup(self.leg, 200)
                 return self._outcome(Result.MACHINE, ring_s, "answering machine")
             result = await self._serve()
-            return self._outcome(result, ring_s, "answered")
+            cause = f"answered; {self.unreached}" if self.unreached else "answered"
+            return self._outcome(result, ring_s, cause)
         except CallerGone:
             ended = self.gone_code
             if not answered:
@@ -138,6 +154,11 @@ class OutboundCall(SipCall):
     async def _serve(self) -> Result:
         """A person answered: the survey flow, or an agent if one is free right now."""
         r = self.request
+        if r.agent is not None:
+            if await self._to_agent(r.agent):
+                return Result.HUMAN
+            await self.run_flow()  # the drop message
+            return Result.ABANDONED
         if r.kind == "telemarketing" and r.queue:
             if self.layer.free_agents(r.queue) > 0:
                 await self.layer.queueing(self, ivr.Enqueue(r.queue))
@@ -146,6 +167,63 @@ class OutboundCall(SipCall):
             return Result.ABANDONED
         await self.run_flow()
         return Result.HUMAN
+
+    async def _to_agent(self, agent: str) -> bool:
+        """Connect the person to the preview agent; False (and why, in ``unreached``) when
+        the agent cannot be reached."""
+        layer = self.layer
+        line = layer.lines.get(agent)
+        if line is not None and line.customer is None:
+            self.agent_id, self.agent_leg, self.nailed = agent, line.leg, True
+            line.customer = self
+            layer.cdr.note(self.rec, "offered", {"agent": agent, "nailed": True,
+                                                 "preview": True}, announce="offered")
+            await line.connect_tone()
+        elif not await self._ring_agent(agent):
+            return False
+        await self._report_agent(agent, acd.ReportedState.IN_CALL)
+        try:
+            await talk(layer, self, agent)
+        finally:
+            await self._report_agent(agent, acd.ReportedState.IDLE)
+        return True
+
+    async def _ring_agent(self, agent: str) -> bool:
+        layer = self.layer
+        if agent in layer.lines:
+            self.unreached = f"agent {agent}'s nailed-up line is on another call"
+            return False
+        entry = layer.directory.agents.get(agent)
+        if entry is None or not entry.sip_uri:
+            self.unreached = (f"agent {agent} has no nailed-up line and no SIP URI: log in "
+                              "on a line or set the agent's SIP URI")
+            return False
+        queue = layer.directory.queues.get(self.request.queue or "")
+        ring_s = queue.config.no_answer_timeout_s if queue is not None else AGENT_RING_S
+        self._playing = await self.stack.play(self.leg, str(layer.hold_music), loop=True)
+        leg = await self.stack.call(entry.sip_uri, caller_id=self.rec.caller)
+        self.agent_id, self.agent_leg = agent, leg
+        layer.adopt_leg(leg, self)
+        await layer.cdr.event(self.rec, "offered", {"agent": agent, "ring_s": ring_s,
+                                                    "preview": True}, announce="offered")
+        item = await self.next(ring_s, lambda i: isinstance(i, (ev.LegAnswered, ev.LegEnded))
+                               and i.leg_id == leg)
+        if isinstance(item, ev.LegAnswered):
+            return True
+        if item is None:
+            await self.stack.hangup(leg, 487)
+        self.agent_id = self.agent_leg = None
+        why = f"{item.code} {item.reason}" if isinstance(item, ev.LegEnded) else "no answer"
+        self.unreached = f"agent {agent} did not answer the preview call ({why})"
+        await self.stop_prompt()
+        return False
+
+    async def _report_agent(self, agent: str, state: acd.ReportedState) -> None:
+        """The ACD did not route this call: tell it what the agent's phone does."""
+        try:
+            await self.layer.acd.handle(acd.AgentStateReported(agent, state, self.rec.call_id))
+        except acd.ACDError as exc:  # an agent the ACD does not know: nothing to keep right
+            log.warning("preview call: the ACD refused the state of agent %s: %s", agent, exc)
 
     async def run_flow(self) -> None:
         if self.session is None:

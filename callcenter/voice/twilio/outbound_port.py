@@ -10,6 +10,12 @@ opt-out as they come; the final status callback resolves the call through
 enqueues the person to the campaign's queue when an agent is free the moment they answer, and
 otherwise plays the campaign's flow as the drop message and counts the call as abandoned, as
 the SIP port does. The layer writes the CDR (direction ``outbound``).
+
+Preview calls (``request.agent``: the answer must go to the agent who chose the lead) are not
+supported over Twilio yet: :mod:`dialer.preview` serves SIP campaigns only, and this port
+refuses such a request rather than give the person to another agent. Doing it needs a
+``<Dial>`` to ``layer.agent_address(agent)`` on answer, the drop flow when that ``<Dial>``
+fails, and the agent's ACD state kept as the SIP port keeps it.
 """
 
 from __future__ import annotations
@@ -120,6 +126,10 @@ class TwilioOutboundPort:
 
     async def place(self, request: DialRequest, report: ProgressSink) -> CallOutcome:
         layer = self.layer
+        if request.agent is not None:
+            raise ValueError(
+                f"campaign {request.campaign}: preview calls (to agent {request.agent}) are "
+                "not supported over Twilio: run the preview campaign on the SIP voice layer")
         flow = self.flows.get(request.flow)
         queue: str | None = None
         drop: ivr.Flow | None = None

@@ -1,0 +1,314 @@
+"""Preview dialing: the agent sees the next lead first, then dials it or skips it.
+
+A preview campaign's runner places nothing by itself. An agent asks for the next lead
+(:func:`reserve`): the next due lead that passes the same dial-time compliance check as the
+runner's (:func:`dialer.attempts.check_claimed`: window, DNC, attempt limits, abandon ceiling)
+is *reserved* for them: status ``dialing``, ``claimed_by = "preview:<agent>"``,
+``claimed_at = now``. No other agent gets it and the runner never dials it. The agent then:
+
+- :func:`dial`: one conditional ``UPDATE`` turns the reservation into a call
+  (``claimed_by = "preview-call:<agent>"``), so a second dial (a double click, a retried
+  request, another process) finds nothing to turn and fails; the compliance check runs again
+  (the window may have closed while the agent read) and the attempt is recorded exactly once
+  (:func:`dialer.attempts.record_attempt`) with the agent in its
+  :class:`~dialer.ports.DialRequest`: the voice layer connects the answer to that agent;
+- :func:`skip`: the lead goes back to the list, at the back of the due leads
+  (``next_attempt_at = now``), its ``wait_reason`` saying it was skipped;
+- neither within ``hold_s``: the reservation expires; :func:`release_expired` (the runner,
+  every tick) puts the lead back, and a late dial is refused.
+
+A crash leaves reservations as leads claimed but never attempted: the runner's
+:func:`dialer.attempts.reconcile` releases them on its next start, as it does for the runner's
+own claims. The skip limit (how many leads in a row an agent may skip) is the
+:class:`PreviewDesk`'s, the part that lives in the engine with the runners.
+
+Each function takes a session the caller owns (one transaction); the time comes in as ``now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.errors import CallCenterError, NotFound
+from callcenter.store import Database
+from dialer import attempts, compliance
+from dialer.campaigns import CampaignRepository, aware
+from dialer.store import Campaign, Lead
+
+RESERVED = "preview:"  # claimed_by of a reserved lead: preview:<agent>
+CALLING = "preview-call:"  # claimed_by once dialed: preview-call:<agent>
+HOLD_S = 120.0  # how long a reservation lasts
+MAX_SKIPS = 5  # leads an agent may skip in a row before they must dial one
+SKIPPED = "PREVIEW_SKIPPED"
+EXPIRED = "PREVIEW_EXPIRED"
+
+
+class PreviewError(CallCenterError):
+    """A preview request that cannot be served as asked; the message says what to do."""
+
+    exit_code = 2
+    status = 409  # the HTTP status the API answers with
+
+
+class NotPreviewCampaign(PreviewError):
+    pass
+
+
+class NoLeadDue(PreviewError):
+    status = 404
+
+
+class NotReserved(PreviewError):
+    pass
+
+
+class SkipLimit(PreviewError):
+    pass
+
+
+class DialRefused(PreviewError):
+    """The compliance check refused the reserved lead at dial time."""
+
+    def __init__(self, message: str, reason: compliance.Reason) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A lead shown to one agent: what the screen pop shows, and until when it is theirs."""
+
+    campaign: str
+    lead_id: int
+    agent: str
+    number: str
+    first_name: str
+    last_name: str
+    external_id: str
+    fields: dict[str, Any]
+    attempts: int  # calls made to this lead so far
+    last_outcome: str | None
+    expires_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"campaign": self.campaign, "lead_id": self.lead_id, "agent": self.agent,
+                "number": self.number, "first_name": self.first_name,
+                "last_name": self.last_name, "external_id": self.external_id,
+                "fields": self.fields, "attempts": self.attempts,
+                "last_outcome": self.last_outcome,
+                "expires_at": self.expires_at.isoformat()}
+
+
+def preview_campaign(session: Session, name: str) -> Campaign:
+    """The campaign ``name``, which must be a running preview campaign."""
+    c = CampaignRepository(session).get(name)
+    if c.dial_mode != "preview":
+        raise NotPreviewCampaign(
+            f"campaign {name} dials in {c.dial_mode} mode: its calls are placed by the dialer, "
+            "not chosen by agents; use a preview campaign (dial_mode preview)")
+    if c.voice_layer != "sip":
+        raise NotPreviewCampaign(
+            f"campaign {name} calls over {c.voice_layer}: preview dialing connects the answer "
+            "to the previewing agent over SIP only for now; use voice_layer sip")
+    if c.state != "running":
+        raise NotPreviewCampaign(
+            f"campaign {name} is {c.state}, not running: start it "
+            f"(`callcenter campaign start {name}` or POST /api/campaigns/{name}/start)")
+    return c
+
+
+def _reservation(c: Campaign, lead: Lead, agent: str, hold_s: float) -> Reservation:
+    assert lead.claimed_at is not None
+    return Reservation(c.name, lead.id, agent, lead.phone, lead.first_name, lead.last_name,
+                       lead.external_id, dict(lead.fields or {}), lead.attempts,
+                       lead.last_outcome, aware(lead.claimed_at) + timedelta(seconds=hold_s))
+
+
+def reserve(session: Session, campaign: str, agent: str, now: datetime,
+            hold_s: float = HOLD_S) -> Reservation | NoLeadDue:
+    """Reserve the next due lead for ``agent`` (the one they hold already, if any), or say
+    why there is none: returned, not raised, so the transaction still commits where the
+    compliance check put the leads it refused (DNC, failed, waiting for the window)."""
+    c = preview_campaign(session, campaign)
+    held = session.scalar(select(Lead).where(
+        Lead.campaign_id == c.id, Lead.status == "dialing",
+        Lead.claimed_by == RESERVED + agent, Lead.claimed_at > now - timedelta(seconds=hold_s)))
+    if held is not None:  # asked twice (a reload): the same lead, not a second one
+        return _reservation(c, held, agent, hold_s)
+    abandons = attempts.campaign_stats(session, c, now).abandons
+    over = compliance.abandon_rate_over(abandons, c.abandon_target)
+    if over is not None:
+        return NoLeadDue(
+            f"campaign {campaign} may place no call now: its abandon rate is over the target "
+            f"({over.name}); wait for it to fall, or ask a supervisor to review the campaign")
+    tried: set[int] = set()
+    while True:
+        ids = attempts.due_leads(session, c.id, now, 20, tried)
+        if not ids:
+            return NoLeadDue(
+                f"no lead of campaign {campaign} may be called now (all called, reserved by "
+                "other agents, waiting for a retry or outside the calling window): ask again "
+                "in a minute")
+        for lead_id in ids:
+            tried.add(lead_id)
+            if not attempts.claim_lead(session, lead_id, now, RESERVED + agent):
+                continue  # another agent (or process) took it first
+            lead = session.get(Lead, lead_id, populate_existing=True)
+            assert lead is not None
+            if attempts.check_claimed(session, c, lead, now, abandons) is None:
+                lead.wait_reason = None
+                return _reservation(c, lead, agent, hold_s)
+
+
+def _change(session: Session, lead_id: int, agent: str, now: datetime, hold_s: float,
+            values: dict[str, Any]) -> bool:
+    """Change the lead if ``agent`` holds a live reservation on it (one conditional UPDATE:
+    exactly one of two concurrent requests succeeds)."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Lead).where(Lead.id == lead_id, Lead.status == "dialing",
+                           Lead.claimed_by == RESERVED + agent,
+                           Lead.claimed_at > now - timedelta(seconds=hold_s))
+        .values(**values).execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)
+
+
+def _not_reserved(session: Session, c: Campaign, lead_id: int, agent: str,
+                  hold_s: float) -> CallCenterError:
+    """Why ``agent`` holds no live reservation on the lead, and what to do."""
+    lead = session.get(Lead, lead_id, populate_existing=True)
+    if lead is None or lead.campaign_id != c.id:
+        return NotFound(f"campaign {c.name} has no lead {lead_id}: ask for the next lead "
+                        f"(POST /api/campaigns/{c.name}/preview?agent={agent})")
+    who = lead.claimed_by or ""
+    if who == CALLING + agent:
+        return NotReserved(f"lead {lead_id} is being called already (you dialed it): wait for "
+                           "the call, then ask for the next lead")
+    if who == RESERVED + agent and lead.claimed_at is not None:
+        expired = aware(lead.claimed_at) + timedelta(seconds=hold_s)
+        return NotReserved(f"your reservation of lead {lead_id} expired at "
+                           f"{expired.isoformat()} ({int(hold_s)} s to dial or skip): ask for "
+                           "the next lead")
+    if who.startswith((RESERVED, CALLING)):
+        other = who.split(":", 1)[1]
+        return NotReserved(f"lead {lead_id} is reserved by agent {other}, not {agent}: ask "
+                           "for your own next lead")
+    return NotReserved(f"lead {lead_id} is not reserved for {agent} (it is {lead.status}; a "
+                       "reservation expires or is released on a restart): ask for the next lead")
+
+
+def dial(session: Session, campaign: str, lead_id: int, agent: str, now: datetime,
+         hold_s: float = HOLD_S) -> attempts.Claimed | DialRefused:
+    """Turn ``agent``'s reservation into a recorded attempt and the call to place (once);
+    a refusal of the compliance check is returned (the transaction keeps where the check
+    put the lead)."""
+    c = preview_campaign(session, campaign)
+    if not _change(session, lead_id, agent, now, hold_s, {"claimed_by": CALLING + agent}):
+        raise _not_reserved(session, c, lead_id, agent, hold_s)
+    lead = session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    abandons = attempts.campaign_stats(session, c, now).abandons
+    refused = attempts.check_claimed(session, c, lead, now, abandons)
+    if refused is not None:
+        return DialRefused(f"lead {lead_id} may not be called now ({refused.reason.name}); "
+                          "it was put back where the rules say: ask for the next lead",
+                          refused.reason)
+    return attempts.record_attempt(session, c, lead, now, agent=agent)
+
+
+def skip(session: Session, campaign: str, lead_id: int, agent: str, now: datetime,
+         hold_s: float = HOLD_S) -> None:
+    """Put ``agent``'s reserved lead back, behind the leads due now."""
+    c = preview_campaign(session, campaign)
+    back = case((Lead.attempts > 0, "retry"), else_="new")
+    if not _change(session, lead_id, agent, now, hold_s, {
+            "status": back, "claimed_by": None, "claimed_at": None, "next_attempt_at": now,
+            "wait_reason": SKIPPED}):
+        raise _not_reserved(session, c, lead_id, agent, hold_s)
+
+
+def release_expired(session: Session, campaign_id: int, now: datetime,
+                    hold_s: float = HOLD_S) -> int:
+    """Put back the leads whose reservation expired; returns how many."""
+    back = case((Lead.attempts > 0, "retry"), else_="new")
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Lead).where(Lead.campaign_id == campaign_id, Lead.status == "dialing",
+                           Lead.claimed_by.like(RESERVED + "%"),
+                           Lead.claimed_at <= now - timedelta(seconds=hold_s))
+        .values(status=back, claimed_by=None, claimed_at=None, wait_reason=EXPIRED)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
+class CallPlacer(Protocol):
+    """Who places a dialed preview call and records its outcome: the campaign's runner."""
+
+    def place(self, claimed: attempts.Claimed) -> None: ...
+
+
+@dataclass
+class PreviewDesk:
+    """The agents' side of preview dialing in the engine: reserve, dial through the
+    campaign's runner, skip with a limit of ``max_skips`` leads in a row per agent."""
+
+    db: Database
+    runner: Callable[[str], CallPlacer | None]  # the campaign's runner on this node
+    clock: Callable[[], datetime]
+    hold_s: float = HOLD_S
+    max_skips: int = MAX_SKIPS
+    _skips: dict[tuple[str, str], int] = field(default_factory=dict, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def _now(self) -> datetime:
+        return self.clock().astimezone(UTC)
+
+    def _placer(self, campaign: str) -> CallPlacer:
+        placer = self.runner(campaign)
+        if placer is None:
+            raise NotPreviewCampaign(
+                f"campaign {campaign} has no runner on this node yet (it starts within a few "
+                "seconds of the campaign starting, if its voice layer is enabled): retry in a "
+                "moment")
+        return placer
+
+    async def next_for(self, campaign: str, agent: str) -> Reservation:
+        self._placer(campaign)
+        now = self._now()
+        got = await self.db.run(lambda s: reserve(s, campaign, agent, now, self.hold_s))
+        if isinstance(got, NoLeadDue):
+            raise got
+        return got
+
+    async def dial(self, campaign: str, lead_id: int, agent: str) -> attempts.Claimed:
+        placer = self._placer(campaign)
+        now = self._now()
+        claimed = await self.db.run(lambda s: dial(s, campaign, lead_id, agent, now,
+                                                   self.hold_s))
+        if isinstance(claimed, DialRefused):
+            raise claimed
+        self._skips.pop((campaign, agent), None)
+        placer.place(claimed)
+        return claimed
+
+    def skips(self, campaign: str, agent: str) -> int:
+        """Leads ``agent`` skipped in a row in ``campaign``."""
+        return self._skips.get((campaign, agent), 0)
+
+    async def skip(self, campaign: str, lead_id: int, agent: str) -> int:
+        """Skip; returns the agent's skips in a row."""
+        async with self._lock:  # two skips at once must not both pass the limit
+            done = self.skips(campaign, agent)
+            if done >= self.max_skips:
+                raise SkipLimit(
+                    f"agent {agent} skipped {done} leads in a row, the limit: dial lead "
+                    f"{lead_id} (POST .../preview/{lead_id}/dial), or ask a supervisor")
+            now = self._now()
+            await self.db.run(lambda s: skip(s, campaign, lead_id, agent, now, self.hold_s))
+            self._skips[(campaign, agent)] = done + 1
+            return done + 1

@@ -1,0 +1,149 @@
+"""Preview dialing over real SIP: a nailed-up SIPp agent asks for the next lead over the HTTP
+API, skips one, dials the other; a SIPp callee answers and is bridged to that agent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+from sqlalchemy import select
+
+from callcenter.engine import Engine
+from callcenter.store import AgentRepository, Database, QueueRepository
+from callcenter.store.models import Call
+from callcenter.web.app import create_app
+from dialer.campaigns import CampaignRepository, CampaignSettings
+from dialer.store import Lead, LeadAttempt
+from tests.integration.test_campaigns_support import T0, Clock, leads
+from tests.support.sip import Sipp
+
+CALLED, SKIPPED = "+12125550101", "+12125550103"
+T = TypeVar("T")
+
+
+async def _until(check: Callable[[], Awaitable[T]], what: str, timeout: float = 20) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: last saw {got!r}")
+        await asyncio.sleep(0.1)
+
+
+async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path: Path) -> None:
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        AgentRepository(s).add("1001", "Ann", pin="1234")
+        QueueRepository(s).add_member("support", "1001")
+    db.dispose()
+    callee = Sipp(tmp_path, "callee", "callee_preview.xml", "-m", "1")
+    engine.settings.sip.outbound_gateway = f"127.0.0.1:{callee.port}"
+    await callee.start()
+    await engine.start()
+    assert engine.sip is not None and engine.acd is not None and engine.dialer is not None
+    # A Wednesday 11:00 in New York, whatever the real time; later than the leads' import, as
+    # "now" always is outside tests (a skipped lead goes behind the leads due since then).
+    engine.dialer.clock = Clock(T0 + timedelta(weeks=520))
+    engine.dialer.tick_s = 0.2
+
+    def create(s):  # type: ignore[no-untyped-def]
+        repo = CampaignRepository(s)
+        repo.create(CampaignSettings(name="pv", kind="telemarketing", caller_id="+12125550999",
+                                     dial_mode="preview", queue="support", ring_timeout_s=15))
+        repo.import_leads("pv", leads(SKIPPED, CALLED, plan="gold"))
+        repo.transition("pv", "running", T0)
+
+    await engine.db.run(create)
+    (tmp_path / "line.csv").write_text("SEQUENTIAL\n1;0;0;1;#;1;2;3;4;#\n")
+    line = Sipp(tmp_path, "line", "agent_line_preview.xml", "-s",
+                engine.settings.sip.agent_login_number, "-m", "1", "-inf",
+                str(tmp_path / "line.csv"), f"127.0.0.1:{engine.settings.sip.port}")
+    await line.start()
+    try:
+        async def logged_in() -> bool:
+            return ("1001" in engine.sip.lines
+                    and engine.acd.router.agent_state("1001") == "available"
+                    and engine.dialer.live_runner("pv") is not None)
+
+        await _until(logged_in, "the agent's login and the campaign's runner")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(engine)),
+                                     base_url="http://test") as api:
+            wrong = await api.post("/api/campaigns/pv/preview", params={"agent": "9999"})
+            assert wrong.status_code == 404 and "no agent" in wrong.json()["detail"]
+            first = await api.post("/api/campaigns/pv/preview", params={"agent": "1001"})
+            assert first.status_code == 200, first.text
+            lead = first.json()
+            assert lead["number"] == SKIPPED and lead["fields"] == {"plan": "gold"}
+            assert lead["attempts"] == 0 and lead["expires_at"]
+            assert engine.acd.router.agent_state("1001") == "paused"  # no queue call meanwhile
+            skipped = await api.post(f"/api/campaigns/pv/preview/{lead['lead_id']}/skip",
+                                     params={"agent": "1001"})
+            assert skipped.status_code == 200 and skipped.json()["skips_in_a_row"] == 1
+            late = await api.post(f"/api/campaigns/pv/preview/{lead['lead_id']}/dial",
+                                  params={"agent": "1001"})
+            assert late.status_code == 409 and "not reserved" in late.json()["detail"]
+
+            def status(s):  # type: ignore[no-untyped-def]
+                return s.scalar(select(Lead.status).where(Lead.phone == SKIPPED))
+
+            assert await engine.db.run(status) == "new"  # back on the list
+            # The skipped lead waits behind the leads due since the import.
+            second = (await api.post("/api/campaigns/pv/preview",
+                                     params={"agent": "1001"})).json()
+            assert second["number"] == CALLED
+            dialed = await api.post(f"/api/campaigns/pv/preview/{second['lead_id']}/dial",
+                                    params={"agent": "1001"})
+            assert dialed.status_code == 202, dialed.text
+            again = await api.post(f"/api/campaigns/pv/preview/{second['lead_id']}/dial",
+                                   params={"agent": "1001"})
+            assert again.status_code == 409 and "being called already" in again.text
+
+            async def connected() -> str:
+                return engine.acd.router.agent_state("1001") if any(
+                    c.agent_id == "1001" for c in engine.sip.calls.values()) else ""
+
+            assert await _until(connected, "the bridge to the agent") == "paused"
+
+        def outcome(s):  # type: ignore[no-untyped-def]
+            return s.scalars(select(LeadAttempt.outcome)).all()
+
+        async def closed() -> list[str | None]:
+            got = await engine.db.run(outcome)
+            return got if got and all(got) else []
+
+        assert await _until(closed, "the attempt's outcome", 30) == ["human"]
+        result = await callee.wait(30)
+        assert result.ok, result.stderr + result.errors
+
+        def read(s):  # type: ignore[no-untyped-def]
+            call = s.scalar(select(Call).where(Call.dialed == CALLED))
+            attempt = s.scalar(select(LeadAttempt))
+            return call, attempt, {lead.phone: lead.status for lead in s.scalars(select(Lead))}
+
+        async def ended() -> Call | None:
+            call, _, _ = await engine.db.run(read)
+            return call if call is not None and call.ended_at is not None else None
+
+        await _until(ended, "the CDR's end")
+        call, attempt, status_by_phone = await engine.db.run(read)
+        assert call.direction == "outbound"
+        assert call.agent_id == engine.directory.agents["1001"].id
+        assert call.talk_s is not None and 2.0 < call.talk_s < 8.0
+        offered = [e for e in call.events if e.kind == "offered"]
+        assert offered and offered[0].data == {"agent": "1001", "nailed": True, "preview": True}
+        assert call.legs[0].remote == "nailed-up line"
+        assert attempt.call_id == call.id and attempt.talk_s is not None
+        assert status_by_phone == {CALLED: "done", SKIPPED: "new"}
+        # The line is free again and the ACD no longer sees the agent on a call.
+        assert engine.sip.lines["1001"].customer is None
+        assert engine.acd.router.agent_state("1001") == "paused"
+    finally:
+        result = await line.wait(40)
+    assert result.ok, result.stderr + result.errors
