@@ -2,8 +2,8 @@
 
 The leg's audio is recorded (pjsua2 ``AudioMediaRecorder``, fed by that leg alone) into a
 scratch WAV file that this module reads as it grows: pjmedia's WAV writer flushes every 4,000
-bytes (125 ms at 16 kHz), so the detector sees the greeting with that much delay and no Python
-code runs on pjsua2's media thread. The detector decides as soon as it can (a person's
+bytes (250 ms at the bridge's 8 kHz), so the detector hears the greeting at most that late,
+and no Python code runs on pjsua2's media thread. The detector decides as soon as it can (a person's
 "Hello?" and the silence after it: about 1.5 s), never later than its total analysis time.
 """
 
