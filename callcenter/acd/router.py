@@ -175,6 +175,11 @@ class Router(TaskFlow):
         queue = a.wrap_queue or (a.memberships[0].group.queue if a.memberships else None)
         return queue.config.wrap_up_s if queue is not None else None
 
+    def task_status(self, task_id: str) -> str | None:
+        """``waiting``, ``offered`` or ``connected``; None for a task the router does not hold."""
+        task = self._tasks.get(task_id)
+        return task.status.value if task is not None else None
+
     def agent_state(self, agent_id: str) -> str:
         return self._agent(agent_id).derive_state().value
 

@@ -102,8 +102,10 @@ class _State:
 async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event | Requeued:
     assert call.agent_leg is not None
     stack, agent_leg, nailed = layer.stack, call.agent_leg, call.nailed
-    await stack.bridge(call.leg, agent_leg, stop_playback=call.take_prompt())
+    # Connected from here on for the ACD and the record, even if the bridge fails (the caller
+    # hung up that instant): the call's end then completes the task and frees the agent.
     call.rec.agent, call.rec.connected_at = agent_id, now()
+    await stack.bridge(call.leg, agent_leg, stop_playback=call.take_prompt())
     layer.cdr.note(call.rec, "connected", {"agent": agent_id}, announce="connected")
     started, state = time.monotonic(), _State()
     if layer.settings.sip.record_calls:

@@ -214,13 +214,22 @@ class SipVoiceLayer:
             )
             call._playing = music
             result = await self._wait_in_queue(call, q, music)
-        except CallerGone:
+        except Exception as exc:
+            # The caller hung up (or the leg vanished under a stack command, which is the
+            # same thing a moment before its LegEnded arrives, or the engine failed): the ACD
+            # must never keep a waiting caller that nobody serves any more.
             if call.rec.connected_at is None:  # waiting, or an agent was still ringing
-                await self.acd.handle(acd.TaskAbandoned(task_id))
+                if self.acd.router.task_status(task_id) == "connected":
+                    # Accepted (a nailed-up line) but gone before the bridge: the agent is free.
+                    await self.acd.handle(acd.TaskCompleted(task_id))
+                else:
+                    await self.acd.handle(acd.TaskAbandoned(task_id))
                 await self.cdr.event(
                     call.rec, "abandoned", {"queue": q.queue}, announce="abandoned"
                 )
                 await self.escalations.on_abandon(call.rec, q.queue)
+                if isinstance(exc, LookupError):
+                    raise CallerGone from None
             raise
         return result
 

@@ -61,6 +61,18 @@ def test_task_goes_to_longest_idle_agent_and_connects() -> None:
     assert h.router.agent_state("bob") == "busy"
 
 
+def test_task_status_follows_the_task() -> None:
+    h = one_queue()
+    h.at(0, TaskArrived("c1", "sales"))
+    assert h.router.task_status("c1") == "waiting"
+    h.at(1, AgentLoggedIn("bob"))
+    assert h.router.task_status("c1") == "offered"
+    h.at(2, OfferAccepted("c1", "bob"))
+    assert h.router.task_status("c1") == "connected"
+    h.at(3, TaskCompleted("c1"))
+    assert h.router.task_status("c1") is None and h.router.task_status("nope") is None
+
+
 def test_waiting_task_goes_to_agent_who_frees_and_fifo_among_equals() -> None:
     h = one_queue()
     h.at(0, AgentLoggedIn("ann"))
