@@ -232,18 +232,40 @@ def read_stats(work: Path) -> tuple[int, int, float, int]:
 
 
 def run_callers(
-    label: str, work: Path, pid: int, start: Callable[[], subprocess.Popen[bytes]]
+    label: str,
+    work: Path,
+    pid: int,
+    start: Callable[[], subprocess.Popen[bytes]],
+    deadline_s: float = 600.0,
 ) -> tuple[int, int, float, int, float]:
-    """Run one SIPp caller to the end; (ok, failed, calls/s, peak, CPU % of ``pid``)."""
+    """Run one SIPp caller to the end; (ok, failed, calls/s, peak, CPU % of ``pid``).
+
+    A caller still running after ``deadline_s`` (calls that never end: SIPp waits for them
+    forever) is stopped, and the calls it still had count as failed."""
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     caller = start()
+    stopped = False
     while caller.poll() is None:
         time.sleep(1)
-        print(f"  [{label}] {time.monotonic() - t0:5.0f} s", file=sys.stderr, end="\r")
+        waited = time.monotonic() - t0
+        print(f"  [{label}] {waited:5.0f} s", file=sys.stderr, end="\r")
+        if waited > deadline_s and not stopped:
+            print(f"\n  [{label}] calls still up after {deadline_s:.0f} s: stopping SIPp",
+                  file=sys.stderr)
+            caller.terminate()
+            stopped = True
     cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0) * 100
     print(file=sys.stderr)
     ok, failed, rate, peak = read_stats(work)
+    if stopped:
+        failed += still_up(work)
     return ok, failed, rate, peak, cpu
+
+
+def still_up(work: Path) -> int:
+    """Calls a stopped SIPp caller still had (its last statistics row)."""
+    rows = list(csv.DictReader((work / "stats.csv").open(), delimiter=";"))
+    return int(rows[-1]["CurrentCall"]) if rows else 0
 
 
 def command_line() -> str:

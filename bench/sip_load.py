@@ -82,6 +82,7 @@ def run_step(
         work,
         proc_pid,
         lambda: sipp_caller(work, port, cps, conc, total, key_ms),
+        deadline_s=total / cps + call_s + 120,
     )
     return StepResult(target, conc, ok + failed, failed, rate, peak, cpu)
 

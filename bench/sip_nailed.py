@@ -251,6 +251,7 @@ def run_step(
             scenario=BENCH_SIP / "caller_key_talk_bye.xml",
             talk_ms=talk_ms,
         ),
+        deadline_s=args.calls / rate + args.talk + 120,
     )
     step.placed, step.failed = ok + failed, failed
     time.sleep(2)  # the last hang-ups' CDR writes and the lines back to ready

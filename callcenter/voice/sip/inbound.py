@@ -21,11 +21,13 @@ from callcenter.calls.crm import perform_http
 from callcenter.ivr.events import QueueOutcome
 from callcenter.logs import call_context
 from callcenter.voice.sip import events as ev
+from callcenter.voice.sip.sounds import wav_seconds
 
 if TYPE_CHECKING:
     from callcenter.voice.sip.layer import SipVoiceLayer
 
 log = logging.getLogger(__name__)
+PROMPT_GRACE_S = 3.0  # past a prompt's length, its end-of-file event is overdue
 
 
 class CallerGone(Exception):
@@ -225,9 +227,14 @@ class SipCall:
                 )
 
             try:
-                done = await self.next(None, ends_prompt)
+                # The player's end arrives as an event; should it ever be lost (seen once under
+                # overload), the prompt's own length plus a margin ends the wait instead.
+                done = await self.next(wav_seconds(wav) + PROMPT_GRACE_S, ends_prompt)
             finally:
                 self._playing = None
+            if done is None:
+                log.warning("prompt %s: no end-of-file event in time, going on", wav)
+                await self.stack.stop_playback(pid)
             if isinstance(done, ev.DtmfReceived):
                 self.digits += done.digit
                 await self.stack.stop_playback(pid)

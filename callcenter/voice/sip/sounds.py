@@ -7,6 +7,7 @@ audio files; an operator points ``sip.hold_music`` at their own (licensed) WAV i
 from __future__ import annotations
 
 import wave
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,13 @@ def ensure_sounds(folder: Path, hold_music_file: Path | None = None) -> tuple[Pa
     if not music.exists():
         _write(music, hold_music())
     return music, beep_path
+
+
+@lru_cache(maxsize=4096)
+def wav_seconds(path: str) -> float:
+    """How long a WAV file plays (0 when it cannot be read); prompt files never change."""
+    try:
+        with wave.open(path) as w:
+            return w.getnframes() / float(w.getframerate() or 1)
+    except (OSError, EOFError, wave.Error):
+        return 0.0
