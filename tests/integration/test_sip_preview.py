@@ -139,6 +139,9 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
         offered = [e for e in call.events if e.kind == "offered"]
         assert offered and offered[0].data == {"agent": "1001", "nailed": True, "preview": True}
         assert call.legs[0].remote == "nailed-up line"
+        [connected] = [e.data for e in call.events if e.kind == "connected"]
+        assert connected["agent"] == "1001" and connected["number"] == CALLED
+        assert connected["lead"]["plan"] == "gold"  # the screen pop: the lead's fields
         assert attempt.call_id == call.id and attempt.talk_s is not None
         assert status_by_phone == {CALLED: "done", SKIPPED: "new"}
         # The line is free again and the ACD no longer sees the agent on a call.

@@ -106,7 +106,10 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
     # hung up that instant): the call's end then completes the task and frees the agent.
     call.rec.agent, call.rec.connected_at = agent_id, now()
     await stack.bridge(call.leg, agent_leg, stop_playback=call.take_prompt())
-    layer.cdr.note(call.rec, "connected", {"agent": agent_id}, announce="connected")
+    # On the bus (cc/<tenant>/calls/<id>, kind "connected") with the campaign's lead: the
+    # agent desktop's screen pop.
+    layer.cdr.note(call.rec, "connected", {"agent": agent_id, **call.screen_pop},
+                   announce="connected")
     started, state = time.monotonic(), _State()
     if layer.settings.sip.record_calls:
         state.recording = await ConversationRecording.start(

@@ -63,6 +63,8 @@ class SipCall:
         self.agent_leg: int | None = None
         self.agent_id: str | None = None
         self.nailed = False  # the agent leg is a nailed-up line: never hang it up
+        # What the agent's desktop shows when the call is connected (a campaign's lead).
+        self.screen_pop: dict[str, object] = {}
         self._playing: int | None = None
         self._recording: int | None = None
         self._path_len = 0

@@ -16,7 +16,6 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,7 +26,7 @@ from twilio.request_validator import RequestValidator
 from callcenter import acd, ivr
 from callcenter.calls import AcdService, CallLog, CdrWriter, Directory
 from callcenter.calls.escalations import CallEscalations
-from callcenter.calls.recording_paths import recording_dir
+from callcenter.calls.recording_paths import recording_path
 from callcenter.config import Settings
 from callcenter.voice.twilio import outbound
 from callcenter.voice.twilio.call import TwilioCall
@@ -174,13 +173,7 @@ class TwilioVoiceLayer:
         return self.urls.make(f"media/{key}")
 
     def recording_file(self, call_id: str, kind: str) -> Path:
-        directory = recording_dir(self.settings.recordings_dir, datetime.now())
-        path = directory / f"{call_id}-{kind}.wav"
-        n = 1
-        while path.exists():
-            n += 1
-            path = directory / f"{call_id}-{kind}-{n}.wav"
-        return path
+        return recording_path(self.settings.recordings_dir, call_id, kind)
 
     def recording_status_url(self, call: TwilioCall, kind: str, path: Path) -> str:
         relative = path.relative_to(self.settings.recordings_dir).as_posix()
