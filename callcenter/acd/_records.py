@@ -97,7 +97,9 @@ class AgentRecord:
             return AgentState.BUSY
         if self.wrap_until is not None:
             return AgentState.WRAP_UP
-        if self.paused or self.external_busy:
+        if self.external_busy:  # on a call the ACD did not route (a direct or preview call)
+            return AgentState.BUSY
+        if self.paused:
             return AgentState.PAUSED
         return AgentState.AVAILABLE
 

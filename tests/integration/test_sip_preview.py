@@ -105,11 +105,13 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
                                    params={"agent": "1001"})
             assert again.status_code == 409 and "being called already" in again.text
 
-            async def connected() -> str:
-                return engine.acd.router.agent_state("1001") if any(
-                    c.agent_id == "1001" for c in engine.sip.calls.values()) else ""
+            async def on_the_call() -> str:
+                # The ACD did not route the call but sees the agent busy on it (supervisors too).
+                bridged = any(c.agent_id == "1001" for c in engine.sip.calls.values())
+                state = engine.acd.router.agent_state("1001")
+                return state if bridged and state == "busy" else ""
 
-            assert await _until(connected, "the bridge to the agent") == "paused"
+            assert await _until(on_the_call, "the bridge to the agent") == "busy"
 
         def outcome(s):  # type: ignore[no-untyped-def]
             return s.scalars(select(LeadAttempt.outcome)).all()

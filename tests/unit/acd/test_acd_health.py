@@ -56,6 +56,7 @@ def test_in_call_outside_acd_makes_agent_unavailable_until_idle() -> None:
     h = Harness([QueueConfig("sales")], agents(("ann", {"sales": 0})))
     h.at(0, AgentLoggedIn("ann"))
     h.at(1, AgentStateReported("ann", ReportedState.IN_CALL))
+    assert h.router.agent_state("ann") == "busy"  # supervisors see the call
     assert only(h.at(2, TaskArrived("c1", "sales")), OfferTask) == []
     out = h.at(9, AgentStateReported("ann", ReportedState.IDLE))
     assert only(out, OfferTask)[0].task_id == "c1"
