@@ -3,6 +3,8 @@ the live ACD, on the ACD's own clock."""
 
 from __future__ import annotations
 
+import asyncio
+
 from callcenter import acd
 from callcenter.bus import InProcessBus
 from callcenter.calls import AcdService
@@ -58,6 +60,7 @@ async def test_elapsed_talk_and_wrap_times_come_from_the_router() -> None:
     assert load.busy_elapsed == (39.0,)  # a1, connected 39 s ago
     assert load.wrapup_elapsed == (4.0,)  # a2
     assert load.mean_wrap_s == 20.0
+    await asyncio.sleep(0.01)  # the owners' spawned actions run before the service stops
     await svc.stop()
 
 
