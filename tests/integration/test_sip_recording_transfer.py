@@ -13,12 +13,17 @@ import numpy as np
 from sqlalchemy import select
 
 from callcenter.engine import Engine
-from callcenter.store import AgentRepository, Database, QueueRepository
 from callcenter.store.recordings import Recording
 from tests.integration.test_sip_recording import AGENT_HZ, CALLER_HZ, level_at
 from tests.support.audio import tone, write_ulaw
 from tests.support.sip import Sipp
-from tests.support.sip_engine import add_agent, finished_call, make_caller, ready
+from tests.support.sip_engine import (
+    add_agent,
+    connected_call,
+    finished_call,
+    make_caller,
+    ready,
+)
 
 OTHER_HZ = 700  # what the transfer target (or the second agent) sends
 
@@ -26,16 +31,6 @@ OTHER_HZ = 700  # what the transfer target (or the second agent) sends
 def other_voice(peer: Sipp) -> Sipp:
     write_ulaw(peer.dir / "agent.ulaw", tone(4, OTHER_HZ))
     return peer
-
-
-async def connected(engine: Engine, agent: str) -> str:
-    assert engine.sip is not None
-    for _ in range(300):
-        for call in engine.sip.calls.values():
-            if call.agent_id == agent and call.rec.connected_at is not None:
-                return call.rec.call_id
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no call connected to agent {agent}")
 
 
 async def recordings(engine: Engine) -> list[Recording]:
@@ -72,7 +67,7 @@ async def test_the_target_of_an_attended_transfer_is_recorded_on_the_agent_chann
     await target.start()
     caller = make_caller(tmp_path, engine)
     await caller.start()
-    call_id = await connected(engine, "1001")
+    call_id = await connected_call(engine, "1001")
     await asyncio.sleep(1.5)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
         r = await http.post(
@@ -102,11 +97,7 @@ async def test_a_caller_served_twice_has_two_recordings(engine: Engine, tmp_path
     first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", "20000")
     second = other_voice(Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", "2000"))
     await add_agent(engine, "1001", first.port)
-    db = Database(engine.settings.database.url)
-    with db.session() as s:
-        AgentRepository(s).add("1002", "Billing Bob", f"sip:bob@127.0.0.1:{second.port}")
-        QueueRepository(s).add_member("billing", "1002")
-    db.dispose()
+    await add_agent(engine, "1002", second.port, queue="billing")
     await engine.start()
     await ready(engine, "1001")
     await ready(engine, "1002")
@@ -114,7 +105,7 @@ async def test_a_caller_served_twice_has_two_recordings(engine: Engine, tmp_path
     await second.start()
     caller = make_caller(tmp_path, engine)
     await caller.start()
-    call_id = await connected(engine, "1001")
+    call_id = await connected_call(engine, "1001")
     await asyncio.sleep(1.5)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
         r = await http.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})

@@ -9,30 +9,21 @@ from pathlib import Path
 import httpx
 
 from callcenter.engine import Engine
-from callcenter.store import AgentRepository, Database, QueueRepository
 from tests.support.sip import Sipp
-from tests.support.sip_engine import add_agent, finished_call, make_caller, ready
-
-
-async def _connected_call(engine: Engine, agent: str) -> str:
-    assert engine.sip is not None
-    for _ in range(300):
-        for call in engine.sip.calls.values():
-            if call.agent_id == agent and call.rec.connected_at is not None:
-                return call.rec.call_id
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no call connected to agent {agent}")
+from tests.support.sip_engine import (
+    add_agent,
+    connected_call,
+    finished_call,
+    make_caller,
+    ready,
+)
 
 
 async def test_hold_resume_and_transfer_to_another_queue(engine: Engine, tmp_path: Path) -> None:
     first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", "20000")
     second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", "2000")
     await add_agent(engine, "1001", first.port)
-    db = Database(engine.settings.database.url)
-    with db.session() as s:
-        AgentRepository(s).add("1002", "Billing Bob", f"sip:bob@127.0.0.1:{second.port}")
-        QueueRepository(s).add_member("billing", "1002")
-    db.dispose()
+    await add_agent(engine, "1002", second.port, queue="billing")
     await engine.start()
     await ready(engine, "1001")
     await ready(engine, "1002")
@@ -40,7 +31,7 @@ async def test_hold_resume_and_transfer_to_another_queue(engine: Engine, tmp_pat
     await second.start()
     caller = make_caller(tmp_path, engine)
     await caller.start()
-    call_id = await _connected_call(engine, "1001")
+    call_id = await connected_call(engine, "1001")
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
         assert (await http.post(f"/api/calls/{call_id}/hold")).status_code == 202
         await asyncio.sleep(0.5)
@@ -75,7 +66,7 @@ async def test_attended_transfer_to_a_phone(engine: Engine, tmp_path: Path) -> N
     await target.start()
     caller = make_caller(tmp_path, engine)
     await caller.start()
-    call_id = await _connected_call(engine, "1001")
+    call_id = await connected_call(engine, "1001")
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
         r = await http.post(
             f"/api/calls/{call_id}/transfer",

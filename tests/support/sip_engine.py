@@ -43,10 +43,10 @@ async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engin
     await eng.stop()
 
 
-async def add_agent(engine: Engine, code: str, port: int) -> None:
+async def add_agent(engine: Engine, code: str, port: int, queue: str = "support") -> None:
     def write(s):  # type: ignore[no-untyped-def]
         AgentRepository(s).add(code, f"Agent {code}", f"sip:agent{code}@127.0.0.1:{port}")
-        QueueRepository(s).add_member("support", code)
+        QueueRepository(s).add_member(queue, code)
 
     db = Database(engine.settings.database.url)
     with db.session() as s:
@@ -98,3 +98,14 @@ async def finished_call(engine: Engine) -> Call:
             return calls[0]
         await asyncio.sleep(0.1)
     raise AssertionError(f"no finished CDR: {calls}")
+
+
+async def connected_call(engine: Engine, agent: str) -> str:
+    """The id of the call the engine has connected to ``agent`` (waits up to 30 s)."""
+    assert engine.sip is not None
+    for _ in range(300):
+        for call in engine.sip.calls.values():
+            if call.agent_id == agent and call.rec.connected_at is not None:
+                return call.rec.call_id
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no call connected to agent {agent}")
