@@ -130,5 +130,14 @@ async def test_full_buffer_drops_oldest_and_counts(
     observer = MqttBus("t", "127.0.0.1", broker.port, reconnect_min_s=0.1)
     broker.start()
     got: list[Message] = []
-    await asyncio.wait_for(_collect(observer, "cc/t/calls/#", 1, got), 5)  # a fresh publish
+    reader = asyncio.create_task(_collect(observer, "cc/t/calls/#", 1, got))
+    # The bus delivers again once the broker is back. Its ten buffered events may be flushed
+    # before the observer has subscribed, so fresh ones are published until one arrives.
+    for _ in range(30):
+        if reader.done():
+            break
+        bus.publish_event(CallUpdate(call_id="fresh", kind="started"))
+        await asyncio.sleep(0.5)
+    await asyncio.wait_for(reader, 5)
+    assert got and got[0].envelope().data["kind"] == "started"
     await bus.stop()
