@@ -14,8 +14,9 @@ from callcenter.store.models import Agent, AgentStateChange
 from tests.support.sip_engine import add_agent
 
 
-async def test_state_changes_are_recorded_in_order_with_reasons(engine: Engine,
-                                                                tmp_path: Path) -> None:
+async def test_state_changes_are_recorded_in_order_with_reasons(
+    engine: Engine, tmp_path: Path
+) -> None:
     await add_agent(engine, "1001", 5999)
     await engine.start()
     assert engine.acd is not None
@@ -26,8 +27,11 @@ async def test_state_changes_are_recorded_in_order_with_reasons(engine: Engine,
 
     def history(s):  # type: ignore[no-untyped-def]
         agent = s.scalars(select(Agent).where(Agent.code == "1001")).one()
-        rows = s.scalars(select(AgentStateChange).where(AgentStateChange.agent_id == agent.id)
-                         .order_by(AgentStateChange.id)).all()
+        rows = s.scalars(
+            select(AgentStateChange)
+            .where(AgentStateChange.agent_id == agent.id)
+            .order_by(AgentStateChange.id)
+        ).all()
         return [(r.state, r.reason, r.at) for r in rows]
 
     for _ in range(50):

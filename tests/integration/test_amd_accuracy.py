@@ -5,9 +5,7 @@ status (store, CLI, REST) shows how many machines AMD let through."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -25,6 +23,7 @@ from tests.integration.test_campaigns_support import (
     Clock,
     FakeOutbound,
     Script,
+    api_client,
     campaign_db,
     start,
 )
@@ -90,12 +89,7 @@ async def test_cli_and_api_status_show_amd_accuracy(
     assert "  miss rate       66.7 %" in result.output
     assert "AMD judged mach.  2" in result.output
 
-    app = FastAPI()
-    app.state.db = db
-    app.include_router(router)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
+    async with api_client(db, router) as client:
         status = (await client.get("/api/campaigns/spring/status")).json()
     assert status["amd"] == {
         "judged_human": 5,

@@ -22,8 +22,14 @@ async def placed_amd(db_url: str, **settings: object) -> set[bool]:
     db = campaign_db(db_url, NYC[:2], max_lines=2, **settings)
     start(db)
     port = FakeOutbound(db, {n: [Script(Result.MACHINE)] for n in NYC[:2]})
-    runner = CampaignRunner(db, "spring", port, FixedAgents({"sales": AgentLoad(available=2)}),
-                            clock=Clock(), tick_s=0.0)
+    runner = CampaignRunner(
+        db,
+        "spring",
+        port,
+        FixedAgents({"sales": AgentLoad(available=2)}),
+        clock=Clock(),
+        tick_s=0.0,
+    )
     await runner.step()
     await runner.wait_idle()
     with db.session() as s:

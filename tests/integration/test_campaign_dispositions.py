@@ -25,8 +25,14 @@ async def test_dispositions_after_the_call_move_the_lead(db_url: str) -> None:
     db = campaign_db(db_url, NYC[:3], max_lines=3)
     start(db)
     port = FakeOutbound(db, {n: [Script(Result.HUMAN)] for n in NYC[:3]})
-    runner = CampaignRunner(db, "spring", port, FixedAgents({"sales": AgentLoad(available=3)}),
-                            clock=Clock(), tick_s=0.0)
+    runner = CampaignRunner(
+        db,
+        "spring",
+        port,
+        FixedAgents({"sales": AgentLoad(available=3)}),
+        clock=Clock(),
+        tick_s=0.0,
+    )
     await runner.step()
     await runner.wait_idle()
     with db.session() as s:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -23,7 +22,7 @@ from dialer.campaigns import CampaignRepository, CampaignSettings, aware, import
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import Lead, LeadImport
 from dialer.store import Lead as LeadRow
-from tests.integration.test_campaigns_support import NYC, T0, campaign_db
+from tests.integration.test_campaigns_support import NYC, T0, api_client, campaign_db
 
 # At T0 (15:00 UTC): 11:00 New York, 10:00 Chicago, 09:00 Denver, 05:00 Honolulu.
 SATELLITE = "+870301234567"  # no zone known for the number
@@ -144,12 +143,7 @@ def test_cli_create_with_fallback_and_import_with_a_zone_column(
 @pytest.fixture
 async def api(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
     db = campaign_db(db_url, [])
-    app = FastAPI()
-    app.state.db = db
-    app.include_router(router)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
+    async with api_client(db, router) as client:
         yield client
     db.dispose()
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +30,7 @@ from dialer.campaigns import (
 )
 from dialer.results import chart, export_csv, summarise
 from dialer.store import Campaign, DncEntry, Lead
-from tests.integration.test_campaigns_support import HONOLULU, NYC, T0, campaign_db
+from tests.integration.test_campaigns_support import HONOLULU, NYC, T0, api_client, campaign_db
 
 DIALER_TABLES = {"campaigns", "leads", "attempts", "dnc", "survey_answers"}
 CSV = (
@@ -265,12 +264,7 @@ def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 async def api(db_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     db = _survey_db(db_url, tmp_path)
-    app = FastAPI()
-    app.state.db = db
-    app.include_router(router)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
+    async with api_client(db, router) as client:
         yield client
     db.dispose()
 

@@ -92,8 +92,9 @@ def test_reservation_is_one_agents_and_dial_records_the_attempt_once(db_url: str
     assert attempt.lead_id == ann.lead_id and attempt.outcome is None
     assert _lead(db, ann.lead_id).claimed_by == "preview-call:ann"
     with db.session() as s:  # the call ends: the lead is released like any other
-        attempts.record_outcome(s, claimed.attempt_id,
-                                attempts.CallOutcome(Result.HUMAN, talk_s=20.0), clock())
+        attempts.record_outcome(
+            s, claimed.attempt_id, attempts.CallOutcome(Result.HUMAN, talk_s=20.0), clock()
+        )
     assert _lead(db, ann.lead_id).status == "done"
     with db.session() as s, pytest.raises(NotFound, match="no lead 999"):
         preview.dial(s, "spring", 999, "ann", clock(), HOLD)
@@ -187,13 +188,21 @@ def test_only_a_running_preview_campaign_is_served(db_url: str) -> None:
     start(db)
     with db.session() as s, pytest.raises(preview.NotPreviewCampaign, match="progressive"):
         preview.reserve(s, "spring", "ann", T0, HOLD)
-    db2 = campaign_db(db_url.replace("callcenter.db", "other.db") if "sqlite" in db_url
-                      else db_url, NYC[:1], name="later", dial_mode="preview")
+    db2 = campaign_db(
+        db_url.replace("callcenter.db", "other.db") if "sqlite" in db_url else db_url,
+        NYC[:1],
+        name="later",
+        dial_mode="preview",
+    )
     with db2.session() as s, pytest.raises(preview.NotPreviewCampaign, match="draft, not"):
         preview.reserve(s, "later", "ann", T0, HOLD)
-    db3 = campaign_db(db_url.replace("callcenter.db", "third.db") if "sqlite" in db_url
-                      else db_url, NYC[:1], name="tw", dial_mode="preview",
-                      voice_layer="twilio")
+    db3 = campaign_db(
+        db_url.replace("callcenter.db", "third.db") if "sqlite" in db_url else db_url,
+        NYC[:1],
+        name="tw",
+        dial_mode="preview",
+        voice_layer="twilio",
+    )
     start(db3, "tw")
     with db3.session() as s, pytest.raises(preview.NotPreviewCampaign, match="over SIP only"):
         preview.reserve(s, "tw", "ann", T0, HOLD)
@@ -203,8 +212,15 @@ async def test_runner_places_nothing_but_the_agents_calls(db_url: str) -> None:
     db = _db(db_url, NYC[:2])
     clock = _clock()
     port = FakeOutbound(db, {NYC[0]: [Script(Result.HUMAN)], NYC[1]: [Script(Result.HUMAN)]})
-    service = DialerService(db, {"sip": port}, FixedAgents({"sales": AgentLoad(available=5)}),
-                            poll_s=0.05, tick_s=0.05, clock=clock, preview_hold_s=HOLD)
+    service = DialerService(
+        db,
+        {"sip": port},
+        FixedAgents({"sales": AgentLoad(available=5)}),
+        poll_s=0.05,
+        tick_s=0.05,
+        clock=clock,
+        preview_hold_s=HOLD,
+    )
     desk = service.preview_desk
     with pytest.raises(preview.NotPreviewCampaign, match="no runner"):
         await desk.next_for("spring", "ann")

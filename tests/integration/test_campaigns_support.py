@@ -4,9 +4,13 @@ CDRs, a clock, and a database with a campaign and leads."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import httpx
+from fastapi import APIRouter, FastAPI
 
 from callcenter.bus import InProcessBus
 from callcenter.calls import CallLog, CdrWriter, Directory
@@ -156,3 +160,16 @@ def campaign_db(url: str, numbers: list[str], **settings: object) -> Database:
 def start(db: Database, name: str = "spring", now: datetime = T0) -> None:
     with db.session() as s:
         CampaignRepository(s).transition(name, "running", now)
+
+
+@asynccontextmanager
+async def api_client(db: Database, *routers: APIRouter) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process HTTP client on an app serving ``routers`` over ``db``."""
+    app = FastAPI()
+    app.state.db = db
+    for router in routers:
+        app.include_router(router)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        yield client

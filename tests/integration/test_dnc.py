@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -25,7 +24,7 @@ from dialer.campaigns import CampaignRepository
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import parse_numbers
 from dialer.store import Lead
-from tests.integration.test_campaigns_support import NYC, T0, campaign_db, start
+from tests.integration.test_campaigns_support import NYC, T0, api_client, campaign_db, start
 
 FILE = (
     "name,phone\n"
@@ -196,12 +195,7 @@ def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 async def api(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
     db = campaign_db(db_url, [])
-    app = FastAPI()
-    app.state.db = db
-    app.include_router(router)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
+    async with api_client(db, router) as client:
         yield client
     db.dispose()
 

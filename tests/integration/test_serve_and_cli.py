@@ -176,8 +176,9 @@ def test_agents_and_queues_commands(tmp_path: Path) -> None:
     r = run(tmp_path, "agents", "add", "1001", "--name", "Ann", "--skill", "english:7")
     assert r.returncode == 0, r.stderr
     assert run(tmp_path, "agents", "add", "1001", "--name", "Ann").returncode == 6
-    added = run(tmp_path, "queues", "add", "presales", "--strategy", "round_robin",
-                "--ring-timeout", "8")
+    added = run(
+        tmp_path, "queues", "add", "presales", "--strategy", "round_robin", "--ring-timeout", "8"
+    )
     assert added.returncode == 0, added.stderr
     bad = run(tmp_path, "queues", "add", "x", "--strategy", "nope")
     assert bad.returncode == 2 and "allowed" in bad.stderr

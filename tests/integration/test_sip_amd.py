@@ -20,18 +20,27 @@ from tests.support.sip import Sipp
 
 FLOW = Path(__file__).parent / "flows" / "amd_message.yaml"
 PERSON, MACHINE = "+12125550101", "+12125550103"
-GREETING = ("Hi, you have reached the Smith family. We cannot take your call right now. "
-            "Please leave your name and number after the tone and we will call you back.")
+GREETING = (
+    "Hi, you have reached the Smith family. We cannot take your call right now. "
+    "Please leave your name and number after the tone and we will call you back."
+)
 
 
 def request(number: str, amd: bool = True) -> DialRequest:
-    return DialRequest(attempt_key=f"amd:{number}", campaign="amd", kind="survey",
-                       number=number, caller_id="+12125550999", lead_fields={},
-                       ring_timeout_s=15, flow=str(FLOW), amd=amd)
+    return DialRequest(
+        attempt_key=f"amd:{number}",
+        campaign="amd",
+        kind="survey",
+        number=number,
+        caller_id="+12125550999",
+        lead_fields={},
+        ring_timeout_s=15,
+        flow=str(FLOW),
+        amd=amd,
+    )
 
 
-async def test_people_and_machines_told_apart_on_live_audio(engine: Engine,
-                                                             tmp_path: Path) -> None:
+async def test_people_and_machines_told_apart_on_live_audio(engine: Engine, tmp_path: Path) -> None:
     assert shutil.which("espeak-ng"), "espeak-ng is needed: apt-get install espeak-ng"
     callees = Sipp(tmp_path, "callees", "callee_amd.xml", "-m", "2")
     hello = speech("Hello?", tmp_path)
@@ -47,10 +56,12 @@ async def test_people_and_machines_told_apart_on_live_audio(engine: Engine,
     def sink(number: str):  # type: ignore[no-untyped-def]
         async def report(event: CallProgress) -> None:
             seen[number].append(event)
+
         return report
 
     person, machine = await asyncio.gather(
-        port.place(request(PERSON), sink(PERSON)), port.place(request(MACHINE), sink(MACHINE)))
+        port.place(request(PERSON), sink(PERSON)), port.place(request(MACHINE), sink(MACHINE))
+    )
     result = await callees.wait(30)
     assert result.ok, result.stderr + result.errors
 
@@ -69,9 +80,11 @@ async def test_people_and_machines_told_apart_on_live_audio(engine: Engine,
     # A person is judged within about 2 s of speaking (a 500 ms pause, "Hello?", 800 ms quiet).
     assert p["decision_ms"] < 3000, p
     assert m["decision_ms"] < 3000, m  # a long greeting: decided at 1.5 s of speech
+
     def kinds(s):  # type: ignore[no-untyped-def]
-        return {c.dialed: ([e.kind for e in c.events], c.hangup_cause)
-                for c in s.scalars(select(Call))}
+        return {
+            c.dialed: ([e.kind for e in c.events], c.hangup_cause) for c in s.scalars(select(Call))
+        }
 
     done = await engine.db.run(kinds)
     assert done[PERSON] == (["amd", "ivr", "ivr"], "message played")  # the person hears the flow
@@ -80,8 +93,7 @@ async def test_people_and_machines_told_apart_on_live_audio(engine: Engine,
     assert leftovers == []  # the scratch audio is removed
 
 
-async def test_without_amd_every_answer_counts_as_a_person(engine: Engine,
-                                                           tmp_path: Path) -> None:
+async def test_without_amd_every_answer_counts_as_a_person(engine: Engine, tmp_path: Path) -> None:
     callees = Sipp(tmp_path, "callees", "callee_amd.xml", "-m", "1")
     write_ulaw(callees.dir / "machine.ulaw", np.zeros(8000, np.int16))
     write_ulaw(callees.dir / "person.ulaw", np.zeros(8000, np.int16))

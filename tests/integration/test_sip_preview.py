@@ -55,26 +55,47 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
 
     def create(s):  # type: ignore[no-untyped-def]
         repo = CampaignRepository(s)
-        repo.create(CampaignSettings(name="pv", kind="telemarketing", caller_id="+12125550999",
-                                     dial_mode="preview", queue="support", ring_timeout_s=15))
+        repo.create(
+            CampaignSettings(
+                name="pv",
+                kind="telemarketing",
+                caller_id="+12125550999",
+                dial_mode="preview",
+                queue="support",
+                ring_timeout_s=15,
+            )
+        )
         repo.import_leads("pv", leads(SKIPPED, CALLED, plan="gold"))
         repo.transition("pv", "running", T0)
 
     await engine.db.run(create)
     (tmp_path / "line.csv").write_text("SEQUENTIAL\n1;0;0;1;#;1;2;3;4;#\n")
-    line = Sipp(tmp_path, "line", "agent_line_preview.xml", "-s",
-                engine.settings.sip.agent_login_number, "-m", "1", "-inf",
-                str(tmp_path / "line.csv"), f"127.0.0.1:{engine.settings.sip.port}")
+    line = Sipp(
+        tmp_path,
+        "line",
+        "agent_line_preview.xml",
+        "-s",
+        engine.settings.sip.agent_login_number,
+        "-m",
+        "1",
+        "-inf",
+        str(tmp_path / "line.csv"),
+        f"127.0.0.1:{engine.settings.sip.port}",
+    )
     await line.start()
     try:
+
         async def logged_in() -> bool:
-            return ("1001" in engine.sip.lines
-                    and engine.acd.router.agent_state("1001") == "available"
-                    and engine.dialer.live_runner("pv") is not None)
+            return (
+                "1001" in engine.sip.lines
+                and engine.acd.router.agent_state("1001") == "available"
+                and engine.dialer.live_runner("pv") is not None
+            )
 
         await _until(logged_in, "the agent's login and the campaign's runner")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(engine)),
-                                     base_url="http://test") as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(engine)), base_url="http://test"
+        ) as api:
             wrong = await api.post("/api/campaigns/pv/preview", params={"agent": "9999"})
             assert wrong.status_code == 404 and "no agent" in wrong.json()["detail"]
             first = await api.post("/api/campaigns/pv/preview", params={"agent": "1001"})
@@ -83,11 +104,13 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
             assert lead["number"] == SKIPPED and lead["fields"] == {"plan": "gold"}
             assert lead["attempts"] == 0 and lead["expires_at"]
             assert engine.acd.router.agent_state("1001") == "paused"  # no queue call meanwhile
-            skipped = await api.post(f"/api/campaigns/pv/preview/{lead['lead_id']}/skip",
-                                     params={"agent": "1001"})
+            skipped = await api.post(
+                f"/api/campaigns/pv/preview/{lead['lead_id']}/skip", params={"agent": "1001"}
+            )
             assert skipped.status_code == 200 and skipped.json()["skips_in_a_row"] == 1
-            late = await api.post(f"/api/campaigns/pv/preview/{lead['lead_id']}/dial",
-                                  params={"agent": "1001"})
+            late = await api.post(
+                f"/api/campaigns/pv/preview/{lead['lead_id']}/dial", params={"agent": "1001"}
+            )
             assert late.status_code == 409 and "not reserved" in late.json()["detail"]
 
             def status(s):  # type: ignore[no-untyped-def]
@@ -95,14 +118,15 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
 
             assert await engine.db.run(status) == "new"  # back on the list
             # The skipped lead waits behind the leads due since the import.
-            second = (await api.post("/api/campaigns/pv/preview",
-                                     params={"agent": "1001"})).json()
+            second = (await api.post("/api/campaigns/pv/preview", params={"agent": "1001"})).json()
             assert second["number"] == CALLED
-            dialed = await api.post(f"/api/campaigns/pv/preview/{second['lead_id']}/dial",
-                                    params={"agent": "1001"})
+            dialed = await api.post(
+                f"/api/campaigns/pv/preview/{second['lead_id']}/dial", params={"agent": "1001"}
+            )
             assert dialed.status_code == 202, dialed.text
-            again = await api.post(f"/api/campaigns/pv/preview/{second['lead_id']}/dial",
-                                   params={"agent": "1001"})
+            again = await api.post(
+                f"/api/campaigns/pv/preview/{second['lead_id']}/dial", params={"agent": "1001"}
+            )
             assert again.status_code == 409 and "being called already" in again.text
 
             async def on_the_call() -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from callcenter.engine import Engine
 from callcenter.store.recordings import Recording, RecordingAudit
 from tests.support.sip import Sipp
-from tests.support.sip_engine import add_agent, finished_call, make_caller, ready
+from tests.support.sip_engine import add_agent, connected_call, finished_call, make_caller, ready
 
 CALLER_HZ, AGENT_HZ = 300, 500  # the tones tests.support.sip.Sipp streams for each side
 
@@ -41,14 +41,7 @@ async def test_pause_and_resume_are_audited_and_cut_from_the_file(
     caller = make_caller(tmp_path, engine)
     await caller.start()
     assert engine.sip is not None
-    call_id = None
-    for _ in range(300):
-        live = [c for c in engine.sip.calls.values() if c.rec.connected_at is not None]
-        if live:
-            call_id = live[0].rec.call_id
-            break
-        await asyncio.sleep(0.1)
-    assert call_id is not None
+    call_id = await connected_call(engine, "1001")
     await asyncio.sleep(1.0)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
         r = await http.post(

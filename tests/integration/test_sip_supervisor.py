@@ -11,7 +11,7 @@ import pytest
 from callcenter.engine import Engine
 from tests.support.rtp import open_sink
 from tests.support.sip import Sipp
-from tests.support.sip_engine import add_agent, make_caller, ready
+from tests.support.sip_engine import add_agent, connected_call, make_caller, ready
 
 
 @pytest.mark.parametrize("mode", ["listen", "barge"])
@@ -24,14 +24,7 @@ async def test_supervisor_hears_a_connected_call(engine: Engine, tmp_path: Path,
     caller = make_caller(tmp_path, engine)
     await caller.start()
     assert engine.sip is not None
-    call_id = None
-    for _ in range(300):  # until the call is connected to the agent (slow when loaded)
-        live = [c for c in engine.sip.calls.values() if c.rec.connected_at is not None]
-        if live:
-            call_id = live[0].rec.call_id
-            break
-        await asyncio.sleep(0.1)
-    assert call_id is not None
+    call_id = await connected_call(engine, "1001")
 
     sink, rtp_port, transport = await open_sink()
     sup_keys = tmp_path / "sup.csv"

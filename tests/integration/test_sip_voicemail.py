@@ -29,7 +29,8 @@ async def test_a_voicemail_gets_a_recording_row(engine: Engine, tmp_path: Path) 
         recs = s.scalars(select(Recording).where(Recording.call_id == call.id)).all()
         audit = s.scalars(select(RecordingAudit)).all()
         return [(r.kind, r.path, r.duration_s, r.status, r.channels) for r in recs], [
-            (a.action, a.by) for a in audit]
+            (a.action, a.by) for a in audit
+        ]
 
     recs, audit = await engine.db.run(rows)
     assert len(recs) == 1, recs

@@ -38,12 +38,16 @@ def write_ulaw(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-def speech(text: str, tmp: Path, voice: str = "en-us", speed: int = 160,
-           rate: int = 8000) -> np.ndarray:
+def speech(
+    text: str, tmp: Path, voice: str = "en-us", speed: int = 160, rate: int = 8000
+) -> np.ndarray:
     """``text`` spoken by espeak-ng, resampled to ``rate``, its padding silence trimmed."""
     out = tmp / "say.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
+        check=True,
+        capture_output=True,
+    )
     with wave.open(str(out)) as w:
         src = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)

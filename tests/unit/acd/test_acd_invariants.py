@@ -239,7 +239,8 @@ class Model:
     steps=st.lists(step, max_size=60),
 )
 @example(  # found by hypothesis: a rejected offer, then a second agent logs in
-    strategy=Strategy.LONGEST_IDLE, seed=0,
+    strategy=Strategy.LONGEST_IDLE,
+    seed=0,
     steps=[("arrive", "voice", 0, {}), ("login", "a0"), ("reject", 0), ("login", "a1")],
 )
 def test_invariants_hold_and_every_task_ends(strategy: Strategy, seed: int, steps: list) -> None:

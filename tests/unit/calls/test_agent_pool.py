@@ -31,8 +31,9 @@ def setup() -> tuple[AcdService, AcdAgentPool, Clock]:
     directory.queues["other"] = QueueEntry(2, acd.QueueConfig("other"))
     for i, code in enumerate(("a1", "a2", "a3", "a4")):
         queues = {"other": 0} if code == "a4" else {"sales": 0}
-        directory.agents[code] = AgentEntry(i + 1, code, code, None,
-                                            acd.AgentProfile(code, queues=queues))
+        directory.agents[code] = AgentEntry(
+            i + 1, code, code, None, acd.AgentProfile(code, queues=queues)
+        )
     clock = Clock()
     svc = AcdService(directory.router(), InProcessBus("t"), clock=clock)
     return svc, AcdAgentPool(svc, directory), clock

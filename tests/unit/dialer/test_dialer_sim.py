@@ -51,9 +51,19 @@ def test_max_lines_caps_calls_in_flight() -> None:
 def test_the_bound_dials_in_lead_order_and_never_abandons_even_when_answers_tie() -> None:
     # Long rings capped by the no-answer timeout make many answers land at the same instant;
     # no wrap-up makes agents free up at the instant their call ends.
-    cfg = SimConfig(agents=30, duration_s=900.0, answer_rate=0.2, machine_rate=0.35,
-                    ring_mean_s=18.0, ring_cv=0.7, no_answer_s=36.0, talk_mean_s=50.0,
-                    wrap_mean_s=0.0, patience_mean_s=15.0, seed=11)
+    cfg = SimConfig(
+        agents=30,
+        duration_s=900.0,
+        answer_rate=0.2,
+        machine_rate=0.35,
+        ring_mean_s=18.0,
+        ring_cv=0.7,
+        no_answer_s=36.0,
+        talk_mean_s=50.0,
+        wrap_mean_s=0.0,
+        patience_mean_s=15.0,
+        seed=11,
+    )
     pacer = ClairvoyantPacer()
     sim = Simulation(cfg, pacer)
     dialed: list[int] = []

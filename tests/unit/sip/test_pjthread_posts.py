@@ -23,6 +23,7 @@ async def test_posts_arrive_in_order_and_share_wake_ups() -> None:
 
     loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
     try:
+
         def burst() -> None:
             for i in range(5000):
                 thread.post(got.append, i)
