@@ -2,18 +2,22 @@
 
 Every pjsua2 object is created, used and destroyed on this thread. It loops on
 ``libHandleEvents`` and, between polls, runs the commands the asyncio side queued
-(:meth:`PjThread.submit`), handing results back with ``call_soon_threadsafe``. Callbacks that
-pjsua2 runs on this thread only record state and post events the same way. asyncio code never
-holds or touches a pjsua2 object.
+(:meth:`PjThread.submit`), handing results back with ``call_soon_threadsafe``, and the timers
+it set itself (:meth:`PjThread.call_later`). Callbacks that pjsua2 runs on this thread only
+record state and post events the same way. asyncio code never holds or touches a pjsua2 object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
+import math
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,6 +48,8 @@ class PjThread:
         self._stop = threading.Event()
         self._outbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
+        self._timers: list[tuple[float, int, Callable[[], Any]]] = []  # heap, pj thread only
+        self._timer_seq = itertools.count()
         self._ready: asyncio.Future[None] = loop.create_future()
         self._done: asyncio.Future[None] = loop.create_future()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -74,9 +80,10 @@ class PjThread:
         self._commands.put((fn, fut))
         return fut
 
-    def call_later_on_thread(self, fn: Callable[[], Any]) -> None:
-        """Queue ``fn`` for the pj thread with no answer (usable from any thread)."""
-        self._commands.put((fn, None))
+    def call_later(self, delay_s: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` on the pj thread in ``delay_s`` seconds (call it on the pj thread)."""
+        entry = (time.monotonic() + delay_s, next(self._timer_seq), fn)
+        heapq.heappush(self._timers, entry)
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the asyncio loop (from the pj or a media thread), in order.
@@ -124,6 +131,20 @@ class PjThread:
                 if fut is not None:
                     self._resolve(fut, result, None)
 
+    def _run_timers(self) -> int:
+        """Run the timers that are due; the milliseconds until the next (at most POLL_MS)."""
+        timers = self._timers
+        while timers:
+            left_s = timers[0][0] - time.monotonic()
+            if left_s > 0:
+                return min(math.ceil(left_s * 1000), POLL_MS)
+            _, _, fn = heapq.heappop(timers)
+            try:
+                fn()
+            except Exception:
+                log.exception("SIP stack timer failed")
+        return POLL_MS
+
     def _run(self) -> None:
         try:
             self._setup()
@@ -133,9 +154,11 @@ class PjThread:
             return
         self.post(_settle, self._ready, None, None)
         try:
+            poll_ms = POLL_MS
             while not self._stop.is_set():
-                self._handle(POLL_MS)
+                self._handle(poll_ms)
                 self._drain()
+                poll_ms = self._run_timers()
         finally:
             self._drain()
             try:

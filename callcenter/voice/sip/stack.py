@@ -27,6 +27,7 @@ from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
 from callcenter.voice.sip.pjthread import PjThread
+from callcenter.voice.sip.sounds import wav_seconds
 
 log = logging.getLogger(__name__)
 
@@ -130,17 +131,26 @@ class _Account(pj.Account if pj else object):  # type: ignore[misc]
             owner._incoming(self, prm)
 
 
-class _Player(pj.AudioMediaPlayer if pj else object):  # type: ignore[misc]
-    def __init__(self, owner: SipStack, playback_id: int, leg_id: int) -> None:
-        super().__init__()
-        self._owner = weakref.ref(owner)
-        self.playback_id = playback_id
-        self.leg_id = leg_id
+@dataclass
+class _Playback:
+    """A WAV file playing to a leg (``SipStack._players``).
 
-    def onEof2(self) -> None:  # noqa: N802 - runs on a media thread: post, touch nothing
-        owner = self._owner()
-        if owner is not None:
-            owner._thread.call_later_on_thread(lambda: owner._playback_done(self.playback_id))
+    The end of a file is found by looking at the player's position when the file should be
+    over, not by ``AudioMediaPlayer.onEof2``: pjmedia calls that from its event thread, which
+    would then wait for the GIL while holding the event manager's callback lock, and every
+    player destroyed meanwhile on the pj thread (``pjmedia_event_unsubscribe``) spins on that
+    lock: under load, end-of-file events piled up for seconds and stalled the pj thread with
+    them. A plain ``pj.AudioMediaPlayer`` (no Python subclass) keeps Python off that thread.
+    """
+
+    player: Any
+    leg_id: int
+    samples: int  # the file's length in its own samples
+    rate: float  # its samples per second
+
+
+#: A playback this close to its end (in seconds) is over: pjmedia reads whole frames.
+_PLAYBACK_SLACK_S = 0.03
 
 
 class _PjLog(pj.LogWriter if pj else object):  # type: ignore[misc]
@@ -169,7 +179,7 @@ class SipStack:
         self._ep: Any = None
         self._account: Any = None
         self._legs: dict[int, Any] = {}
-        self._players: dict[int, Any] = {}
+        self._players: dict[int, _Playback] = {}
         self._recorders: dict[int, tuple[Any, list[int]]] = {}  # one per file
         self._recordings: dict[int, _Recording] = {}  # what callers hold: one or more files
         self._bridges: dict[int, set[int]] = {}  # leg -> legs it transmits to
@@ -322,10 +332,20 @@ class SipStack:
             if target is not None and target.audio is not None:
                 leg.audio.startTransmit(target.audio)
 
-    def _playback_done(self, playback_id: int) -> None:
-        player = self._players.pop(playback_id, None)
-        if player is not None:
-            self._emit(ev.PlaybackFinished(playback_id, player.leg_id))
+    def _check_playback(self, playback_id: int) -> None:
+        """At the time a file should be over: say so, or look again when it will be (the
+        conference clock may run late under load). pjmedia rewinds a finished file: its
+        position reads 0 at the end."""
+        playback = self._players.get(playback_id)
+        if playback is None:  # stopped, or its leg is gone
+            return
+        position = playback.player.getPos()
+        left_s = (playback.samples - position) / playback.rate
+        if position == 0 or left_s <= _PLAYBACK_SLACK_S:
+            del self._players[playback_id]
+            self._emit(ev.PlaybackFinished(playback_id, playback.leg_id))
+        else:
+            self._thread.call_later(left_s, lambda: self._check_playback(playback_id))
 
     # ---- commands (asyncio side) ------------------------------------------------------
     def _leg(self, leg_id: int) -> Any:
@@ -388,10 +408,15 @@ class SipStack:
         def run() -> int:
             media = self._media(leg_id)
             pid = next(self._ids)
-            player = _Player(self, pid, leg_id)
+            player = pj.AudioMediaPlayer()
             player.createPlayer(wav, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+            samples = player.getInfo().sizeSamples
+            seconds = wav_seconds(wav)
+            rate = samples / seconds if seconds > 0 else float(self.config.clock_rate)
             player.startTransmit(media)
-            self._players[pid] = player
+            self._players[pid] = _Playback(player, leg_id, samples, rate)
+            if not loop:
+                self._thread.call_later(seconds, lambda: self._check_playback(pid))
             return pid
 
         return await self._thread.submit(run)
@@ -401,11 +426,11 @@ class SipStack:
         await self._thread.submit(lambda: self._stop_player(playback_id))
 
     def _stop_player(self, playback_id: int) -> None:  # on the pj thread
-        player = self._players.pop(playback_id, None)
-        if player is not None:
-            leg = self._legs.get(player.leg_id)
+        playback = self._players.pop(playback_id, None)
+        if playback is not None:
+            leg = self._legs.get(playback.leg_id)
             if leg is not None and leg.audio is not None:
-                player.stopTransmit(leg.audio)
+                playback.player.stopTransmit(leg.audio)
 
     async def connect(self, source_leg: int, *targets: int) -> None:
         """Let ``targets`` hear ``source_leg`` (one way): listen, whisper and barge build on it."""
