@@ -113,10 +113,6 @@ def preview_campaign(session: Session, name: str) -> Campaign:
         raise NotPreviewCampaign(
             f"campaign {name} dials in {c.dial_mode} mode: its calls are placed by the dialer, "
             "not chosen by agents; use a preview campaign (dial_mode preview)")
-    if c.voice_layer != "sip":
-        raise NotPreviewCampaign(
-            f"campaign {name} calls over {c.voice_layer}: preview dialing connects the answer "
-            "to the previewing agent over SIP only for now; use voice_layer sip")
     if c.state != "running":
         raise NotPreviewCampaign(
             f"campaign {name} is {c.state}, not running: start it "

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from callcenter import acd
 from callcenter.bus import AgentState, EventBus, QueueStats
@@ -32,6 +32,17 @@ class TaskOwner(Protocol):
     """What the ACD asks of whoever owns a task (the caller's call, a chat)."""
 
     async def on_acd_action(self, action: acd.Action) -> None: ...
+
+
+class TaskRouting(Protocol):
+    """Who routes a task: the ACD (:class:`AcdService`), or a call's own routing (a preview
+    call goes to one named agent: ``callcenter.voice.twilio.preview.AgentRouting``)."""
+
+    def register(self, task_id: str, owner: Any) -> None: ...
+
+    def forget(self, task_id: str) -> None: ...
+
+    async def handle(self, event: acd.Event) -> list[acd.Action]: ...
 
 
 class AcdService:

@@ -228,3 +228,87 @@ async def test_telemarketing_drop_is_abandoned_and_a_machine_is_a_machine(
         assert outcome.call_id is not None and outcome.talk_s is not None
     finally:
         await engine.stop()
+
+
+async def test_preview_call_goes_to_the_chosen_agent_or_is_dropped(
+    tmp_path: Path, sqlite_url: str, standin: TwilioStandIn
+) -> None:
+    """A preview call: the person waits in <Enqueue> while only the chosen agent is rung (not
+    the free agent of the queue); answered, the agent gets exactly this person and the ACD
+    sees them busy, then idle. Not answered: the drop message, counted as abandoned."""
+    from callcenter import acd
+
+    agents = {"1001": "client:alice", "1002": "client:bob"}
+    engine = TwilioEngine(tmp_path, sqlite_url, standin, {}, agents)
+    await engine.start()
+    try:
+        await engine.ready("1002")  # free in the queue: must not get the preview call
+        await engine.acd.handle(acd.AgentLoggedIn("1001"))
+        await engine.acd.handle(acd.AgentPaused("1001", "preview"))
+        port = TwilioOutboundPort(engine.layer)
+
+        async def report(event: CallProgress) -> None:
+            pass
+
+        def request(key: str, number: str) -> DialRequest:
+            return DialRequest(
+                key, "spring", "telemarketing", number, OURS, {}, 15.0,
+                flow="ivr_flows/telemarketing_drop.yaml", queue="support", amd=False,
+                agent="1001",
+            )  # fmt: skip
+
+        def state(agent: str) -> str:
+            return engine.acd.router.agent_state(agent)
+
+        # the agent answers: bridged to this person, busy while they talk, then idle
+        placing = asyncio.create_task(port.place(request("p1", SURVEY), report))
+        create = await asyncio.wait_for(standin.created.get(), 5)
+        base = {"CallSid": create.form["_sid"][0], "AccountSid": standin.account_sid}
+        reply = await standin.webhook(create.one("Url"), {**base, "CallStatus": "in-progress"})
+        enqueue = ET.fromstring(reply.text).find("Enqueue")
+        assert enqueue is not None, reply.text
+        ring = await asyncio.wait_for(standin.created.get(), 5)
+        assert ring.one("To") == "client:alice"
+        agent = {"CallSid": ring.form["_sid"][0], "AccountSid": standin.account_sid}
+        bridge = await standin.webhook(ring.one("Url"), {**agent, "CallStatus": "in-progress"})
+        dial = ET.fromstring(bridge.text).find("Dial")
+        assert dial is not None and dial.findtext("Queue") == base["CallSid"], bridge.text
+        assert state("1001") == "busy"
+        await standin.webhook(ring.one("StatusCallback"), {**agent, "CallStatus": "completed"})
+        left = {**base, "CallStatus": "in-progress", "QueueResult": "bridged"}
+        await standin.webhook(enqueue.attrib["action"], left)
+        await standin.webhook(create.one("StatusCallback"), {**base, "CallStatus": "completed"})
+        outcome = await asyncio.wait_for(placing, 5)
+        assert outcome.result is Result.HUMAN and outcome.talk_s is not None
+        with engine.db.session() as s:
+            served = s.get(Call, outcome.call_id)
+            assert served is not None and served.agent_id is not None
+            assert "connected" in [e.kind for e in served.events]
+        assert state("1001") == "paused" and state("1002") == "available"
+        assert standin.created.empty()  # bob was never rung
+
+        # the agent does not answer: the drop message, abandoned
+        placing = asyncio.create_task(port.place(request("p2", OPT_OUT), report))
+        create = await asyncio.wait_for(standin.created.get(), 5)
+        base = {"CallSid": create.form["_sid"][0], "AccountSid": standin.account_sid}
+        reply = await standin.webhook(create.one("Url"), {**base, "CallStatus": "in-progress"})
+        assert ET.fromstring(reply.text).find("Enqueue") is not None
+        ring = await asyncio.wait_for(standin.created.get(), 5)
+        agent = {"CallSid": ring.form["_sid"][0], "AccountSid": standin.account_sid}
+        await standin.webhook(ring.one("StatusCallback"), {**agent, "CallStatus": "no-answer"})
+        redirect = await asyncio.wait_for(standin.updated.get(), 5)  # out of <Enqueue>
+        drop = await standin.webhook(redirect.one("Url"), {**base, "CallStatus": "in-progress"})
+        assert "all our agents are busy" in drop.text
+        await standin.webhook(create.one("StatusCallback"), {**base, "CallStatus": "completed"})
+        outcome = await asyncio.wait_for(placing, 5)
+        assert outcome.result is Result.ABANDONED
+        with engine.db.session() as s:
+            call = s.get(Call, outcome.call_id)
+            assert call is not None and call.agent_id is None
+            assert any(
+                e.kind == "drop" and "agent 1001 did not answer" in e.data.get("reason", "")
+                for e in call.events
+            )
+        assert state("1001") == "paused"
+    finally:
+        await engine.stop()

@@ -30,6 +30,7 @@ from callcenter.voice.twilio import queueing, twiml
 from callcenter.voice.twilio.queueing import AgentOffer
 
 if TYPE_CHECKING:
+    from callcenter.calls.acd_service import TaskRouting
     from callcenter.voice.twilio.layer import TwilioVoiceLayer
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class TwilioCall:
         self.agent: AgentOffer | None = None  # the one connected
         self.agent_done = False
         self.recordings: set[str] = set()
+        self.routing: TaskRouting = layer.acd  # who routes the call's queue task
 
     @property
     def task_id(self) -> str:
@@ -216,7 +218,7 @@ class TwilioCall:
                 "caller" if self.rec.direction == "inbound" else "callee"
             )
             await queueing.leave_on_hangup(self)
-            self.layer.acd.forget(self.task_id)
+            self.routing.forget(self.task_id)
             if not self.session.ended and self.session.started:
                 self.session.handle(ivr.CallerHungUp(now=now()))
                 await self.record_path()

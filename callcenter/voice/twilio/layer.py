@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from callcenter import acd, ivr
 from callcenter.calls import AcdService, CallLog, CdrWriter, Directory
+from callcenter.calls.acd_service import TaskRouting
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.recording_paths import recording_path
 from callcenter.config import Settings
@@ -148,6 +149,7 @@ class TwilioVoiceLayer:
         ring_timeout_s: int = 15,
         listener: AttemptListener | None = None,
         amd: bool = True,
+        routing: TaskRouting | None = None,
     ) -> TwilioCall:
         """An outbound call for the dialer (see :mod:`.outbound`)."""
         return await outbound.dial(
@@ -162,6 +164,7 @@ class TwilioVoiceLayer:
             ring_timeout_s=ring_timeout_s,
             listener=listener,
             amd=amd,
+            routing=routing,
         )
 
     # ---- media and recordings ---------------------------------------------------------

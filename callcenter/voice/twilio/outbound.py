@@ -27,6 +27,7 @@ from callcenter.voice.twilio import twiml
 from callcenter.voice.twilio.call import FINAL_STATUSES, TwilioCall, now
 
 if TYPE_CHECKING:
+    from callcenter.calls.acd_service import TaskRouting
     from callcenter.voice.twilio.layer import TwilioVoiceLayer
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,11 @@ async def dial(
     ring_timeout_s: int = 15,
     listener: AttemptListener | None = None,
     amd: bool = True,
+    routing: TaskRouting | None = None,
 ) -> TwilioCall:
-    """Place one call; returns it once Twilio accepted it (its CDR is in the database)."""
+    """Place one call; returns it once Twilio accepted it (its CDR is in the database).
+    ``routing``: who routes the call when its flow queues it (default the ACD; a preview
+    call's :class:`~.preview.AgentRouting`)."""
     rec = CallLog(
         call_id=uuid.uuid4().hex,
         direction="outbound",
@@ -84,6 +88,8 @@ async def dial(
     )
     call = TwilioCall(layer, rec, flow)
     call.variables = dict(variables or {})
+    if routing is not None:
+        call.routing = routing
     attempt = OutboundAttempt(call, queue, drop_flow, machine_flow, listener=listener)
     if listener is not None:
         call.on_notification = listener.notified
@@ -158,12 +164,37 @@ async def machine_detected(
         return
     if call.queue_state in ("waiting", "bridging") and call.agent is None:
         call.queue_state = "decided"
-        await layer.acd.handle(acd.TaskAbandoned(call.task_id))
+        await call.routing.handle(acd.TaskAbandoned(call.task_id))
     if attempt.machine_flow is None:
         await layer.hang_up(call, f"answering machine ({answered_by})")
         return
-    # Start the machine flow from the top; the redirect fetches the reply kept for the step.
-    call.session = ivr.FlowSession(attempt.machine_flow)
+    await _switch_flow(layer, call, attempt.machine_flow)
+
+
+async def drop_waiting(call: TwilioCall, reason: str) -> None:
+    """The agent a waiting person was kept for cannot take them (a preview call's agent did
+    not answer): the drop message, and the attempt counts as abandoned."""
+    layer = call.layer
+    async with call.lock:
+        attempt = layer.attempts.get(call.rec.call_id)
+        if attempt is None or call.ended or call.queue_state != "waiting":
+            return  # gone, or connected meanwhile
+        call.queue_state = "decided"
+        attempt.dropped = True
+        flow = attempt.drop_flow
+        await layer.cdr.event(
+            call.rec, "drop", {"queue": call.rec.queue, "flow": flow.name if flow else None,
+                               "reason": reason})  # fmt: skip
+        if flow is None:
+            await layer.hang_up(call, reason)
+            return
+        await _switch_flow(layer, call, flow)
+
+
+async def _switch_flow(layer: TwilioVoiceLayer, call: TwilioCall, flow: ivr.Flow) -> None:
+    """Start ``flow`` from the top in place of what runs; the redirect fetches the reply
+    kept for the step."""
+    call.session = ivr.FlowSession(flow)
     call.restart_path()
     step = call.step
     await call.advance(_started(call))

@@ -11,11 +11,10 @@ enqueues the person to the campaign's queue when an agent is free the moment the
 otherwise plays the campaign's flow as the drop message and counts the call as abandoned, as
 the SIP port does. The layer writes the CDR (direction ``outbound``).
 
-Preview calls (``request.agent``: the answer must go to the agent who chose the lead) are not
-supported over Twilio yet: :mod:`dialer.preview` serves SIP campaigns only, and this port
-refuses such a request rather than give the person to another agent. Doing it needs a
-``<Dial>`` to ``layer.agent_address(agent)`` on answer, the drop flow when that ``<Dial>``
-fails, and the agent's ACD state kept as the SIP port keeps it.
+A preview call (``request.agent``: the agent chose the lead) goes to that agent, never to the
+queue: the person waits in ``<Enqueue>`` while the agent is rung, routed by a
+:class:`~.preview.AgentRouting` rather than the ACD; when the agent cannot be reached the
+campaign's flow plays as the drop message and the call counts as abandoned, as over SIP.
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ from callcenter.calls.flows import FlowCache
 from callcenter.ivr.model import FlowSpec
 from callcenter.ivr.source import Flow, SourceMap
 from callcenter.voice.twilio.call import FINAL_STATUSES, TwilioCall
+from callcenter.voice.twilio.outbound import drop_waiting
+from callcenter.voice.twilio.preview import AgentRouting
 from dialer.ports import (
     Answered,
     AnswerGiven,
@@ -126,14 +127,14 @@ class TwilioOutboundPort:
 
     async def place(self, request: DialRequest, report: ProgressSink) -> CallOutcome:
         layer = self.layer
-        if request.agent is not None:
-            raise ValueError(
-                f"campaign {request.campaign}: preview calls (to agent {request.agent}) are "
-                "not supported over Twilio: run the preview campaign on the SIP voice layer")
         flow = self.flows.get(request.flow)
         queue: str | None = None
         drop: ivr.Flow | None = None
-        if request.kind == "telemarketing" and request.queue:
+        routing: AgentRouting | None = None
+        if request.agent is not None:  # no drop check at answer: the agent waits for it
+            drop, flow = flow or self._hang_up_flow(), self._agent_flow(request.queue or "preview")
+            routing = AgentRouting(layer.acd, request.agent, drop_waiting, layer.spawn)
+        elif request.kind == "telemarketing" and request.queue:
             queue, drop = request.queue, flow or self._hang_up_flow()
             flow = self._agent_flow(request.queue)
         if flow is None:
@@ -151,6 +152,7 @@ class TwilioOutboundPort:
             ring_timeout_s=math.ceil(request.ring_timeout_s),
             listener=listener,
             amd=request.amd,
+            routing=routing,
         )
         attempt = layer.attempts.get(call.rec.call_id)
         try:

@@ -55,9 +55,9 @@ async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
     call.queue, call.queue_state, call.queue_step = q, "waiting", call.step
     call.announcement, call.announced_at = "", None
     call.agent, call.agent_done = None, False
-    layer.acd.register(call.task_id, call)
+    call.routing.register(call.task_id, call)
     await layer.cdr.event(rec, "queued", {"queue": q.queue}, announce="queued")
-    actions = await layer.acd.handle(
+    actions = await call.routing.handle(
         acd.TaskArrived(call.task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills})
     )
     for action in actions:
@@ -115,7 +115,7 @@ async def queue_key(call: TwilioCall, digits: str) -> str:
     ):
         return twiml.empty()  # back to the wait URL
     call.queue_state = "decided"
-    await call.layer.acd.handle(acd.CallbackRequested(call.task_id))
+    await call.routing.handle(acd.CallbackRequested(call.task_id))
     await call.advance(_result(QueueOutcome.CALLBACK))
     resp = twiml.VoiceResponse()
     resp.leave()
@@ -136,7 +136,7 @@ async def queue_left(call: TwilioCall, queue_result: str, queue_sid: str | None)
     # queue-full, error, system-error: Twilio could not keep the caller waiting
     log.warning("call %s left the Twilio queue: %s", call.call_sid, queue_result)
     if call.queue_state in ("waiting", "bridging"):
-        await call.layer.acd.handle(acd.TaskAbandoned(call.task_id))
+        await call.routing.handle(acd.TaskAbandoned(call.task_id))
     call.queue_state = "decided"
     await call.layer.cdr.event(
         call.rec, "overflow", {"target": "flow", "reason": f"twilio {queue_result}"}
@@ -180,7 +180,7 @@ async def _offer(call: TwilioCall, agent_id: str, timeout_s: float) -> None:
                 "refusing the offer",
                 agent_id,
             )
-        await layer.acd.handle(acd.OfferRejected(call.task_id, agent_id))
+        await call.routing.handle(acd.OfferRejected(call.task_id, agent_id))
         return
     caller_id = (
         call.rec.caller
@@ -199,7 +199,7 @@ async def _offer(call: TwilioCall, agent_id: str, timeout_s: float) -> None:
         )
     except TwilioRestError as exc:
         log.warning("ringing agent %s failed: %s", agent_id, exc)
-        await layer.acd.handle(acd.OfferRejected(call.task_id, agent_id))
+        await call.routing.handle(acd.OfferRejected(call.task_id, agent_id))
         return
     call.offers[sid] = AgentOffer(agent_id, address, sid)
     await layer.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
@@ -221,7 +221,7 @@ async def agent_answered(call: TwilioCall, agent_call_sid: str) -> str:
     if offer is None or call.ended or call.queue_state != "waiting":
         return twiml.hangup()
     offer.answered = True
-    actions = await call.layer.acd.handle(acd.OfferAccepted(call.task_id, offer.agent_id))
+    actions = await call.routing.handle(acd.OfferAccepted(call.task_id, offer.agent_id))
     if not any(isinstance(a, acd.ConnectTask) and a.task_id == call.task_id for a in actions):
         del call.offers[agent_call_sid]
         return twiml.hangup()
@@ -250,7 +250,7 @@ async def agent_status(call: TwilioCall, agent_call_sid: str, status: str) -> No
     event = (acd.OfferTimedOut if status == "no-answer" else acd.OfferRejected)(
         call.task_id, offer.agent_id
     )
-    await call.layer.acd.handle(event)
+    await call.routing.handle(event)
 
 
 async def agent_finished(call: TwilioCall) -> None:
@@ -268,7 +268,7 @@ async def agent_finished(call: TwilioCall) -> None:
         answered_at=call.rec.connected_at,
         ended_at=_now(),
     )
-    await call.layer.acd.handle(acd.TaskCompleted(call.task_id))
+    await call.routing.handle(acd.TaskCompleted(call.task_id))
 
 
 async def leave_on_hangup(call: TwilioCall) -> None:
@@ -276,7 +276,7 @@ async def leave_on_hangup(call: TwilioCall) -> None:
     if call.agent is not None:
         await agent_finished(call)
     elif call.queue_state in ("waiting", "bridging"):
-        await call.layer.acd.handle(acd.TaskAbandoned(call.task_id))  # cancels offers
+        await call.routing.handle(acd.TaskAbandoned(call.task_id))  # cancels offers
         assert call.queue is not None
         await call.layer.cdr.event(
             call.rec, "abandoned", {"queue": call.queue.queue}, announce="abandoned"
