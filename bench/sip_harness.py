@@ -76,7 +76,9 @@ class Engine:
         self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+        # The bench sets the engine up itself; only the SIP media threads may be chosen.
+        keep = ("CALLCENTER_SIP__MEDIA_THREADS",)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_") or k in keep}
         env.update(
             {
                 "CALLCENTER_DATABASE__URL": f"sqlite:///{self.db}",

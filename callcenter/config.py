@@ -166,6 +166,9 @@ class SipSettings(_Section):
     max_calls: int = Field(
         1000, ge=1, le=8191, description="Call slots; start-up fails if pjsua2 has fewer."
     )
+    media_threads: int = Field(
+        1, ge=1, le=16, description="pjmedia's worker threads receiving RTP (pjsua's default 1)."
+    )
     numbers: dict[str, str] = Field(
         {"100": "ivr_flows/main.yaml"}, description="Dialed number -> IVR flow file."
     )

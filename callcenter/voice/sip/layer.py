@@ -68,7 +68,8 @@ class SipVoiceLayer:
             2 * s.rate_per_source,
         )
         self.stack = SipStack(
-            SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host),
+            SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
+                      media_threads=s.media_threads),
             self._on_event,
             admission,
         )

@@ -42,6 +42,7 @@ class SipConfig:
     host: str = "127.0.0.1"
     port: int = 5060
     max_calls: int = 1000
+    media_threads: int = 1  # pjmedia's worker threads (RTP receive)
     clock_rate: int = 8000
     log_level: int = 1
     user_agent: str = "callcenter"
@@ -221,6 +222,7 @@ class SipStack:
         cfg.medConfig.clockRate = c.clock_rate
         cfg.medConfig.sndClockRate = c.clock_rate
         cfg.medConfig.noVad = True
+        cfg.medConfig.threadCnt = c.media_threads
         cfg.medConfig.maxMediaPorts = max(2 * c.max_calls + 64, 254)
         ep.libInit(cfg)
         try:
