@@ -26,6 +26,7 @@ agents logged in over open lines, callers bridged with a tone and no ringing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +154,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--calls", type=int, default=300, help="nailed: calls per step")
     ap.add_argument("--login-rate", type=int, default=10, help="nailed: line logins per second")
     ap.add_argument("--plot", type=Path, help="write a PNG of the results here")
+    ap.add_argument("--keep", type=Path, help="on demand: work in this folder and keep it "
+                    "(engine.log, SIPp's error logs) instead of a temporary one")
     return ap.parse_args()
 
 
@@ -167,8 +171,7 @@ def main() -> None:
     call_s = key_ms / 1000 + 0.5 + args.talk + 0.5
     prompt_wav = None
     results: list[StepResult] = []
-    with tempfile.TemporaryDirectory(prefix="sip-load-") as tmpdir:
-        tmp = Path(tmpdir)
+    with _workdir(args.keep) as tmp:
         print(f"engine: starting with {max(steps) + 100} agents", file=sys.stderr)
         engine, phones = engine_target(tmp / "engine", max(steps) + 100, args.talk)
         try:
@@ -225,6 +228,16 @@ def main() -> None:
     print_table(results, args)
     if args.plot:
         plot(results, args.plot)
+
+
+@contextlib.contextmanager
+def _workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=False)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="sip-load-") as tmpdir:
+        yield Path(tmpdir)
 
 
 def print_table(results: list[StepResult], args: argparse.Namespace) -> None:
