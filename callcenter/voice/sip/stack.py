@@ -153,6 +153,12 @@ class _Playback:
 #: A playback this close to its end (in seconds) is over: pjmedia reads whole frames.
 _PLAYBACK_SLACK_S = 0.03
 
+#: How long a finished or stopped player lives on before it is destroyed. At the end of its
+#: file pjmedia queues an event for its event thread, which then calls into the player object
+#: (pjsua2's ``eof_cb``): destroying the player before that event is handled crashed the
+#: process (segfault on ``ev_thread``, seen at 1,200 concurrent calls).
+_RETIRE_S = 2.0
+
 
 class _PjLog(pj.LogWriter if pj else object):  # type: ignore[misc]
     """pjsua's log lines into Python logging (level 1 errors, 2 warnings, more is debug)."""
@@ -181,6 +187,7 @@ class SipStack:
         self._account: Any = None
         self._legs: dict[int, Any] = {}
         self._players: dict[int, _Playback] = {}
+        self._retired: dict[int, Any] = {}  # players waiting out _RETIRE_S (by playback id)
         self._recorders: dict[int, tuple[Any, list[int]]] = {}  # one per file
         self._recordings: dict[int, _Recording] = {}  # what callers hold: one or more files
         self._bridges: dict[int, set[int]] = {}  # leg -> legs it transmits to
@@ -223,7 +230,8 @@ class SipStack:
         cfg.medConfig.sndClockRate = c.clock_rate
         cfg.medConfig.noVad = True
         cfg.medConfig.threadCnt = c.media_threads
-        cfg.medConfig.maxMediaPorts = max(2 * c.max_calls + 64, 254)
+        # A call's legs, its recorders (two in stereo) and players, plus retiring players.
+        cfg.medConfig.maxMediaPorts = max(4 * c.max_calls + 64, 254)
         ep.libInit(cfg)
         try:
             self.capacity = check_capacity(pj, c.max_calls)
@@ -271,6 +279,7 @@ class SipStack:
         while self._legs and time.monotonic() < deadline:
             ep.libHandleEvents(10)
         self._players.clear()
+        self._retired.clear()
         self._recorders.clear()
         self._legs.clear()
         if self._account is not None:
@@ -314,9 +323,9 @@ class SipStack:
 
     def _leg_gone(self, leg: Any, code: int, reason: str) -> None:
         leg_id = leg.leg_id
-        for pid, player in list(self._players.items()):
-            if player.leg_id == leg_id:
-                del self._players[pid]
+        for pid, playback in list(self._players.items()):
+            if playback.leg_id == leg_id:
+                self._retire(pid, self._players.pop(pid))
         for _, legs in self._recorders.values():
             if leg_id in legs:
                 legs.remove(leg_id)
@@ -344,7 +353,7 @@ class SipStack:
         position = playback.player.getPos()
         left_s = (playback.samples - position) / playback.rate
         if position == 0 or left_s <= _PLAYBACK_SLACK_S:
-            del self._players[playback_id]
+            self._stop_player(playback_id)
             self._emit(ev.PlaybackFinished(playback_id, playback.leg_id))
         else:
             self._thread.call_later(left_s, lambda: self._check_playback(playback_id))
@@ -433,6 +442,12 @@ class SipStack:
             leg = self._legs.get(playback.leg_id)
             if leg is not None and leg.audio is not None:
                 playback.player.stopTransmit(leg.audio)
+            self._retire(playback_id, playback)
+
+    def _retire(self, playback_id: int, playback: _Playback) -> None:  # on the pj thread
+        """Keep a player that no longer plays alive for ``_RETIRE_S``, then let it go."""
+        self._retired[playback_id] = playback.player
+        self._thread.call_later(_RETIRE_S, lambda: self._retired.pop(playback_id, None))
 
     async def connect(self, source_leg: int, *targets: int) -> None:
         """Let ``targets`` hear ``source_leg`` (one way): listen, whisper and barge build on it."""
