@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
 from callcenter.voice.sip.pjthread import PjThread
 from callcenter.voice.sip.sounds import wav_seconds
+from callcenter.voice.sip.uris import request_uri_user, uri_user
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +56,6 @@ class _Recording:
     tracks: list[int]
     aligned: bool  # every file also hears the silent source (see SipStack.record_tracks)
     paused: bool = False
-
-
-_URI_USER = re.compile(r"^(?:\"[^\"]*\"\s*)?<?\s*(?:sips?|tel):([^@;>]+)", re.IGNORECASE)
-
-
-def uri_user(uri: str) -> str:
-    """``"Ann" <sip:+4930123@host>`` -> ``+4930123``."""
-    m = _URI_USER.match(uri.strip())
-    return m.group(1) if m else ""
-
-
-def request_uri_user(whole_msg: str) -> str:
-    first = whole_msg.split("\r\n", 1)[0].split("\n", 1)[0]
-    parts = first.split()
-    return uri_user(parts[1]) if len(parts) >= 2 else ""
 
 
 class _Leg(pj.Call if pj else object):  # type: ignore[misc]

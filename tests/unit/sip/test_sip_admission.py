@@ -1,5 +1,5 @@
 from callcenter.voice.sip.admission import Admission
-from callcenter.voice.sip.stack import request_uri_user, uri_user
+from callcenter.voice.sip.uris import request_uri_user, uri_user
 
 
 def test_unknown_number_is_404_and_known_is_admitted() -> None:

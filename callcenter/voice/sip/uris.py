@@ -1,0 +1,19 @@
+"""The user part of SIP URIs: who called (From) and which number they dialed (request URI)."""
+
+from __future__ import annotations
+
+import re
+
+_URI_USER = re.compile(r"^(?:\"[^\"]*\"\s*)?<?\s*(?:sips?|tel):([^@;>]+)", re.IGNORECASE)
+
+
+def uri_user(uri: str) -> str:
+    """``"Ann" <sip:+4930123@host>`` -> ``+4930123``."""
+    m = _URI_USER.match(uri.strip())
+    return m.group(1) if m else ""
+
+
+def request_uri_user(whole_msg: str) -> str:
+    first = whole_msg.split("\r\n", 1)[0].split("\n", 1)[0]
+    parts = first.split()
+    return uri_user(parts[1]) if len(parts) >= 2 else ""
