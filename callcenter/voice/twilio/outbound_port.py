@@ -133,7 +133,7 @@ class TwilioOutboundPort:
         routing: AgentRouting | None = None
         if request.agent is not None:  # no drop check at answer: the agent waits for it
             drop, flow = flow or self._hang_up_flow(), self._agent_flow(request.queue or "preview")
-            routing = AgentRouting(layer.acd, request.agent, drop_waiting, layer.spawn)
+            routing = AgentRouting(layer.acd, request.agent, drop_waiting)
         elif request.kind == "telemarketing" and request.queue:
             queue, drop = request.queue, flow or self._hang_up_flow()
             flow = self._agent_flow(request.queue)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from callcenter import acd
 from callcenter.calls.acd_service import AcdService
@@ -38,12 +38,10 @@ class AgentRouting:
         acd_service: AcdService,
         agent_id: str,
         on_unreached: Unreached,
-        spawn: Callable[[Awaitable[Any]], None],
     ) -> None:
         self.acd = acd_service
         self.agent_id = agent_id
         self.on_unreached = on_unreached
-        self.spawn = spawn
         self.owner: TwilioCall | None = None
         self.queue = ""
         self.offering = False
@@ -78,7 +76,8 @@ class AgentRouting:
                     else "could not be reached (no Twilio address, busy or failed)"
                 )
                 if self.owner is not None:
-                    self.spawn(self.on_unreached(self.owner, f"agent {self.agent_id} {why}"))
+                    reason = f"agent {self.agent_id} {why}"
+                    self.owner.layer.spawn(self.on_unreached(self.owner, reason))
             case acd.TaskAbandoned(task_id=task_id) if self.offering:
                 self.offering = False
                 actions.append(acd.CancelOffer(task_id, self.agent_id, "the person hung up"))
@@ -90,7 +89,7 @@ class AgentRouting:
         owner = self.owner
         for action in actions:
             if owner is not None and isinstance(action, acd.OfferTask | acd.CancelOffer):
-                self.spawn(owner.on_acd_action(action))  # it takes the call's lock
+                owner.layer.spawn(owner.on_acd_action(action))  # it takes the call's lock
         return actions
 
     async def _report(self, state: acd.ReportedState, task_id: str) -> None:
