@@ -96,7 +96,10 @@ class SlaTargetSettings(_Section):
     )
 
 
-def _default_sla() -> dict[str, SlaTargetSettings]:
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+def _default_sla() -> dict[Priority, SlaTargetSettings]:
     return {
         "urgent": SlaTargetSettings(first_response_min=30, resolution_min=240, calendar="24x7"),
         "high": SlaTargetSettings(first_response_min=60, resolution_min=480, calendar="24x7"),
@@ -150,7 +153,7 @@ class BackofficeSettings(_Section):
         default_factory=lambda: {d: ["08:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
         description="Opening ranges per weekday for SLA plans on the business calendar.",
     )
-    sla: dict[Literal["low", "normal", "high", "urgent"], SlaTargetSettings] = Field(
+    sla: dict[Priority, SlaTargetSettings] = Field(
         default_factory=_default_sla, description="SLA targets per ticket priority."
     )
     escalation: EscalationSettings = EscalationSettings()

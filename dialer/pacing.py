@@ -241,8 +241,8 @@ def _ends_within(elapsed: FloatArray, within: FloatArray, mean: float, cv: float
     f_now = _lognormal_cdf(elapsed, mean, cv)[:, None]
     f_then = _lognormal_cdf(elapsed[:, None] + within[None, :], mean, cv)
     survival = 1.0 - f_now
-    memoryless = 1.0 - np.exp(-within / mean)[None, :]  # far in the tail: no shape left
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        memoryless = 1.0 - np.exp(-within / mean)[None, :]  # far in the tail: no shape left
         p = np.where(survival > 1e-6, (f_then - f_now) / survival, memoryless)
     return np.clip(p, 0.0, 1.0)
 

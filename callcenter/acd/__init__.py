@@ -6,10 +6,10 @@ carry out the actions it returns. A call, a chat and a ticket are all tasks on a
 - Configuration: :class:`QueueConfig`, :class:`AgentProfile`, :class:`OverflowTarget`,
   :class:`PenaltyRule`, :class:`Strategy` (longest-idle, fewest-calls, rrmemory, ring-all,
   linear, random, wrandom, best-skill).
-- Events in: ``TaskArrived``, ``TaskAbandoned``, ``CallbackRequested``, ``TaskTransferred``,
-  ``TaskCompleted``, ``AgentLoggedIn``, ``AgentLoggedOut``, ``AgentReady``, ``AgentPaused``,
-  ``OfferAccepted``, ``OfferRejected``, ``OfferTimedOut``, ``WrapUpEnded``,
-  ``WrapUpExtended``, ``AgentStateReported``, ``Tick``.
+- Events in: ``TaskArrived``, ``TaskAssigned``, ``TaskAbandoned``, ``CallbackRequested``,
+  ``TaskTransferred``, ``TaskCompleted``, ``AgentLoggedIn``, ``AgentLoggedOut``,
+  ``AgentReady``, ``AgentPaused``, ``OfferAccepted``, ``OfferRejected``, ``OfferTimedOut``,
+  ``WrapUpEnded``, ``WrapUpExtended``, ``AgentStateReported``, ``Tick``.
 - Actions out: ``OfferTask``, ``CancelOffer``, ``ConnectTask``, ``OverflowTask``,
   ``AnnouncePosition``, ``AgentStateChanged``, ``StateRepaired``, ``QueueStatsUpdated``,
   ``AgentStatsUpdated``.
@@ -52,6 +52,7 @@ from .events import (
     OfferTimedOut,
     TaskAbandoned,
     TaskArrived,
+    TaskAssigned,
     TaskCompleted,
     TaskTransferred,
     Tick,
@@ -111,6 +112,7 @@ __all__ = [
     "Strategy",
     "TaskAbandoned",
     "TaskArrived",
+    "TaskAssigned",
     "TaskCompleted",
     "TaskTransferred",
     "Tick",

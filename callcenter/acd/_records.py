@@ -44,6 +44,7 @@ class TaskRecord:
     agent: AgentRecord | None = None
     connected_at: float = 0.0
     offered_at: float = 0.0
+    assigned: bool = False  # given to a named agent (TaskAssigned): not in queue statistics
 
 
 @dataclass(slots=True)

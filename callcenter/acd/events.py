@@ -34,6 +34,24 @@ class TaskArrived:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskAssigned:
+    """A task for one named agent, connected to them by the adapter: a preview call the
+    agent chose, a call-back the agent promised.
+
+    The router makes no routing decision and sends no ``ConnectTask`` (the adapter connected
+    the call before telling it): it holds the task so that the agent shows busy,
+    takes no other task on that channel meanwhile, has the talk time counted, and gets the
+    queue's wrap-up after ``TaskCompleted``. The queue's service statistics (offered,
+    answered, waits) leave it out: the customer never waited in its line. A paused agent
+    (pausing to preview a lead) may be assigned a task; the pause outlasts it.
+    """
+
+    task_id: str
+    queue: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TaskAbandoned:
     """The customer hung up (or the chat closed) before being connected."""
 
@@ -142,6 +160,7 @@ class Tick:
 
 Event = (
     TaskArrived
+    | TaskAssigned
     | TaskAbandoned
     | CallbackRequested
     | TaskTransferred

@@ -42,6 +42,7 @@ from .events import (
     OfferTimedOut,
     TaskAbandoned,
     TaskArrived,
+    TaskAssigned,
     TaskCompleted,
     TaskTransferred,
     Tick,
@@ -99,6 +100,8 @@ class Router(TaskFlow):
         match event:
             case TaskArrived():
                 self._task_arrived(event, now, out)
+            case TaskAssigned(agent_id=agent_id):
+                self._task_assigned(event, self._agent(agent_id), now, out)
             case OfferAccepted(task_id=task_id, agent_id=agent_id):
                 self._offer_accepted(task_id, self._agent(agent_id), now, out)
             case TaskCompleted(task_id=task_id):

@@ -5,6 +5,8 @@ Every path a task can take ends in one of three outcomes, counted in the queue's
 statistics: answered (``ConnectTask``), abandoned (``TaskAbandoned``) or overflowed out
 of the router (``OverflowTask`` to voicemail or ticket). Overflow to another queue and to a
 callback keep the task in the router with its original enqueue time: its place is kept.
+A task assigned to a named agent (``TaskAssigned``: a preview call) skips the line and the
+offer and stays out of the queue's statistics; its agent's talk time and wrap-up count.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 from ._records import AgentRecord, Group, QueueRuntime, TaskRecord, TaskStatus
 from .actions import Action, CancelOffer, ConnectTask, OfferTask, OverflowTask
 from .errors import DuplicateTask, InvalidEvent, UnknownQueue
-from .events import TaskArrived
+from .events import TaskArrived, TaskAssigned
 from .model import OverflowKind
 from .strategies import Strategy
 
@@ -62,12 +64,55 @@ class TaskFlow:
         self._tasks[e.task_id] = task
         self._join(task, q, now, out)
 
+    def _task_assigned(
+        self, e: TaskAssigned, a: AgentRecord, now: float, out: list[Action]
+    ) -> None:
+        if e.task_id in self._tasks:
+            raise DuplicateTask(e.task_id)
+        q = self._queues.get(e.queue)
+        if q is None:
+            raise UnknownQueue(e.queue)
+        if not a.logged_in:
+            raise InvalidEvent(
+                f"agent {a.agent_id!r} is logged out",
+                "log the agent in before assigning them a task",
+            )
+        channel = q.config.channel
+        held = a.load.get(channel, 0)
+        if held >= a.capacity(channel):
+            raise InvalidEvent(
+                f"agent {a.agent_id!r} holds {held} {channel.value} task(s), "
+                f"capacity {a.capacity(channel)}",
+                "complete one of the agent's tasks first, or raise the agent's capacity",
+            )
+        if a.offer is not None:
+            self._withdraw_offer(a, f"assigned task {e.task_id}", now, out)
+        # The call the phone reported (if any) is this task from now on.
+        a.external_busy = False
+        task = TaskRecord(
+            task_id=e.task_id,
+            queue=q,
+            priority=0,
+            extra_skills=(),
+            enqueued_at=now,
+            seq=self._next_task_seq(),
+            callback=False,
+            joined_at=now,
+            assigned=True,
+        )
+        self._tasks[e.task_id] = task
+        self._attach(task, a, now)
+        # No ConnectTask: the adapter connected the call itself before telling the router.
+        self._touch(a, f"connected to task {e.task_id} assigned to them")
+        self._settle(a, now, out)
+
     def _join(self, task: TaskRecord, q: QueueRuntime, now: float, out: list[Action]) -> None:
         """Put ``task`` in queue ``q`` (arrival, transfer or overflow), keeping its place."""
         cfg = q.config
         task.queue = q
         task.joined_at = now
         task.join_stamp += 1
+        task.assigned = False  # transferred into a line: a queue's task like any other
         task.status = TaskStatus.WAITING
         q.counters.offered += 1
         self._dirty_queues.add(q)
@@ -167,10 +212,6 @@ class TaskFlow:
                 out.append(CancelOffer(task_id, a.agent_id, "the offer no longer stands"))
             return
         q = task.queue
-        channel = q.config.channel
-        task.status = TaskStatus.CONNECTED
-        task.agent = a
-        task.connected_at = now
         losers = [other for other in task.offered_to if other is not a]
         for other in task.offered_to:
             if other is not a:
@@ -179,10 +220,8 @@ class TaskFlow:
                 self._touch(other, f"task {task_id} answered by {a.agent_id}")
         task.offered_to = []
         a.offer = None
-        a.load[channel] = a.load.get(channel, 0) + 1
-        a.tasks[task_id] = task
+        self._attach(task, a, now)
         a.no_answer_streak = 0
-        a.calls_by_queue[q.name] = a.calls_by_queue.get(q.name, 0) + 1
         waited = now - task.enqueued_at
         q.counters.record_answer(waited)
         self._dirty_queues.add(q)
@@ -191,6 +230,17 @@ class TaskFlow:
         for other in losers:
             self._settle(other, now, out)
         self._settle(a, now, out)  # free capacity left on this or another channel
+
+    def _attach(self, task: TaskRecord, a: AgentRecord, now: float) -> None:
+        """Connect ``task`` to ``a``: the agent holds it on its channel."""
+        q = task.queue
+        channel = q.config.channel
+        task.status = TaskStatus.CONNECTED
+        task.agent = a
+        task.connected_at = now
+        a.load[channel] = a.load.get(channel, 0) + 1
+        a.tasks[task.task_id] = task
+        a.calls_by_queue[q.name] = a.calls_by_queue.get(q.name, 0) + 1
 
     def _offer_declined(
         self, task_id: str, a: AgentRecord, now: float, out: list[Action], *, no_answer: bool
@@ -285,7 +335,8 @@ class TaskFlow:
         a.counters.tasks += 1
         a.counters.talk_s += talk
         wrap = a.profile.wrap_up_s if a.profile.wrap_up_s is not None else q.config.wrap_up_s
-        q.counters.record_completion(talk, wrap)
+        if not task.assigned:
+            q.counters.record_completion(talk, wrap)
         task.agent = None
         if not a.tasks:
             a.idle_since = now

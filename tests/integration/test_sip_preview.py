@@ -13,6 +13,7 @@ from typing import TypeVar
 import httpx
 from sqlalchemy import select
 
+from callcenter import acd
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository
 from callcenter.store.models import Call
@@ -35,6 +36,12 @@ async def _until(check: Callable[[], Awaitable[T]], what: str, timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}: last saw {got!r}")
         await asyncio.sleep(0.1)
+
+
+def second_call_id(engine: Engine) -> str:
+    assert engine.sip is not None
+    [call_id] = [c.rec.call_id for c in engine.sip.calls.values() if c.agent_id == "1001"]
+    return call_id
 
 
 async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path: Path) -> None:
@@ -130,12 +137,14 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
             assert again.status_code == 409 and "being called already" in again.text
 
             async def on_the_call() -> str:
-                # The ACD did not route the call but sees the agent busy on it (supervisors too).
+                # The ACD did not route the call but holds it as the agent's task (supervisors
+                # see them busy).
                 bridged = any(c.agent_id == "1001" for c in engine.sip.calls.values())
                 state = engine.acd.router.agent_state("1001")
                 return state if bridged and state == "busy" else ""
 
             assert await _until(on_the_call, "the bridge to the agent") == "busy"
+            assert engine.acd.router.task_status(second_call_id(engine)) == "connected"
 
         def outcome(s):  # type: ignore[no-untyped-def]
             return s.scalars(select(LeadAttempt.outcome)).all()
@@ -170,9 +179,16 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
         assert connected["lead"]["plan"] == "gold"  # the screen pop: the lead's fields
         assert attempt.call_id == call.id and attempt.talk_s is not None
         assert status_by_phone == {CALLED: "done", SKIPPED: "new"}
-        # The line is free again and the ACD no longer sees the agent on a call.
+        # The line is free again; the agent wraps up as after any call of the queue, with the
+        # call counted as theirs (not as one the queue answered), then is paused as before.
         assert engine.sip.lines["1001"].customer is None
-        assert engine.acd.router.agent_state("1001") == "paused"
+        router = engine.acd.router
+        assert router.agent_state("1001") == "wrap_up"
+        stats = router.agent_stats("1001", engine.acd.clock())
+        assert stats.tasks == 1 and 2.0 < stats.talk_time_s < 8.0
+        assert router.queue_stats("support", engine.acd.clock()).answered == 0
+        await engine.acd.handle(acd.WrapUpEnded("1001"))
+        assert router.agent_state("1001") == "paused"
     finally:
         result = await line.wait(40)
     assert result.ok, result.stderr + result.errors

@@ -284,7 +284,10 @@ async def test_preview_call_goes_to_the_chosen_agent_or_is_dropped(
             served = s.get(Call, outcome.call_id)
             assert served is not None and served.agent_id is not None
             assert "connected" in [e.kind for e in served.events]
-        assert state("1001") == "paused" and state("1002") == "available"
+        # The call was the agent's task: wrap-up, then the preview pause again.
+        assert state("1001") == "wrap_up" and state("1002") == "available"
+        await engine.acd.handle(acd.WrapUpEnded("1001"))
+        assert state("1001") == "paused"
         assert standin.created.empty()  # bob was never rung
 
         # the agent does not answer: the drop message, abandoned

@@ -73,6 +73,10 @@ class SipCall:
     def deliver(self, item: Any) -> None:
         self.inbox.put_nowait(item)
 
+    async def on_acd_action(self, action: acd.Action) -> None:
+        """The ACD's actions for this call's task (the call owns its task)."""
+        self.deliver(action)
+
     async def next(
         self, timeout: float | None = None, accept: Callable[[Any], bool] = lambda _: True
     ) -> Any | None:

@@ -194,22 +194,28 @@ class SipVoiceLayer:
         task.add_done_callback(done)
 
     # ---- waiting in a queue ---------------------------------------------------------------
-    async def queueing(self, call: SipCall, q: ivr.Enqueue) -> ivr.Event:
+    async def queueing(
+        self, call: SipCall, q: ivr.Enqueue, *, transferred: bool = False
+    ) -> ivr.Event:
         """Wait in ``q.queue`` with music and announcements until connected, overflowed or
-        the caller asks for a call-back; then talk; return the IVR's QueueResult."""
+        the caller asks for a call-back; then talk; return the IVR's QueueResult.
+
+        ``transferred``: the ACD holds the task already (a call connected to an agent outside
+        any line, a preview call, that the agent transferred into ``q.queue``)."""
         task_id = call.rec.call_id
         call.rec.queue, call.rec.queued_at = q.queue, now()
         call.digits = ""  # keys typed before the queue answer nothing in it
-        self.acd.register(task_id, _Owner(call))
+        self.acd.register(task_id, call)
         # The ACD hears of the caller first: neither the record's commit nor starting the
         # music may delay a free agent (both are in order anyway: events carry their seq).
         self.cdr.note(call.rec, "queued", {"queue": q.queue}, announce="queued")
         try:
-            await self.acd.handle(
-                acd.TaskArrived(
-                    task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills}
+            if not transferred:
+                await self.acd.handle(
+                    acd.TaskArrived(
+                        task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills}
+                    )
                 )
-            )
             music = await self.stack.play(
                 call.leg, str(q.hold_music or self.hold_music), loop=True
             )
@@ -458,12 +464,3 @@ class _Monitor:
         elif isinstance(event, ev.LegEnded):
             self.layer._monitors.pop(self.leg, None)
 
-
-class _Owner:
-    """Hands the ACD's task actions to the call's inbox."""
-
-    def __init__(self, call: SipCall) -> None:
-        self.call = call
-
-    async def on_acd_action(self, action: acd.Action) -> None:
-        self.call.deliver(action)

@@ -10,12 +10,13 @@ is kept by never making a live person wait for an agent. The call gets a CDR lik
 (direction ``outbound``).
 
 A preview call (``request.agent`` set: the agent chose the lead and waits for it) goes to that
-agent, not to the queue: bridged at once onto their nailed-up line, or their SIP phone rung
-(the person hears music meanwhile). The ACD routes no such call, so it is told as it does of
-any call it did not route (``AgentStateReported`` in call, then idle): the agent, paused with
-reason "preview" while previewing, takes no queue call meanwhile. An agent who cannot be
-reached (no line and no phone, busy, no answer) leaves the person to the campaign's drop
-message: abandoned, with the reason in the outcome's cause.
+agent, not to the queue's line: bridged at once onto their nailed-up line, or their SIP phone
+rung (the person hears music meanwhile). The agent, paused with reason "preview" while
+previewing, takes no queue call meanwhile; once connected, the ACD is given the call as a task
+assigned to them (``TaskAssigned`` in the campaign's queue): they show busy, their talk time
+counts, the queue's wrap-up follows, and a transfer to a queue works as for any queued call.
+An agent who cannot be reached (no line and no phone, busy, no answer) leaves the person to the
+campaign's drop message: abandoned, with the reason in the outcome's cause.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 from callcenter import acd, ivr
 from callcenter.calls.flows import FlowCache
 from callcenter.voice.sip import events as ev
-from callcenter.voice.sip.conversation import talk
+from callcenter.voice.sip.conversation import Requeued, talk
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now
 from callcenter.voice.sip.machine_detection import detect_machine
 from dialer.amd import Verdict
@@ -183,11 +184,11 @@ class OutboundCall(SipCall):
             await line.connect_tone()
         elif not await self._ring_agent(agent):
             return False
-        await self._report_agent(agent, acd.ReportedState.IN_CALL)
-        try:
-            await talk(layer, self, agent)
-        finally:
-            await self._report_agent(agent, acd.ReportedState.IDLE)
+        await self._assign(agent)
+        # The task ends with the talk (or with the call, in ``_finish``): wrap-up follows.
+        result = await talk(layer, self, agent)
+        if isinstance(result, Requeued):  # the agent sent the person to a queue's line
+            await layer.queueing(self, ivr.Enqueue(result.queue), transferred=True)
         return True
 
     async def _ring_agent(self, agent: str) -> bool:
@@ -220,12 +221,17 @@ class OutboundCall(SipCall):
         await self.stop_prompt()
         return False
 
-    async def _report_agent(self, agent: str, state: acd.ReportedState) -> None:
-        """The ACD did not route this call: tell it what the agent's phone does."""
+    async def _assign(self, agent: str) -> None:
+        """The ACD did not route this call: give it to the agent as their task."""
+        layer, task_id, queue = self.layer, self.rec.call_id, self.request.queue or ""
+        layer.acd.register(task_id, self)  # offers come here after a transfer
         try:
-            await self.layer.acd.handle(acd.AgentStateReported(agent, state, self.rec.call_id))
-        except acd.ACDError as exc:  # an agent the ACD does not know: nothing to keep right
-            log.warning("preview call: the ACD refused the state of agent %s: %s", agent, exc)
+            await layer.acd.handle(acd.TaskAssigned(task_id, queue, agent))
+        except acd.ACDError as exc:
+            # The call goes on: the agent answered. Only the ACD's view of them is off, and
+            # its phone reports repair that (an agent unknown to it, logged out meanwhile).
+            log.warning("preview call %s: the ACD refused to assign it to agent %s (%s); "
+                        "the call goes on outside the ACD", task_id, agent, exc)
 
     async def run_flow(self) -> None:
         if self.session is None:

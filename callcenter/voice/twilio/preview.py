@@ -7,9 +7,10 @@ with the same actions: the call is offered to the one agent (their ``client:NAME
 number, rung through the REST API for the layer's ``agent_answer_timeout_s``) and connected
 when they answer. When they cannot be reached (no Twilio address, busy, no answer), the
 ``on_unreached`` callback plays the campaign's drop message and the attempt counts as
-abandoned, as over SIP. The ACD only hears what the agent's phone does
-(``AgentStateReported`` in call, then idle), as for any call it did not route: the agent,
-paused with reason ``preview`` while previewing, gets no queue call meanwhile.
+abandoned, as over SIP. The agent, paused with reason ``preview`` while previewing, gets no
+queue call meanwhile; once they answer, the ACD is given the call as their task
+(``TaskAssigned`` in the campaign's queue, then ``TaskCompleted``), as over SIP: they show
+busy, their talk time counts and the queue's wrap-up follows.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class AgentRouting:
                 self.offering and agent == self.agent_id
             ):
                 self.offering, self.in_call = False, True
-                await self._report(acd.ReportedState.IN_CALL, task_id)
+                await self._tell_acd(acd.TaskAssigned(task_id, self.queue, agent))
                 waited = time.monotonic() - self._since
                 actions.append(acd.ConnectTask(task_id, agent, self.queue, waited))
             case acd.OfferTimedOut() | acd.OfferRejected() if self.offering:
@@ -85,16 +86,16 @@ class AgentRouting:
                 self.in_call
             ):
                 self.in_call = False
-                await self._report(acd.ReportedState.IDLE, task_id)
+                await self._tell_acd(acd.TaskCompleted(task_id))
         owner = self.owner
         for action in actions:
             if owner is not None and isinstance(action, acd.OfferTask | acd.CancelOffer):
                 owner.layer.spawn(owner.on_acd_action(action))  # it takes the call's lock
         return actions
 
-    async def _report(self, state: acd.ReportedState, task_id: str) -> None:
+    async def _tell_acd(self, event: acd.Event) -> None:
         try:
-            await self.acd.handle(acd.AgentStateReported(self.agent_id, state, task_id))
-        except acd.ACDError as exc:  # an agent the ACD does not know: nothing to keep right
-            log.warning("preview call: the ACD refused the state of agent %s: %s",
-                        self.agent_id, exc)  # fmt: skip
+            await self.acd.handle(event)
+        except acd.ACDError as exc:  # the agent answered: the call goes on outside the ACD
+            log.warning("preview call: the ACD refused %s for agent %s: %s",
+                        type(event).__name__, self.agent_id, exc)  # fmt: skip

@@ -33,6 +33,7 @@ from callcenter.acd import (
     Strategy,
     TaskAbandoned,
     TaskArrived,
+    TaskAssigned,
     TaskCompleted,
     TaskTransferred,
     Tick,
@@ -99,6 +100,7 @@ step = st.one_of(
     st.tuples(st.just("pause"), st.sampled_from(AGENTS)),
     st.tuples(st.just("ready"), st.sampled_from(AGENTS)),
     st.tuples(st.just("wrapdone"), st.sampled_from(AGENTS)),
+    st.tuples(st.just("assign"), st.sampled_from(AGENTS), st.sampled_from(["voice", "backup"])),
     st.tuples(st.just("wait"), st.floats(0.1, 30)),
 )
 
@@ -194,6 +196,19 @@ class Model:
                 self.ended.pop(task_id, None)
                 self.offers.pop(task_id, None)
                 self.apply(TaskTransferred(task_id, s[2]))
+        elif kind == "assign":  # a preview call: only to a logged-in agent with a free line
+            agent = self.router._agents[s[1]]
+            if s[1] not in self.logged_in or agent.load.get(Channel.VOICE, 0) >= agent.capacity(
+                Channel.VOICE
+            ):
+                return
+            self.n += 1
+            task_id = f"t{self.n}"
+            self.arrived[task_id] = (self.n, s[2], 0, ())
+            self.apply(TaskAssigned(task_id, s[2], s[1]))
+            assert self.router.task_status(task_id) == "connected"
+            self.connected[task_id] = s[1]
+            self.ended[task_id] = "answered"
         elif kind == "login":
             self.logged_in.add(s[1])
             self.apply(AgentLoggedIn(s[1]))
