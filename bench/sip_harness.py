@@ -7,6 +7,7 @@ benchmark database, SIPp callers and their statistics, percentiles.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -14,9 +15,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +69,9 @@ def utc_stamp() -> str:
 # ---- the engine -------------------------------------------------------------------------
 class Engine:
     """``callcenter serve`` in its own process on a fresh SQLite database with one queue
-    (``bench``, no wrap-up) answering ``DIALED`` with ``bench/sip/bench_flow.yaml``."""
+    (``bench``, no wrap-up) answering ``DIALED`` with ``flow`` (``bench/sip/bench_flow.yaml``)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, flow: Path = BENCH_SIP / "bench_flow.yaml") -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.tmp = tmp
         self.db = tmp / "bench.db"
@@ -87,7 +89,7 @@ class Engine:
                 "CALLCENTER_HTTP__PORT": str(self.http_port),
                 "CALLCENTER_SIP__PORT": str(self.sip_port),
                 "CALLCENTER_SIP__MAX_CALLS": "4000",
-                "CALLCENTER_SIP__NUMBERS": json.dumps({DIALED: str(BENCH_SIP / "bench_flow.yaml")}),
+                "CALLCENTER_SIP__NUMBERS": json.dumps({DIALED: str(flow)}),
                 "CALLCENTER_SIP__PROMPT_CACHE_DIR": str(tmp / "prompts"),
                 "CALLCENTER_SIP__RATE_PER_SOURCE": "100000",
                 "CALLCENTER_SIP__PRESENCE_INTERVAL_S": "0",
@@ -268,6 +270,17 @@ def still_up(work: Path) -> int:
     """Calls a stopped SIPp caller still had (its last statistics row)."""
     rows = list(csv.DictReader((work / "stats.csv").open(), delimiter=";"))
     return int(rows[-1]["CurrentCall"]) if rows else 0
+
+
+@contextlib.contextmanager
+def workdir(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """A benchmark's work folder: ``keep`` (made new, kept afterwards) or a temporary one."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=False)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmpdir:
+        yield Path(tmpdir)
 
 
 def command_line() -> str:

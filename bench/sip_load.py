@@ -26,16 +26,13 @@ agents logged in over open lines, callers bridged with a tone and no ringing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +47,7 @@ from sip_harness import (
     run_callers,
     sipp_caller,
     utc_stamp,
+    workdir,
 )
 
 from tests.support.audio import tone, write_ulaw
@@ -171,7 +169,7 @@ def main() -> None:
     call_s = key_ms / 1000 + 0.5 + args.talk + 0.5
     prompt_wav = None
     results: list[StepResult] = []
-    with _workdir(args.keep) as tmp:
+    with workdir(args.keep, "sip-load-") as tmp:
         print(f"engine: starting with {max(steps) + 100} agents", file=sys.stderr)
         engine, phones = engine_target(tmp / "engine", max(steps) + 100, args.talk)
         try:
@@ -228,16 +226,6 @@ def main() -> None:
     print_table(results, args)
     if args.plot:
         plot(results, args.plot)
-
-
-@contextlib.contextmanager
-def _workdir(keep: Path | None) -> Iterator[Path]:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=False)
-        yield keep
-        return
-    with tempfile.TemporaryDirectory(prefix="sip-load-") as tmpdir:
-        yield Path(tmpdir)
 
 
 def print_table(results: list[StepResult], args: argparse.Namespace) -> None:

@@ -142,3 +142,41 @@ async def test_stop_commits_what_is_queued(db: Database) -> None:
     await cdr.event(rec, "ivr", {"n": 20})  # a write after stop starts the writer again
     assert len(events_of(db, rec.call_id)) == 21
     await cdr.stop()
+
+
+async def test_a_call_started_and_ended_in_one_batch_is_recorded_whole(db: Database) -> None:
+    """The end is an UPDATE run after the batch's inserts: in one batch with its start it
+    still finds the row, and it sets only what the record knows."""
+    from datetime import timedelta
+
+    from callcenter.calls.cdr import utcnow
+    from callcenter.store.models import Disposition
+
+    code = f"won-{uuid.uuid4().hex[:8]}"
+    with db.session() as s:
+        s.add(Disposition(code=code, label="Won"))
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    calls = [new_call() for _ in range(20)]
+    for n, rec in enumerate(calls):
+        rec.answered_at = utcnow()
+        rec.connected_at = rec.answered_at + timedelta(seconds=2)
+        rec.ended_at = rec.connected_at + timedelta(seconds=30)
+        rec.hangup_cause, rec.hangup_by = "200 OK", "caller"
+        rec.disposition = code if n % 2 else "no-such-code"
+    # Queued together (no await in between): one batch holds every start, event and end.
+    done = [
+        part
+        for rec in calls
+        for part in (cdr.started(rec), cdr.event(rec, "ivr", {"n": 1}), cdr.ended(rec))
+    ]
+    await asyncio.gather(*done)
+    await cdr.stop()
+    with db.session() as s:
+        sale = s.scalar(select(Disposition.id).where(Disposition.code == code))
+        rows = {c.id: c for c in s.scalars(select(Call))}
+        for n, rec in enumerate(calls):
+            row = rows[rec.call_id]
+            assert row.ended_at is not None and row.hangup_by == "caller"
+            assert row.talk_s == pytest.approx(30.0)
+            assert row.disposition_id == (sale if n % 2 else None)
+            assert [k for _, k, _ in events_of(db, rec.call_id)] == ["ivr"]
