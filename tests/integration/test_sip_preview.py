@@ -1,5 +1,7 @@
 """Preview dialing over real SIP: a nailed-up SIPp agent asks for the next lead over the HTTP
-API, skips one, dials the other; a SIPp callee answers and is bridged to that agent."""
+API, skips one, dials the other; a SIPp callee answers and is bridged to that agent. Then the
+same with a transfer: the preview agent sends the callee to another queue, whose agent takes
+the call."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from dialer.campaigns import CampaignRepository, CampaignSettings
 from dialer.store import Lead, LeadAttempt
 from tests.integration.test_campaigns_support import T0, Clock, leads
 from tests.support.sip import Sipp
+from tests.support.sip_engine import add_agent, connected_call, ready
 
 CALLED, SKIPPED = "+12125550101", "+12125550103"
 T = TypeVar("T")
@@ -44,13 +47,18 @@ def second_call_id(engine: Engine) -> str:
     return call_id
 
 
-async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path: Path) -> None:
+async def preview_campaign(
+    engine: Engine, tmp_path: Path, callee_scenario: str, *numbers: str
+) -> tuple[Sipp, Sipp]:
+    """Campaign "pv" (preview, queue support) on ``numbers``, a SIPp callee answering them, and
+    agent 1001 logged in on a nailed-up SIPp line (scenario agent_line_preview.xml, 20 s after
+    the login): the engine started, the campaign's runner live. Returns (callee, line)."""
     db = Database(engine.settings.database.url)
     with db.session() as s:
         AgentRepository(s).add("1001", "Ann", pin="1234")
         QueueRepository(s).add_member("support", "1001")
     db.dispose()
-    callee = Sipp(tmp_path, "callee", "callee_preview.xml", "-m", "1")
+    callee = Sipp(tmp_path, "callee", callee_scenario, "-m", "1")
     engine.settings.sip.outbound_gateway = f"127.0.0.1:{callee.port}"
     await callee.start()
     await engine.start()
@@ -72,7 +80,7 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
                 ring_timeout_s=15,
             )
         )
-        repo.import_leads("pv", leads(SKIPPED, CALLED, plan="gold"))
+        repo.import_leads("pv", leads(*numbers, plan="gold"))
         repo.transition("pv", "running", T0)
 
     await engine.db.run(create)
@@ -90,16 +98,29 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
         f"127.0.0.1:{engine.settings.sip.port}",
     )
     await line.start()
+    sip, router, dialer = engine.sip, engine.acd.router, engine.dialer
+
+    async def logged_in() -> bool:
+        return (
+            "1001" in sip.lines
+            and router.agent_state("1001") == "available"
+            and dialer.live_runner("pv") is not None
+        )
+
     try:
-
-        async def logged_in() -> bool:
-            return (
-                "1001" in engine.sip.lines
-                and engine.acd.router.agent_state("1001") == "available"
-                and engine.dialer.live_runner("pv") is not None
-            )
-
         await _until(logged_in, "the agent's login and the campaign's runner")
+    except BaseException:
+        for peer in (callee, line):
+            if peer.proc is not None and peer.proc.returncode is None:
+                peer.proc.kill()
+        raise
+    return callee, line
+
+
+async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path: Path) -> None:
+    callee, line = await preview_campaign(engine, tmp_path, "callee_preview.xml", SKIPPED, CALLED)
+    assert engine.sip is not None and engine.acd is not None and engine.dialer is not None
+    try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(engine)), base_url="http://test"
         ) as api:
@@ -191,4 +212,92 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
         assert router.agent_state("1001") == "paused"
     finally:
         result = await line.wait(40)
+    assert result.ok, result.stderr + result.errors
+
+
+async def test_preview_call_transferred_to_a_queue(engine: Engine, tmp_path: Path) -> None:
+    """The preview agent sends the person to another queue's line (call control API): the
+    ACD offers them to an agent of that queue, who takes the call; the preview agent wraps up."""
+    second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", "3000")
+    await add_agent(engine, "1002", second.port, queue="billing")
+    callee, line = await preview_campaign(engine, tmp_path, "callee_preview_stays.xml", CALLED)
+    assert engine.sip is not None and engine.acd is not None
+    router = engine.acd.router
+    await ready(engine, "1002")
+    await second.start()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(engine)), base_url="http://test"
+        ) as api:
+            lead = (await api.post("/api/campaigns/pv/preview", params={"agent": "1001"})).json()
+            assert lead["number"] == CALLED
+            dialed = await api.post(
+                f"/api/campaigns/pv/preview/{lead['lead_id']}/dial", params={"agent": "1001"}
+            )
+            assert dialed.status_code == 202, dialed.text
+            call_id = await connected_call(engine, "1001")
+            assert router.task_status(call_id) == "connected"
+            assert router.agent_state("1001") == "busy"
+            moved = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})
+            assert moved.status_code == 202, moved.text
+
+        async def wrapping_up() -> bool:
+            return router.agent_state("1001") == "wrap_up"
+
+        await _until(wrapping_up, "the preview agent's wrap-up after the transfer", 5)
+
+        async def with_second_agent() -> bool:
+            call = engine.sip.calls.get(call_id)
+            return (
+                call is not None
+                and call.agent_id == "1002"
+                and router.agent_state("1002") == "busy"
+                and router.task_status(call_id) == "connected"
+            )
+
+        await _until(with_second_agent, "the queue's agent taking the call", 10)
+        # The queue's agent talks 3 s and hangs up; the engine then ends the person's call.
+        assert (await second.wait(20)).ok
+        result = await callee.wait(20)
+        assert result.ok, result.stderr + result.errors
+
+        def read(s):  # type: ignore[no-untyped-def]
+            return s.scalar(select(Call).where(Call.dialed == CALLED)), s.scalar(
+                select(LeadAttempt)
+            )
+
+        async def ended() -> bool:
+            call, attempt = await engine.db.run(read)
+            return (
+                call is not None
+                and call.ended_at is not None
+                and attempt is not None
+                and attempt.outcome is not None
+            )
+
+        await _until(ended, "the CDR's end and the attempt's outcome")
+        call, attempt = await engine.db.run(read)
+        assert call.agent_id == engine.directory.agents["1002"].id
+        assert call.queue_id == engine.directory.queues["billing"].id
+        assert [e.data["agent"] for e in call.events if e.kind == "connected"] == ["1001", "1002"]
+        [transferred] = [e.data for e in call.events if e.kind == "transferred"]
+        assert transferred == {"to": "queue:billing", "by": "1001"}
+        assert [leg.remote for leg in call.legs] == [
+            "nailed-up line",
+            engine.directory.agents["1002"].sip_uri,
+        ]
+        assert attempt.outcome == "human" and attempt.call_id == call.id
+        assert router.task_status(call_id) is None  # the ACD's task ended with the call
+        assert router.agent_state("1002") == "wrap_up"
+        assert engine.sip.lines["1001"].customer is None
+        now = engine.acd.clock()
+        assert router.agent_stats("1001", now).tasks == 1
+        assert router.agent_stats("1002", now).tasks == 1
+        # The transferred call counts as the billing queue's, not as the preview queue's.
+        assert router.queue_stats("billing", now).answered == 1
+        assert router.queue_stats("support", now).answered == 0
+    finally:
+        result = await line.wait(40)
+        if second.proc is not None and second.proc.returncode is None:
+            second.proc.kill()
     assert result.ok, result.stderr + result.errors
