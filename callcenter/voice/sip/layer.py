@@ -225,8 +225,11 @@ class SipVoiceLayer:
             # The caller hung up (or the leg vanished under a stack command, which is the
             # same thing a moment before its LegEnded arrives, or the engine failed): the ACD
             # must never keep a waiting caller that nobody serves any more.
-            if call.rec.connected_at is None:  # waiting, or an agent was still ringing
-                if self.acd.router.task_status(task_id) == "connected":
+            # Waiting or ringing an agent: also a call transferred into this queue after an
+            # earlier conversation (its connected_at is set from that one).
+            status = self.acd.router.task_status(task_id)
+            if status in ("waiting", "offered") or call.rec.connected_at is None:
+                if status == "connected":
                     # Accepted (a nailed-up line) but gone before the bridge: the agent is free.
                     await self.acd.handle(acd.TaskCompleted(task_id))
                 else:
