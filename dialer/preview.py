@@ -17,30 +17,37 @@ is *reserved* for them: status ``dialing``, ``claimed_by = "preview:<agent>"``,
 - neither within ``hold_s``: the reservation expires; :func:`release_expired` (the runner,
   every tick) puts the lead back, and a late dial is refused.
 
+An agent may skip at most ``max_skips`` leads in a row before they dial one. The count is in
+the database (``preview_skips``, one row per campaign and agent), so that every engine process
+sees the same count and a restart keeps it: a skip adds one with a conditional ``UPDATE ...
+WHERE in_a_row < max_skips`` in the same transaction as the lead's release (two skips at once,
+in one process or two, cannot both pass the limit: the second waits for the first's row lock,
+or SQLite's write lock, and then finds the limit reached); a recorded dial sets it back to 0.
+
 A crash leaves reservations as leads claimed but never attempted: the runner's
 :func:`dialer.attempts.reconcile` releases them on its next start, as it does for the runner's
-own claims. The skip limit (how many leads in a row an agent may skip) is the
-:class:`PreviewDesk`'s, the part that lives in the engine with the runners.
+own claims.
 
 Each function takes a session the caller owns (one transaction); the time comes in as ``now``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, case, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError, NotFound
 from callcenter.store import Database
 from dialer import attempts, compliance
 from dialer.campaigns import CampaignRepository, aware
-from dialer.store import Campaign, Lead
+from dialer.store import Campaign, Lead, PreviewSkips
 
 RESERVED = "preview:"  # claimed_by of a reserved lead: preview:<agent>
 CALLING = "preview-call:"  # claimed_by once dialed: preview-call:<agent>
@@ -96,6 +103,7 @@ class Reservation:
     attempts: int  # calls made to this lead so far
     last_outcome: str | None
     expires_at: datetime
+    skips_in_a_row: int  # leads this agent skipped in a row in this campaign, before this one
 
     def as_dict(self) -> dict[str, Any]:
         return {"campaign": self.campaign, "lead_id": self.lead_id, "agent": self.agent,
@@ -103,7 +111,8 @@ class Reservation:
                 "last_name": self.last_name, "external_id": self.external_id,
                 "fields": self.fields, "attempts": self.attempts,
                 "last_outcome": self.last_outcome,
-                "expires_at": self.expires_at.isoformat()}
+                "expires_at": self.expires_at.isoformat(),
+                "skips_in_a_row": self.skips_in_a_row}
 
 
 def preview_campaign(session: Session, name: str) -> Campaign:
@@ -120,11 +129,19 @@ def preview_campaign(session: Session, name: str) -> Campaign:
     return c
 
 
-def _reservation(c: Campaign, lead: Lead, agent: str, hold_s: float) -> Reservation:
+def _reservation(session: Session, c: Campaign, lead: Lead, agent: str,
+                 hold_s: float) -> Reservation:
     assert lead.claimed_at is not None
     return Reservation(c.name, lead.id, agent, lead.phone, lead.first_name, lead.last_name,
                        lead.external_id, dict(lead.fields or {}), lead.attempts,
-                       lead.last_outcome, aware(lead.claimed_at) + timedelta(seconds=hold_s))
+                       lead.last_outcome, aware(lead.claimed_at) + timedelta(seconds=hold_s),
+                       skips_in_a_row(session, c.id, agent))
+
+
+def skips_in_a_row(session: Session, campaign_id: int, agent: str) -> int:
+    """Leads ``agent`` skipped in a row in the campaign since their last dial."""
+    return int(session.scalar(select(PreviewSkips.in_a_row).where(
+        PreviewSkips.campaign_id == campaign_id, PreviewSkips.agent == agent)) or 0)
 
 
 def reserve(session: Session, campaign: str, agent: str, now: datetime,
@@ -137,7 +154,7 @@ def reserve(session: Session, campaign: str, agent: str, now: datetime,
         Lead.campaign_id == c.id, Lead.status == "dialing",
         Lead.claimed_by == RESERVED + agent, Lead.claimed_at > now - timedelta(seconds=hold_s)))
     if held is not None:  # asked twice (a reload): the same lead, not a second one
-        return _reservation(c, held, agent, hold_s)
+        return _reservation(session, c, held, agent, hold_s)
     abandons = attempts.campaign_stats(session, c, now).abandons
     over = compliance.abandon_rate_over(abandons, c.abandon_target)
     if over is not None:
@@ -160,7 +177,14 @@ def reserve(session: Session, campaign: str, agent: str, now: datetime,
             assert lead is not None
             if attempts.check_claimed(session, c, lead, now, abandons) is None:
                 lead.wait_reason = None
-                return _reservation(c, lead, agent, hold_s)
+                return _reservation(session, c, lead, agent, hold_s)
+
+
+def _held(lead_id: int, agent: str, now: datetime, hold_s: float) -> ColumnElement[bool]:
+    """``agent`` holds a live reservation on the lead."""
+    return and_(Lead.id == lead_id, Lead.status == "dialing",
+                Lead.claimed_by == RESERVED + agent,
+                Lead.claimed_at > now - timedelta(seconds=hold_s))
 
 
 def _change(session: Session, lead_id: int, agent: str, now: datetime, hold_s: float,
@@ -168,11 +192,39 @@ def _change(session: Session, lead_id: int, agent: str, now: datetime, hold_s: f
     """Change the lead if ``agent`` holds a live reservation on it (one conditional UPDATE:
     exactly one of two concurrent requests succeeds)."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Lead).where(Lead.id == lead_id, Lead.status == "dialing",
-                           Lead.claimed_by == RESERVED + agent,
-                           Lead.claimed_at > now - timedelta(seconds=hold_s))
+        update(Lead).where(_held(lead_id, agent, now, hold_s))
         .values(**values).execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)
+
+
+def _count_skip(session: Session, campaign_id: int, lead_id: int, agent: str,
+                max_skips: int | None, now: datetime, hold_s: float) -> int | None:
+    """One more skip for ``agent``, who must hold the lead: the new count, or None (nothing
+    counted) when they do not hold it or skipped ``max_skips`` in a row already. The row
+    exists first (an insert that does nothing when it does), then one conditional
+    ``UPDATE``: of two concurrent skips the second waits for the first's row lock
+    (PostgreSQL) or write lock (SQLite) and then sees its count."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(PreviewSkips).values(
+        campaign_id=campaign_id, agent=agent, in_a_row=0, updated_at=now,
+    ).on_conflict_do_nothing())
+    stmt = update(PreviewSkips).where(
+        PreviewSkips.campaign_id == campaign_id, PreviewSkips.agent == agent,
+        exists().where(_held(lead_id, agent, now, hold_s)))
+    if max_skips is not None:
+        stmt = stmt.where(PreviewSkips.in_a_row < max_skips)
+    done = session.scalar(stmt.values(in_a_row=PreviewSkips.in_a_row + 1, updated_at=now)
+                          .returning(PreviewSkips.in_a_row)
+                          .execution_options(synchronize_session=False))
+    return None if done is None else int(done)
+
+
+def _set_skips(session: Session, campaign_id: int, agent: str, now: datetime,
+               in_a_row: ColumnElement[int] | int) -> None:
+    session.execute(update(PreviewSkips).where(
+        PreviewSkips.campaign_id == campaign_id, PreviewSkips.agent == agent)
+        .values(in_a_row=in_a_row, updated_at=now)
+        .execution_options(synchronize_session=False))
 
 
 def _not_reserved(session: Session, c: Campaign, lead_id: int, agent: str,
@@ -201,9 +253,9 @@ def _not_reserved(session: Session, c: Campaign, lead_id: int, agent: str,
 
 def dial(session: Session, campaign: str, lead_id: int, agent: str, now: datetime,
          hold_s: float = HOLD_S) -> attempts.Claimed | DialRefused:
-    """Turn ``agent``'s reservation into a recorded attempt and the call to place (once);
-    a refusal of the compliance check is returned (the transaction keeps where the check
-    put the lead)."""
+    """Turn ``agent``'s reservation into a recorded attempt and the call to place (once),
+    and set the agent's skips in a row back to 0; a refusal of the compliance check is
+    returned (the transaction keeps where the check put the lead; the count stays)."""
     c = preview_campaign(session, campaign)
     if not _change(session, lead_id, agent, now, hold_s, {"claimed_by": CALLING + agent}):
         raise _not_reserved(session, c, lead_id, agent, hold_s)
@@ -215,18 +267,33 @@ def dial(session: Session, campaign: str, lead_id: int, agent: str, now: datetim
         return DialRefused(f"lead {lead_id} may not be called now ({refused.reason.name}); "
                           "it was put back where the rules say: ask for the next lead",
                           refused.reason)
+    _set_skips(session, c.id, agent, now, 0)
     return attempts.record_attempt(session, c, lead, now, agent=agent)
 
 
 def skip(session: Session, campaign: str, lead_id: int, agent: str, now: datetime,
-         hold_s: float = HOLD_S) -> None:
-    """Put ``agent``'s reserved lead back, behind the leads due now."""
+         hold_s: float = HOLD_S, max_skips: int | None = MAX_SKIPS) -> int:
+    """Put ``agent``'s reserved lead back, behind the leads due now; returns the agent's
+    skips in a row. Refused (:class:`SkipLimit`) once they skipped ``max_skips`` in a row
+    (None: no limit). A refusal leaves the lead and the count as they were, whether the
+    caller commits or not."""
     c = preview_campaign(session, campaign)
+    done = _count_skip(session, c.id, lead_id, agent, max_skips, now, hold_s)
+    if done is None:
+        if session.scalar(select(Lead.id).where(_held(lead_id, agent, now, hold_s))) is None:
+            raise _not_reserved(session, c, lead_id, agent, hold_s)
+        raise SkipLimit(
+            f"agent {agent} skipped {max_skips} leads in a row, the limit: dial lead "
+            f"{lead_id} (POST /api/campaigns/{campaign}/preview/{lead_id}/dial?agent={agent}), "
+            "or ask a supervisor")
     back = case((Lead.attempts > 0, "retry"), else_="new")
     if not _change(session, lead_id, agent, now, hold_s, {
             "status": back, "claimed_by": None, "claimed_at": None, "next_attempt_at": now,
             "wait_reason": SKIPPED}):
+        # Dialed or expired since it was counted (a concurrent request): take the skip back.
+        _set_skips(session, c.id, agent, now, PreviewSkips.in_a_row - 1)
         raise _not_reserved(session, c, lead_id, agent, hold_s)
+    return done
 
 
 def release_expired(session: Session, campaign_id: int, now: datetime,
@@ -251,15 +318,14 @@ class CallPlacer(Protocol):
 @dataclass
 class PreviewDesk:
     """The agents' side of preview dialing in the engine: reserve, dial through the
-    campaign's runner, skip with a limit of ``max_skips`` leads in a row per agent."""
+    campaign's runner, skip with a limit of ``max_skips`` leads in a row per agent (counted
+    in the database: shared by every engine process, kept across restarts)."""
 
     db: Database
     runner: Callable[[str], CallPlacer | None]  # the campaign's runner on this node
     clock: Callable[[], datetime]
     hold_s: float = HOLD_S
     max_skips: int = MAX_SKIPS
-    _skips: dict[tuple[str, str], int] = field(default_factory=dict, init=False)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def _now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -288,23 +354,19 @@ class PreviewDesk:
                                                    self.hold_s))
         if isinstance(claimed, DialRefused):
             raise claimed
-        self._skips.pop((campaign, agent), None)
         placer.place(claimed)
         return claimed
 
-    def skips(self, campaign: str, agent: str) -> int:
-        """Leads ``agent`` skipped in a row in ``campaign``."""
-        return self._skips.get((campaign, agent), 0)
+    async def skips(self, campaign: str, agent: str) -> int:
+        """Leads ``agent`` skipped in a row in ``campaign`` since their last dial."""
+
+        def read(s: Session) -> int:
+            return skips_in_a_row(s, CampaignRepository(s).get(campaign).id, agent)
+
+        return await self.db.run(read)
 
     async def skip(self, campaign: str, lead_id: int, agent: str) -> int:
         """Skip; returns the agent's skips in a row."""
-        async with self._lock:  # two skips at once must not both pass the limit
-            done = self.skips(campaign, agent)
-            if done >= self.max_skips:
-                raise SkipLimit(
-                    f"agent {agent} skipped {done} leads in a row, the limit: dial lead "
-                    f"{lead_id} (POST .../preview/{lead_id}/dial), or ask a supervisor")
-            now = self._now()
-            await self.db.run(lambda s: skip(s, campaign, lead_id, agent, now, self.hold_s))
-            self._skips[(campaign, agent)] = done + 1
-            return done + 1
+        now = self._now()
+        return await self.db.run(lambda s: skip(s, campaign, lead_id, agent, now, self.hold_s,
+                                                self.max_skips))

@@ -1,4 +1,5 @@
-"""The dialer's record: campaigns, leads, attempts, do-not-call numbers and survey answers.
+"""The dialer's record: campaigns, leads, attempts, do-not-call numbers, survey answers and
+preview agents' skip counts.
 
 Defined on the engine's ``Base`` (:mod:`callcenter.store.models`); the Alembic migration
 ``0003_dialer`` creates them. Times are timezone-aware UTC. Two guarantees live in the schema:
@@ -6,6 +7,9 @@ Defined on the engine's ``Base`` (:mod:`callcenter.store.models`); the Alembic m
 - a lead is unique per campaign and phone number (imports merge duplicates into one lead);
 - an attempt carries an idempotency key (``<campaign>:<lead>:<n>``), unique, so the n-th call
   to a lead is recorded once whatever retries or replays happen.
+
+A preview agent's skips in a row are one row per campaign and agent (``preview_skips``,
+migration ``0006``), changed only by conditional UPDATEs (see :mod:`dialer.preview`).
 
 A do-not-call number is unique per scope: once on the internal and national lists (partial
 unique index where ``campaign_id`` is NULL) and once per campaign for the campaign lists.
@@ -136,6 +140,21 @@ class LeadAttempt(Base):
         ),
         Index("ix_attempts_campaign_started", "campaign_id", "started_at"),
     )
+
+
+class PreviewSkips(Base):
+    """How many leads in a row an agent skipped in a preview campaign since their last dial:
+    the count the skip limit is checked against, in the database so that every engine process
+    sees the same count and a restart keeps it."""
+
+    __tablename__ = "preview_skips"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (CheckConstraint("in_a_row >= 0", name="in_a_row"),)
 
 
 class DncEntry(Base):

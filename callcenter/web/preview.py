@@ -9,7 +9,8 @@
   a second dial is refused) and places the call; a person who answers is connected to this
   agent.
 - ``POST /api/campaigns/{name}/preview/{lead_id}/skip?agent=CODE`` puts the lead back behind
-  the due leads; an agent may skip a limited number of leads in a row.
+  the due leads; an agent may skip a limited number of leads in a row (counted in the
+  database: the limit holds across engine processes and restarts).
 
 The work is :class:`dialer.preview.PreviewDesk`'s (the engine's dialer service owns it); this
 module checks the agent and turns its errors into 404 / 409 with what to do.
@@ -83,8 +84,7 @@ async def next_lead(request: Request, name: str, agent: str = AGENT) -> dict[str
     if service is not None:
         # Not offered queue calls while reading the lead (a no-op when paused already).
         await service.handle(acd.AgentPaused(agent, "preview"))
-    return {**reservation.as_dict(), "skips_in_a_row": desk.skips(name, agent),
-            "max_skips": desk.max_skips}
+    return {**reservation.as_dict(), "max_skips": desk.max_skips}
 
 
 @router.post("/{name}/preview/{lead_id}/dial", status_code=202,

@@ -291,4 +291,101 @@ async def test_skip_limit_per_agent_in_a_row(db_url: str) -> None:
     other = await desk.next_for("spring", "bob")  # Bob has his own count
     assert await desk.skip("spring", other.lead_id, "bob") == 1
     await desk.dial("spring", r.lead_id, "ann")
-    assert desk.skips("spring", "ann") == 0  # a dial resets it
+    assert await desk.skips("spring", "ann") == 0  # a dial resets it
+    assert await desk.skips("spring", "bob") == 1
+
+
+class _Placer:
+    def place(self, claimed: attempts.Claimed) -> None:
+        pass
+
+
+def _desk(db_url: str, clock: Clock, max_skips: int) -> preview.PreviewDesk:
+    """A preview desk as an engine process has it, on its own connection pool."""
+    return preview.PreviewDesk(Database(db_url), lambda name: _Placer(), clock, HOLD, max_skips)
+
+
+async def test_skip_count_is_in_the_database_across_restarts(db_url: str) -> None:
+    """The count outlives the desk that made it (an engine restart, or another engine process
+    serving the agent's next request): the limit still holds, and a dial on one desk resets
+    it for all of them."""
+    db = _db(db_url, NYC[:4])
+    clock = _clock()
+    first = _desk(db_url, clock, 2)
+    r = await first.next_for("spring", "ann")
+    assert r.skips_in_a_row == 0
+    assert await first.skip("spring", r.lead_id, "ann") == 1
+    first.db.dispose()  # the engine stops
+
+    clock.advance(seconds=1)
+    second = _desk(db_url, clock, 2)  # started again (or another process)
+    assert await second.skips("spring", "ann") == 1
+    r = await second.next_for("spring", "ann")
+    assert r.skips_in_a_row == 1 and r.as_dict()["skips_in_a_row"] == 1
+    assert await second.skip("spring", r.lead_id, "ann") == 2
+    clock.advance(seconds=1)
+    r = await second.next_for("spring", "ann")
+    third = _desk(db_url, clock, 2)
+    with pytest.raises(preview.SkipLimit, match="skipped 2 leads in a row"):
+        await third.skip("spring", r.lead_id, "ann")
+    lead = _lead(db, r.lead_id)  # the refusal changed nothing: still Ann's to dial
+    assert (lead.status, lead.claimed_by) == ("dialing", "preview:ann")
+    assert await third.skips("spring", "ann") == 2
+    await third.dial("spring", r.lead_id, "ann")
+    assert await second.skips("spring", "ann") == 0
+    with db.session() as s:
+        other = preview.reserve(s, "spring", "ann", clock(), HOLD)
+    assert isinstance(other, preview.Reservation)
+    # Refused in a transaction that commits all the same: nothing was counted.
+    with db.session() as s, pytest.raises(preview.NotReserved, match="not bob"):
+        preview.skip(s, "spring", other.lead_id, "bob", clock(), HOLD, 2)
+    assert await second.skips("spring", "bob") == 0
+    for desk in (second, third):
+        desk.db.dispose()
+
+
+def test_concurrent_skips_do_not_both_pass_the_limit(db_url: str) -> None:
+    """Ann holds two reservations (two engine processes served her at once) and is one skip
+    short of the limit; both are skipped at the same moment from two processes (separate
+    connection pools): exactly one skip passes, the other is refused by the count."""
+    db = _db(db_url, NYC[:3])
+    clock = _clock()
+    r = _reserve(db, "ann", clock)
+    with db.session() as s:
+        preview.skip(s, "spring", r.lead_id, "ann", clock(), HOLD, 2)
+    clock.advance(seconds=1)
+    one = _reserve(db, "ann", clock)
+    with db.session() as s:  # the second process's reservation, won in a race
+        other = next(
+            lead.id for lead in s.scalars(select(Lead).order_by(Lead.id))
+            if lead.status == "new" and lead.id != one.lead_id
+        )
+        assert attempts.claim_lead(s, other, clock(), preview.RESERVED + "ann")
+    processes = [Database(db_url), Database(db_url)]
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def skip(process: Database, lead_id: int) -> None:
+        barrier.wait()
+        try:
+            with process.session() as s:
+                results.append(preview.skip(s, "spring", lead_id, "ann", clock(), HOLD, 2))
+        except Exception as exc:  # SkipLimit expected; anything else shows in the asserts
+            results.append(exc)
+
+    threads = [
+        threading.Thread(target=skip, args=(p, lead_id))
+        for p, lead_id in zip(processes, (one.lead_id, other), strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for p in processes:
+        p.dispose()
+    assert [x for x in results if isinstance(x, int)] == [2], results
+    assert [type(x) for x in results if not isinstance(x, int)] == [preview.SkipLimit], results
+    with db.session() as s:
+        assert preview.skips_in_a_row(s, preview.preview_campaign(s, "spring").id, "ann") == 2
+        held = [lead.id for lead in s.scalars(select(Lead)) if lead.claimed_by == "preview:ann"]
+    assert len(held) == 1  # the refused skip left its lead reserved
