@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from callcenter import acd
+from callcenter.errors import CallCenterError
 
 if TYPE_CHECKING:
     from callcenter.calls import AcdService
@@ -186,13 +187,24 @@ async def resume(request: Request, call_id: str) -> dict[str, object]:
 async def transfer(request: Request, call_id: str, body: TransferBody) -> dict[str, object]:
     """Blind (the engine rings the target and leaves the caller with it) or attended (the
     agent talks to the target first, then ``/transfer/complete`` or ``/transfer/cancel``).
-    ``queue:NAME`` puts the caller back in line, keeping their original waiting time."""
-    from callcenter.voice.sip.conversation import Transfer
-
+    ``queue:NAME`` puts the caller back in line, keeping their original waiting time.
+    A call over Twilio can be transferred to a queue only (409 for any other target)."""
     if body.to.startswith("queue:") and body.to.removeprefix("queue:") not in (
         _engine(request).directory.queues
     ):
         raise HTTPException(404, f"no queue {body.to.removeprefix('queue:')!r}")
+    engine = _engine(request)
+    twilio = engine.twilio
+    if twilio is not None and (engine.sip is None or twilio.live_call(call_id) is not None):
+        try:
+            await twilio.transfer(call_id, body.to)
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except CallCenterError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"call_id": call_id, "requested": "Transfer"}
+    from callcenter.voice.sip.conversation import Transfer
+
     return _control(request, call_id, Transfer(body.to, body.attended))
 
 

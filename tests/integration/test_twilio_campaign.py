@@ -2,13 +2,15 @@
 layer against the stand-in REST API, and the test plays Twilio's signed webhooks for three
 people: one takes the survey, one opts out, one is busy. Attempts, answers, DNC and CDRs are
 checked in the database (SQLite and PostgreSQL). The port alone: a telemarketing drop counts
-as abandoned, an answering machine as a machine."""
+as abandoned, an answering machine as a machine. Preview calls: to the chosen agent only, and
+transferred by that agent to another queue, whose agent takes the call."""
 
 from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -313,5 +315,220 @@ async def test_preview_call_goes_to_the_chosen_agent_or_is_dropped(
                 for e in call.events
             )
         assert state("1001") == "paused"
+    finally:
+        await engine.stop()
+
+
+async def test_preview_call_transferred_to_a_queue(
+    engine: Engine, standin: TwilioStandIn
+) -> None:
+    """A preview campaign over Twilio, driven through the HTTP API as the agent desktop does:
+    agent 1001 skips a lead, dials the next, talks to the person, then transfers them to the
+    billing queue (POST /api/calls/{id}/transfer). The person's leg is redirected into
+    <Enqueue> again, the ACD moves the task (1001 wraps up) and offers it to billing's agent
+    1002, who takes the call. CDR, attempt and ACD figures as over SIP."""
+    import httpx
+
+    from callcenter import acd
+    from callcenter.store import AgentRepository, Database, QueueRepository
+    from callcenter.web.app import create_app
+
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        AgentRepository(s).add("1001", "Ann", "client:alice")
+        QueueRepository(s).add_member("support", "1001")
+        AgentRepository(s).add("1002", "Bob", "client:bob")
+        QueueRepository(s).add_member("billing", "1002")
+    db.dispose()
+    await engine.start()
+    assert engine.twilio is not None and engine.acd is not None and engine.dialer is not None
+    router, dialer = engine.acd.router, engine.dialer
+    dialer.clock = Clock(T0 + timedelta(weeks=520))  # later than the leads' import
+    dialer.tick_s = dialer.poll_s = 0.2
+
+    def create(s: Session) -> None:
+        repo = CampaignRepository(s)
+        repo.create(
+            CampaignSettings(
+                name="pv", kind="telemarketing", voice_layer="twilio", caller_id=OURS,
+                dial_mode="preview", queue="support", ring_timeout_s=15,
+            )
+        )  # fmt: skip
+        repo.import_leads("pv", leads(SURVEY, OPT_OUT))
+        repo.transition("pv", "running", T0)
+
+    await engine.db.run(create)
+    for code in ("1001", "1002"):
+        await engine.acd.handle(acd.AgentLoggedIn(code))
+        await engine.acd.handle(acd.AgentReady(code))
+    for _ in range(100):
+        if dialer.live_runner("pv") is not None:
+            break
+        await asyncio.sleep(0.05)
+    ann = {"agent": "1001"}
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(engine)), base_url="http://test"
+    ) as api:
+        first = (await api.post("/api/campaigns/pv/preview", params=ann)).json()
+        skipped = await api.post(f"/api/campaigns/pv/preview/{first['lead_id']}/skip", params=ann)
+        assert skipped.status_code == 200 and skipped.json()["skips_in_a_row"] == 1
+        dialer.clock.advance(seconds=1)
+        lead = (await api.post("/api/campaigns/pv/preview", params=ann)).json()
+        assert lead["lead_id"] != first["lead_id"] and lead["skips_in_a_row"] == 1
+        dialed = await api.post(f"/api/campaigns/pv/preview/{lead['lead_id']}/dial", params=ann)
+        assert dialed.status_code == 202, dialed.text
+
+        # The person answers and waits in <Enqueue>; only Ann is rung, and bridged to them.
+        person = await asyncio.wait_for(standin.created.get(), 15)
+        assert person.one("To") == lead["number"]
+        sid = person.form["_sid"][0]
+        base = {"CallSid": sid, "AccountSid": standin.account_sid, "CallStatus": "in-progress"}
+        await standin.webhook(person.one("StatusCallback"), {**base, "CallStatus": "ringing"})
+        reply = await standin.webhook(person.one("Url"), base)
+        old = ET.fromstring(reply.text).find("Enqueue")
+        assert old is not None, reply.text
+        ring = await asyncio.wait_for(standin.created.get(), 5)
+        assert ring.one("To") == "client:alice"
+        alice = {"CallSid": ring.form["_sid"][0], "AccountSid": standin.account_sid}
+        bridge = await standin.webhook(ring.one("Url"), {**alice, "CallStatus": "in-progress"})
+        assert ET.fromstring(bridge.text).findtext("Dial/Queue") == sid, bridge.text
+        call_id = engine.twilio.calls[sid].rec.call_id
+        assert router.task_status(call_id) == "connected"
+        assert router.agent_state("1001") == "busy"
+
+        refused = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "+4930123456"})
+        assert refused.status_code == 409 and "queue only" in refused.text
+        moved = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})
+        assert moved.status_code == 202, moved.text
+        again = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})
+        assert again.status_code == 404 and "not connected" in again.text
+
+    # The person's leg is sent into the queue's TwiML; Ann's leg is ended; Ann wraps up.
+    redirect = await asyncio.wait_for(standin.updated.get(), 5)
+    assert redirect.path.endswith(f"/Calls/{sid}.json") and "/twilio/continue" in redirect.one(
+        "Url"
+    )
+    ended = await asyncio.wait_for(standin.updated.get(), 5)
+    assert ended.path.endswith(f"/Calls/{alice['CallSid']}.json")
+    assert ended.one("Status") == "completed"
+    assert router.agent_state("1001") == "wrap_up"
+    queued = await standin.webhook(redirect.one("Url"), base)
+    enqueue = ET.fromstring(queued.text).find("Enqueue")
+    assert enqueue is not None and enqueue.text == sid, queued.text
+    assert enqueue.attrib["action"] != old.attrib["action"]
+    # Twilio may still post the old <Enqueue>'s action: the same reply, nothing changes.
+    late = {**base, "QueueResult": "redirected-from-bridged"}
+    assert (await standin.webhook(old.attrib["action"], late)).text == queued.text
+    music = await standin.webhook(enqueue.attrib["waitUrl"], {**base, "QueueSid": "QU1"})
+    assert ET.fromstring(music.text).find("Play") is not None, music.text
+    await standin.webhook(ring.one("StatusCallback"), {**alice, "CallStatus": "completed"})
+
+    # The ACD offers the person to billing's agent, who answers and gets exactly them.
+    ring2 = await asyncio.wait_for(standin.created.get(), 5)
+    assert ring2.one("To") == "client:bob"
+    bob = {"CallSid": ring2.form["_sid"][0], "AccountSid": standin.account_sid}
+    bridge2 = await standin.webhook(ring2.one("Url"), {**bob, "CallStatus": "in-progress"})
+    assert ET.fromstring(bridge2.text).findtext("Dial/Queue") == sid, bridge2.text
+    assert router.agent_state("1002") == "busy" and router.task_status(call_id) == "connected"
+    # Bob hangs up: the person's <Enqueue> ends bridged, the flow hangs up, the call ends.
+    await standin.webhook(ring2.one("StatusCallback"), {**bob, "CallStatus": "completed"})
+    done = await standin.webhook(enqueue.attrib["action"], {**base, "QueueResult": "bridged"})
+    assert ET.fromstring(done.text)[-1].tag == "Hangup", done.text
+    await standin.webhook(person.one("StatusCallback"), {**base, "CallStatus": "completed"})
+
+    def read(s: Session) -> tuple[Any, ...]:
+        return (
+            s.scalar(select(Call).where(Call.dialed == lead["number"])),
+            s.scalar(select(LeadAttempt)),
+            s.get(Lead, lead["lead_id"]),
+        )
+
+    for _ in range(100):
+        call, attempt, called = await engine.db.run(read)
+        if call is not None and call.ended_at is not None and attempt.outcome is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert attempt.outcome == "human" and attempt.call_id == call.id
+    assert called.status == "done"
+    assert call.agent_id == engine.directory.agents["1002"].id
+    assert call.queue_id == engine.directory.queues["billing"].id
+    assert [e.data["queue"] for e in call.events if e.kind == "queued"] == ["support", "billing"]
+    assert [e.data["agent"] for e in call.events if e.kind == "connected"] == ["1001", "1002"]
+    [transferred] = [e.data for e in call.events if e.kind == "transferred"]
+    assert transferred == {"to": "queue:billing", "by": "1001"}
+    agent_legs = [leg for leg in call.legs if leg.role == "agent"]
+    assert [(leg.remote, leg.external_id) for leg in agent_legs] == [
+        ("client:alice", alice["CallSid"]),
+        ("client:bob", bob["CallSid"]),
+    ]
+    assert router.task_status(call_id) is None  # the ACD's task ended with the call
+    assert router.agent_state("1002") == "wrap_up"
+    now = engine.acd.clock()
+    assert router.agent_stats("1001", now).tasks == 1
+    assert router.agent_stats("1002", now).tasks == 1
+    # The transferred call counts as the billing queue's, not as the preview queue's.
+    assert router.queue_stats("billing", now).answered == 1
+    assert router.queue_stats("support", now).answered == 0
+    assert standin.created.empty()  # nobody else was rung
+
+
+async def test_transferred_preview_call_the_acd_never_held_and_an_abandon(
+    tmp_path: Path, sqlite_url: str, standin: TwilioStandIn
+) -> None:
+    """The ACD refused the preview call's assignment (the agent was not logged in to it): the
+    call went on, and a transfer still works, the task arriving in the queue anew. The person
+    then hangs up while waiting there: an abandon of that queue. A call that is not connected
+    to an agent cannot be transferred."""
+    from callcenter import acd
+    from callcenter.voice.twilio import NotConnected, TransferNotSupported
+
+    agents = {"1001": "client:alice", "1002": "client:bob"}
+    engine = TwilioEngine(tmp_path, sqlite_url, standin, {}, agents)
+    await engine.start()
+    try:
+        port = TwilioOutboundPort(engine.layer)
+        router = engine.acd.router
+
+        async def report(event: CallProgress) -> None:
+            pass
+
+        request = DialRequest(
+            "p1", "spring", "telemarketing", SURVEY, OURS, {}, 15.0,
+            flow="ivr_flows/telemarketing_drop.yaml", queue="support", amd=False, agent="1001",
+        )  # fmt: skip
+        placing = asyncio.create_task(port.place(request, report))
+        person = await asyncio.wait_for(standin.created.get(), 5)
+        sid = person.form["_sid"][0]
+        base = {"CallSid": sid, "AccountSid": standin.account_sid, "CallStatus": "in-progress"}
+        await standin.webhook(person.one("Url"), base)
+        call_id = engine.layer.calls[sid].rec.call_id
+        with pytest.raises(NotConnected, match="not connected"):  # still waiting for Ann
+            await engine.layer.transfer(call_id, "queue:support")
+        ring = await asyncio.wait_for(standin.created.get(), 5)
+        alice = {"CallSid": ring.form["_sid"][0], "AccountSid": standin.account_sid}
+        await standin.webhook(ring.one("Url"), {**alice, "CallStatus": "in-progress"})
+        assert router.task_status(call_id) is None  # Ann is logged out: the ACD refused it
+        with pytest.raises(TransferNotSupported, match="queue only"):
+            await engine.layer.transfer(call_id, "sip:desk@example.com")
+
+        await engine.ready("1002")
+        await engine.acd.handle(acd.AgentPaused("1002", "lunch"))  # nobody free: it waits
+        await engine.layer.transfer(call_id, "queue:support")
+        assert router.task_status(call_id) == "waiting"
+        redirect = await asyncio.wait_for(standin.updated.get(), 5)
+        queued = await standin.webhook(redirect.one("Url"), base)
+        assert ET.fromstring(queued.text).find("Enqueue") is not None, queued.text
+        await standin.webhook(person.one("StatusCallback"), {**base, "CallStatus": "completed"})
+        outcome = await asyncio.wait_for(placing, 5)
+        assert outcome.result is Result.HUMAN  # the person talked to Ann before
+        assert router.task_status(call_id) is None
+        assert router.queue_stats("support", engine.acd.clock()).abandoned == 1
+        with engine.db.session() as s:
+            call = s.get(Call, call_id)
+            assert call is not None
+            kinds = [e.kind for e in call.events]
+            assert kinds.index("transferred") < kinds.index("abandoned")
+            assert [leg.remote for leg in call.legs if leg.role == "agent"] == ["client:alice"]
     finally:
         await engine.stop()

@@ -147,12 +147,7 @@ class TwilioCall:
                     immediate = await queueing.enter_queue(self, action)
                     if immediate is not None:
                         return immediate
-                    twiml.add_enqueue(
-                        resp,
-                        self.call_sid,
-                        urls.make("queue/wait", call=self.call_sid),
-                        urls.step("queue/done", self.step),
-                    )
+                    queueing.add_enqueue(self, resp)
                     return None
                 case ivr.Transfer(target=target):
                     self.transfer_target = target

@@ -10,7 +10,9 @@ when they answer. When they cannot be reached (no Twilio address, busy, no answe
 abandoned, as over SIP. The agent, paused with reason ``preview`` while previewing, gets no
 queue call meanwhile; once they answer, the ACD is given the call as their task
 (``TaskAssigned`` in the campaign's queue, then ``TaskCompleted``), as over SIP: they show
-busy, their talk time counts and the queue's wrap-up follows.
+busy, their talk time counts and the queue's wrap-up follows. When the agent transfers the
+person to a queue (:func:`.queueing.transfer_to_queue`), the call leaves this routing: the
+ACD moves the task it holds to that queue's line and routes it from then on.
 """
 
 from __future__ import annotations

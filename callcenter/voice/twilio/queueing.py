@@ -7,6 +7,12 @@ through the REST API (``calls.create`` to ``client:NAME``, a SIP URI or a number
 agent answers, the engine tells the ACD, and the agent's leg gets ``<Dial><Queue>CallSid``,
 which bridges exactly this caller. An overflow or a call-back key leaves the queue and the
 flow goes on (``on_overflow`` / ``on_callback``), as over SIP.
+
+The connected agent may send the caller to a queue's line (:func:`transfer_to_queue`, the
+agent desktop's transfer): the caller's leg is redirected into ``<Enqueue>`` again, the ACD
+moves the task (the agent wraps up) and offers it to that queue's agents; a preview call's
+task, routed to one agent by its own :class:`~.preview.AgentRouting` until then, is the ACD's
+from that moment, like any queued call's.
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from twilio.twiml.voice_response import VoiceResponse
+
 from callcenter import acd, ivr
 from callcenter.calls.announcements import queue_announcement
+from callcenter.errors import CallCenterError
 from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.twilio import twiml
 from callcenter.voice.twilio.rest import TwilioRestError
@@ -48,15 +57,38 @@ def _result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueResult:
     return ivr.QueueResult(outcome, agent, now=_now())
 
 
-async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
-    """Put the caller in the ACD; the queue result when the ACD overflows it at once."""
-    layer, rec = call.layer, call.rec
-    rec.queue, rec.queued_at = q.queue, _now()
+class NotConnected(LookupError):
+    """The call is not connected to an agent now (not yet, or not any more)."""
+
+
+class TransferNotSupported(CallCenterError):
+    """A transfer the Twilio layer does not make; the message says what it can do."""
+
+
+def _wait_in(call: TwilioCall, q: ivr.Enqueue) -> None:
+    """The call waits in ``q`` from now on, for the pending step (``call.step``)."""
+    call.rec.queue, call.rec.queued_at = q.queue, _now()
     call.queue, call.queue_state, call.queue_step = q, "waiting", call.step
     call.announcement, call.announced_at = "", None
     call.agent, call.agent_done = None, False
     call.routing.register(call.task_id, call)
-    await layer.cdr.event(rec, "queued", {"queue": q.queue}, announce="queued")
+
+
+def add_enqueue(call: TwilioCall, resp: VoiceResponse) -> None:
+    """``<Enqueue>`` on the call's own Twilio queue; its action answers the pending step."""
+    urls = call.layer.urls
+    twiml.add_enqueue(
+        resp,
+        call.call_sid,
+        urls.make("queue/wait", call=call.call_sid),
+        urls.step("queue/done", call.step),
+    )
+
+
+async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
+    """Put the caller in the ACD; the queue result when the ACD overflows it at once."""
+    _wait_in(call, q)
+    await call.layer.cdr.event(call.rec, "queued", {"queue": q.queue}, announce="queued")
     actions = await call.routing.handle(
         acd.TaskArrived(call.task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills})
     )
@@ -64,6 +96,53 @@ async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
         if isinstance(action, acd.OverflowTask) and action.task_id == call.task_id:
             return await _overflowed(call, action)
     return None
+
+
+async def transfer_to_queue(call: TwilioCall, queue: str) -> None:
+    """The connected agent sends the caller to ``queue``'s line (under the call's lock).
+
+    As over SIP: the ACD moves the task to ``queue`` keeping its first enqueue time
+    (``TaskTransferred``; the agent is released into wrap-up) and offers it to that queue's
+    agents; the caller waits with the queue's announcements and music, and the flow still
+    waits for its queue node's result, which the next conversation gives. A preview call's
+    task (routed by its :class:`~.preview.AgentRouting` until now) is the ACD's from here.
+    The caller's leg is redirected (REST) to the step the old ``<Enqueue>`` waits on, whose
+    reply is the new ``<Enqueue>``: a late action callback of the old one gets the same
+    reply and changes nothing. Then the agent's leg is ended.
+    """
+    agent = call.agent
+    if call.ended or agent is None or call.agent_done or call.queue_state != "bridging":
+        raise NotConnected(f"call {call.rec.call_id} is not connected to an agent now")
+    layer = call.layer
+    await layer.cdr.event(
+        call.rec, "transferred", {"to": f"queue:{queue}", "by": agent.agent_id},
+        announce="transferred",
+    )  # fmt: skip
+    await _close_agent_leg(call)
+    service = layer.acd
+    if call.routing is not service:
+        call.routing.forget(call.task_id)
+        call.routing = service
+    held = service.router.task_status(call.task_id) is not None
+    redirect_step = call.step
+    call.step += 1
+    _wait_in(call, ivr.Enqueue(queue))
+    await layer.cdr.event(call.rec, "queued", {"queue": queue}, announce="queued")
+    resp = VoiceResponse()
+    add_enqueue(call, resp)
+    call.replies[redirect_step] = str(resp)
+    # The ACD's offers for the task wait for the call's lock: they come after the redirect.
+    # A task the ACD never held (it refused the preview call's assignment) arrives anew.
+    await service.handle(
+        acd.TaskTransferred(call.task_id, queue) if held else acd.TaskArrived(call.task_id, queue)
+    )
+    try:
+        await layer.rest.update_call(
+            call.call_sid, url=layer.urls.step("continue", redirect_step), method="POST"
+        )
+    except TwilioRestError as exc:  # gone meanwhile: its status callback abandons the wait
+        log.warning("redirecting call %s into queue %s: %s", call.call_sid, queue, exc)
+    await _end_leg(call, agent)
 
 
 async def _overflowed(call: TwilioCall, action: acd.OverflowTask) -> ivr.QueueResult:
@@ -255,9 +334,15 @@ async def agent_status(call: TwilioCall, agent_call_sid: str, status: str) -> No
 
 async def agent_finished(call: TwilioCall) -> None:
     """The conversation is over (either side hung up): agent leg into the CDR, ACD told; once."""
+    if await _close_agent_leg(call):
+        await call.routing.handle(acd.TaskCompleted(call.task_id))
+
+
+async def _close_agent_leg(call: TwilioCall) -> bool:
+    """The connected agent's leg into the CDR, once; False when there is none (any more)."""
     agent = call.agent
     if agent is None or call.agent_done:
-        return
+        return False
     call.agent_done = True
     await call.layer.cdr.leg(
         call.rec,
@@ -268,7 +353,7 @@ async def agent_finished(call: TwilioCall) -> None:
         answered_at=call.rec.connected_at,
         ended_at=_now(),
     )
-    await call.routing.handle(acd.TaskCompleted(call.task_id))
+    return True
 
 
 async def leave_on_hangup(call: TwilioCall) -> None:
