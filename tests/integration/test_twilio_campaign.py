@@ -22,6 +22,7 @@ from callcenter.config import load_settings
 from callcenter.engine import Engine
 from callcenter.store import open_database, upgrade
 from callcenter.store.models import Call
+from callcenter.store.recordings import Recording
 from callcenter.voice.twilio.outbound_port import TwilioOutboundPort
 from dialer.campaigns import CampaignRepository, CampaignSettings
 from dialer.ports import Answered, CallProgress, DialRequest, OptedOut, Result, Ringing
@@ -340,6 +341,7 @@ async def test_preview_call_transferred_to_a_queue(
         AgentRepository(s).add("1002", "Bob", "client:bob")
         QueueRepository(s).add_member("billing", "1002")
     db.dispose()
+    engine.settings.twilio.record_calls = True  # each conversation its own recording
     await engine.start()
     assert engine.twilio is not None and engine.acd is not None and engine.dialer is not None
     router, dialer = engine.acd.router, engine.dialer
@@ -436,19 +438,33 @@ async def test_preview_call_transferred_to_a_queue(
     done = await standin.webhook(enqueue.attrib["action"], {**base, "QueueResult": "bridged"})
     assert ET.fromstring(done.text)[-1].tag == "Hangup", done.text
     await standin.webhook(person.one("StatusCallback"), {**base, "CallStatus": "completed"})
+    # Both recordings come after the call (Twilio's usual timing): two files, none overwritten.
+    for n, bridged in enumerate((bridge, bridge2), 1):
+        dial = ET.fromstring(bridged.text).find("Dial")
+        assert dial is not None
+        recording = f"RE{n:032x}"
+        params = {
+            "CallSid": sid, "AccountSid": standin.account_sid, "RecordingSid": recording,
+            "RecordingStatus": "completed", "RecordingDuration": "5", "RecordingChannels": "2",
+            "RecordingUrl": standin.recording_url(recording),
+        }  # fmt: skip
+        stored = await standin.webhook(dial.attrib["recordingStatusCallback"], params)
+        assert stored.status_code == 204
 
     def read(s: Session) -> tuple[Any, ...]:
         return (
             s.scalar(select(Call).where(Call.dialed == lead["number"])),
             s.scalar(select(LeadAttempt)),
             s.get(Lead, lead["lead_id"]),
+            sorted(Path(r.path).name for r in s.scalars(select(Recording))),
         )
 
     for _ in range(100):
-        call, attempt, called = await engine.db.run(read)
+        call, attempt, called, recordings = await engine.db.run(read)
         if call is not None and call.ended_at is not None and attempt.outcome is not None:
             break
         await asyncio.sleep(0.1)
+    assert recordings == [f"{call.id}-call-2.wav", f"{call.id}-call.wav"]
     assert attempt.outcome == "human" and attempt.call_id == call.id
     assert called.status == "done"
     assert call.agent_id == engine.directory.agents["1002"].id

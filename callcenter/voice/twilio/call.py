@@ -72,7 +72,8 @@ class TwilioCall:
         self.offers: dict[str, AgentOffer] = {}
         self.agent: AgentOffer | None = None  # the one connected
         self.agent_done = False
-        self.recordings: set[str] = set()
+        self.recordings: set[str] = set()  # RecordingSids stored
+        self.recording_files: set[Path] = set()  # files promised to Twilio's callbacks
         self.routing: TaskRouting = layer.acd  # who routes the call's queue task
 
     @property
@@ -155,7 +156,7 @@ class TwilioCall:
                     return None
                 case ivr.Record():
                     kind = "voicemail" if action.voicemail else "rec"
-                    self.record_file = self.layer.recording_file(self.rec.call_id, kind)
+                    self.record_file = self.layer.recording_file(self, kind)
                     twiml.add_record(
                         resp,
                         action,

@@ -202,8 +202,14 @@ class TwilioVoiceLayer:
         self.media[key] = path
         return self.urls.make(f"media/{key}")
 
-    def recording_file(self, call_id: str, kind: str) -> Path:
-        return recording_path(self.settings.recordings_dir, call_id, kind)
+    def recording_file(self, call: TwilioCall, kind: str) -> Path:
+        """A new file for one of the call's recordings, also unlike the ones promised to
+        Twilio before and not downloaded yet (a transferred caller's second conversation)."""
+        path = recording_path(
+            self.settings.recordings_dir, call.rec.call_id, kind, taken=call.recording_files
+        )
+        call.recording_files.add(path)
+        return path
 
     def recording_status_url(self, call: TwilioCall, kind: str, path: Path) -> str:
         relative = path.relative_to(self.settings.recordings_dir).as_posix()

@@ -309,7 +309,7 @@ async def agent_answered(call: TwilioCall, agent_call_sid: str) -> str:
     call.rec.agent, call.rec.connected_at = offer.agent_id, _now()
     status_url = None
     if call.layer.settings.twilio.record_calls:
-        path = call.layer.recording_file(call.rec.call_id, "call")
+        path = call.layer.recording_file(call, "call")
         status_url = call.layer.recording_status_url(call, "call", path)
     offer.reply = str(twiml.bridge_to_queue(call.call_sid, status_url))
     await call.layer.cdr.event(

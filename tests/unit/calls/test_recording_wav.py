@@ -102,3 +102,6 @@ def test_a_second_recording_of_a_call_gets_a_new_name(tmp_path: Path) -> None:
     assert recording_path(tmp_path, "c1", "call").name == "c1-call-2.wav"
     assert recording_path(tmp_path, "c1", "voicemail").name == "c1-voicemail.wav"
     assert [p.name for p in side_paths(first)] == ["c1-call.caller.wav", "c1-call.agent.wav"]
+    # Promised to another recording but not written yet (Twilio's come after they end).
+    promised = recording_path(tmp_path, "c2", "call")
+    assert recording_path(tmp_path, "c2", "call", taken={promised}).name == "c2-call-2.wav"
