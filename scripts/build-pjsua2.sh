@@ -55,8 +55,18 @@ CONFIGURE_FLAGS=(
     --disable-vpx --disable-opus --disable-lyra --disable-upnp --disable-android-mediacodec
     --disable-sound                 # server: null audio device only (no ALSA)
 )
+# Python callbacks (SWIG directors) the wheel keeps. Every other virtual `on*` callback of
+# pj::Call and pj::Account is built without a director: pjsua2 runs the C++ default without
+# taking the GIL. With directors, each callback (onStreamCreated, onCallTsxState, ...) takes the
+# GIL on the pj thread and calls Python even when Python does not override it: about ten GIL
+# hand-offs per call, each up to a switch interval long while the event loop runs (measured:
+# the pj thread waited for the GIL most of its time at 450 calls/s). A subclass that overrides
+# a callback missing here is never called: add it here (tests/unit/sip/test_pjsua2_build.py
+# checks the callcenter's subclasses against these lists).
+DIRECTOR_CALLBACKS_CALL="onCallState onCallMediaState onDtmfDigit onDtmfEvent onCallTransferRequest onCallTransferStatus onCallReplaced onCallReplaceRequest onCallRxReinvite onInstantMessage"
+DIRECTOR_CALLBACKS_ACCOUNT="onIncomingCall onRegState onRegStarted onIncomingSubscribe onInstantMessage onMwiInfo"
 # Bump when the recipe below changes in a way that changes the wheel.
-RECIPE_REVISION=2
+RECIPE_REVISION=3
 DEBIAN_SOURCE_PACKAGE=asterisk
 DEBIAN_SOURCE_SUITE=sid
 BUILD_DEPS=(build-essential pkg-config swig xz-utils libsrtp2-dev libspeex-dev libspeexdsp-dev
@@ -119,6 +129,7 @@ CONFIG_HASH="$({
     printf 'configure %s\n' "${CONFIGURE_FLAGS[*]}"
     printf 'CFLAGS=CXXFLAGS=%s\n' "$BUILD_CFLAGS"
     printf 'recipe %s\nos %s\narch %s\npython %s\n' "$RECIPE_REVISION" "$os_id" "$(uname -m)" "$PYTAG"
+    printf 'directors Call %s\ndirectors Account %s\n' "$DIRECTOR_CALLBACKS_CALL" "$DIRECTOR_CALLBACKS_ACCOUNT"
 } | sha256sum | cut -c1-12)"
 
 # A cached build: $CACHE_ROOT/pjproject-<version>-<snapshot>-<pyTag>-<configHash>/<wheel>
@@ -385,6 +396,25 @@ fi
 local_version="${snapshot}.${CONFIG_HASH}"
 sed -i "s/version=pj_version,/version=pj_version + \"+${local_version}\",/" "$SWIG_DIR/setup.py"
 grep -q "+${local_version}" "$SWIG_DIR/setup.py" || die "could not set the wheel's local version in setup.py"
+# Callbacks without a director (see DIRECTOR_CALLBACKS_CALL): %feature lines before the
+# classes are parsed.
+nodirector_lines() {  # CLASS HEADER KEEP...
+    local cls="$1" header="$2"; shift 2
+    local keep=" $* " cb
+    for cb in $(tr '\n' ' ' <"$header" | grep -oE 'virtual[^;(]*\bon[A-Z][A-Za-z]*[[:space:]]*\(' \
+                | grep -oE 'on[A-Z][A-Za-z]*' | sort -u); do
+        [[ "$keep" == *" $cb "* ]] || printf '%%feature("nodirector") pj::%s::%s;\n' "$cls" "$cb"
+    done
+}
+swig_i="$PJ_SRC/pjsip-apps/src/swig/pjsua2.i"
+{
+    nodirector_lines Call "$PJ_SRC/pjsip/include/pjsua2/call.hpp" $DIRECTOR_CALLBACKS_CALL
+    nodirector_lines Account "$PJ_SRC/pjsip/include/pjsua2/account.hpp" $DIRECTOR_CALLBACKS_ACCOUNT
+} >"$BUILD_DIR/nodirector.i"
+grep -q 'nodirector' "$BUILD_DIR/nodirector.i" || die "found no pjsua2 callbacks to build without directors (call.hpp/account.hpp changed?)"
+say "callbacks without a director: $(grep -c nodirector "$BUILD_DIR/nodirector.i")"
+sed -i "/^%feature(\"director\") Call;/r $BUILD_DIR/nodirector.i" "$swig_i"
+grep -q 'nodirector' "$swig_i" || die "could not add the nodirector features to $swig_i"
 # One ~10 MB generated C++ file, compiled on one core: the long step (about 2 min here).
 run_step "SWIG bindings and wheel (make PYTHON_EXE=... wheel; about 2 min)" "" \
     env SOURCE_DATE_EPOCH="$(stat -c %Y "$PJ_SRC/version.mak")" \
