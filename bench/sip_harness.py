@@ -78,8 +78,9 @@ class Engine:
         self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        # The bench sets the engine up itself; only the SIP media threads may be chosen.
-        keep = ("CALLCENTER_SIP__MEDIA_THREADS",)
+        # The bench sets the engine up itself; only the SIP media threads and socket buffers
+        # may be chosen.
+        keep = ("CALLCENTER_SIP__MEDIA_THREADS", "CALLCENTER_SIP__UDP_BUFFER_BYTES")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_") or k in keep}
         env.update(
             {
@@ -208,6 +209,9 @@ def sipp_caller(
             "-mp",
             str(free_port() & ~1),
             "-nostdin",
+            # SIPp's own socket buffers (64 KiB by default) drop responses in bursts.
+            "-buff_size",
+            str(4 * 1024 * 1024),
             "-trace_stat",
             "-stf",
             "stats.csv",

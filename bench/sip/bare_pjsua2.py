@@ -1,7 +1,7 @@
 """The baseline for bench/sip_load.py: a bare pjsua2 user agent that answers every call, plays
 one prompt and hangs up after ``--hold`` seconds. No IVR, no ACD, no database: what pjsua2
 alone costs, on the same build and settings as the engine's SIP stack (one pj thread,
-mainThreadOnly, null audio device, 8 kHz bridge, IPv6 media off)."""
+mainThreadOnly, null audio device, 8 kHz bridge, IPv6 media off, SIP socket buffers)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import signal
 import time
 
 import pjsua2 as pj
+
+from callcenter.voice.sip import udp
 
 
 class Call(pj.Call):
@@ -73,6 +75,8 @@ def main() -> None:
     ep.audDevManager().setNullDev()
     t = pj.TransportConfig()
     t.port, t.boundAddress = args.port, "127.0.0.1"
+    # The same SIP socket buffers as the engine's default (callcenter/voice/sip/udp.py).
+    t.sockOptParams = udp.sock_opts(pj, udp.DEFAULT_BUFFER_BYTES)
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, t)
     ep.libStart()
     acfg = pj.AccountConfig()

@@ -69,7 +69,7 @@ class SipVoiceLayer:
         )
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
-                      media_threads=s.media_threads),
+                      media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes),
             self._on_event,
             admission,
         )

@@ -23,6 +23,7 @@ from typing import Any
 
 from callcenter.calls.recording_wav import RecordingFileError
 from callcenter.voice.sip import events as ev
+from callcenter.voice.sip import udp
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
 from callcenter.voice.sip.pjthread import PjThread
@@ -47,6 +48,7 @@ class SipConfig:
     log_level: int = 1
     user_agent: str = "callcenter"
     public_host: str | None = None  # what goes into Contact / SDP when behind NAT
+    udp_buffer_bytes: int = udp.DEFAULT_BUFFER_BYTES  # the SIP socket's SO_RCVBUF / SO_SNDBUF
 
 
 @dataclass
@@ -229,6 +231,9 @@ class SipStack:
         tcfg.boundAddress = c.host
         if c.public_host:
             tcfg.publicAddress = c.public_host
+        tcfg.sockOptParams = udp.sock_opts(pj, c.udp_buffer_bytes)
+        if warning := udp.shortfall(c.udp_buffer_bytes):
+            log.warning("%s", warning)
         try:
             ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         except pj.Error as exc:
