@@ -46,6 +46,9 @@ class PromptRenderer:
         # this spares every prompt of every call a hash and a stat. (A dict's get and set are
         # atomic, and render runs in worker threads.)
         self._known: dict[tuple[str, str, str | None], Path] = {}
+        # Renders under way, shared by every call that wants the same prompt meanwhile: a
+        # burst of calls into a new (or restarted) engine starts one espeak-ng, not hundreds.
+        self._rendering: dict[tuple[str, str, str | None], asyncio.Future[Path]] = {}
 
     def render(self, text: str, language: str = "en-US", voice: str | None = None) -> Path:
         """The cached WAV for ``text``, rendering it first if needed."""
@@ -62,11 +65,18 @@ class PromptRenderer:
         self, text: str, language: str = "en-US", voice: str | None = None
     ) -> Path:
         """:meth:`render` for the event loop: a known prompt is answered at once, only a new
-        one goes to a worker thread (espeak-ng and the disk)."""
-        known = self._known.get((text, language, voice))
+        one goes to a worker thread (espeak-ng and the disk), once however many calls ask."""
+        key = (text, language, voice)
+        known = self._known.get(key)
         if known is not None:
             return known
-        return await asyncio.to_thread(self.render, text, language, voice)
+        pending = self._rendering.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(self.render, text, language, voice))
+            self._rendering[key] = pending
+            pending.add_done_callback(lambda _: self._rendering.pop(key, None))
+        # A caller who hangs up meanwhile must not cancel the render the others wait for.
+        return await asyncio.shield(pending)
 
     def _render(self, text: str, language: str, voice: str | None) -> Path:
         espeak_voice = _espeak_voice(language, voice)

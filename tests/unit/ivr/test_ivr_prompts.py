@@ -78,3 +78,45 @@ async def test_render_async_answers_a_known_prompt_without_a_thread(
 
     monkeypatch.setattr(asyncio, "to_thread", no_thread)
     assert await renderer.render_async("Hello there.", "en-US") == first
+
+
+async def test_a_burst_of_calls_wanting_a_new_prompt_renders_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first seconds of a busy (re)started engine: hundreds of calls want the same new
+    prompt at once. One espeak-ng runs; a caller hanging up meanwhile cancels only its wait."""
+    import asyncio
+
+    renderer = PromptRenderer(tmp_path)
+    runs: list[list[str]] = []
+    real_run = renderer._run
+
+    def counting_run(args: list[str], stdin: bytes) -> bytes:
+        if "--stdout" in args:
+            runs.append(args)
+        return real_run(args, stdin)
+
+    monkeypatch.setattr(renderer, "_run", counting_run)
+    waits = [asyncio.ensure_future(renderer.render_async("Welcome.", "en-US")) for _ in range(50)]
+    await asyncio.sleep(0)
+    waits[0].cancel()  # that caller hung up
+    results = await asyncio.gather(*waits[1:])
+    assert len(runs) == 1
+    assert len(set(results)) == 1 and results[0].is_file()
+    assert waits[0].cancelled()
+    assert renderer._rendering == {}  # nothing left behind once the render is done
+
+
+async def test_a_failed_render_fails_every_waiting_call_and_the_next_call_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from callcenter.voice.prompts import PromptError
+
+    renderer = PromptRenderer(tmp_path, espeak="no-such-espeak-binary")
+    waits = [renderer.render_async("Hello.", "en-US") for _ in range(3)]
+    results = await asyncio.gather(*waits, return_exceptions=True)
+    assert all(isinstance(r, PromptError) for r in results)
+    renderer.espeak = "espeak-ng"
+    assert (await renderer.render_async("Hello.", "en-US")).is_file()
