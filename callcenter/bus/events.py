@@ -8,13 +8,13 @@ version. On the wire every message is an :class:`Envelope` in JSON: consumers ke
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.bus.topics import topic
+from callcenter.ids import new_id
 
 
 class EventPayload(BaseModel):
@@ -151,7 +151,7 @@ class Envelope(BaseModel):
         return cls(
             schema=payload.schema_name,
             version=payload.schema_version,
-            event_id=uuid.uuid4().hex,
+            event_id=new_id(),
             tenant=tenant,
             ts=now or datetime.now(UTC),
             data=payload.model_dump(mode="json"),

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from callcenter.calls.notifications import notification_event
 from callcenter.calls.recording_paths import recording_path
 from callcenter.calls.recordings import RecordingLog
 from callcenter.config import Settings
+from callcenter.ids import new_id
 from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.prompts import PromptRenderer
 from callcenter.voice.sip import events as ev
@@ -126,7 +126,7 @@ class SipVoiceLayer:
         await self.stack.stop()
 
     def new_call_id(self) -> str:
-        return uuid.uuid4().hex
+        return new_id()
 
     def recording_path(self, call_id: str, kind: str) -> Path:
         return recording_path(self.settings.recordings_dir, call_id, kind)
