@@ -180,3 +180,31 @@ async def test_a_call_started_and_ended_in_one_batch_is_recorded_whole(db: Datab
             assert row.talk_s == pytest.approx(30.0)
             assert row.disposition_id == (sale if n % 2 else None)
             assert [k for _, k, _ in events_of(db, rec.call_id)] == ["ivr"]
+
+
+async def test_an_end_without_a_disposition_keeps_the_one_the_agent_set(db: Database) -> None:
+    """An agent may disposition the call before its record ends (the desktop's wrap-up): an end
+    that carries none leaves it, and the ends of one batch land together (one executemany)."""
+    from sqlalchemy import update
+
+    from callcenter.store.models import Disposition
+
+    code = f"sale-{uuid.uuid4().hex[:8]}"
+    with db.session() as s:
+        s.add(Disposition(code=code, label="Sale"))
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    calls = [new_call() for _ in range(6)]
+    await asyncio.gather(*(cdr.started(rec) for rec in calls))
+    with db.session() as s:
+        sale = s.scalar(select(Disposition.id).where(Disposition.code == code))
+        s.execute(update(Call).where(Call.id.in_([c.call_id for c in calls])).values(
+            disposition_id=sale))
+    calls[0].disposition = "no-such-code"
+    await asyncio.gather(*(cdr.ended(rec) for rec in calls))
+    await cdr.stop()
+    with db.session() as s:
+        rows = {c.id: c for c in s.scalars(select(Call))}
+    assert rows[calls[0].call_id].disposition_id is None
+    assert all(rows[rec.call_id].disposition_id == sale for rec in calls[1:])
+    assert all(rows[rec.call_id].ended_at is not None for rec in calls)
+    assert all(rows[rec.call_id].talk_s is None for rec in calls)  # never connected
