@@ -194,6 +194,12 @@ class SipSettings(_Section):
         [], description="CIDRs allowed to send INVITEs; empty: anyone (use on loopback only)."
     )
     rate_per_source: float = Field(50.0, gt=0, description="INVITEs per second per source IP.")
+    overload_lag_ms: int = Field(
+        250,
+        ge=0,
+        description="Refuse new calls with 503 + Retry-After while the engine's event loop runs "
+        "this late (past its capacity; calls up are kept), until it catches up; 0: never.",
+    )
     presence_interval_s: float = Field(
         5.0, ge=0, description="OPTIONS ping period for on-demand agents' phones; 0: off."
     )

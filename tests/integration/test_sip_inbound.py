@@ -209,3 +209,47 @@ async def test_wrong_pin_is_refused_like_an_unknown_agent(engine: Engine, tmp_pa
     await line.wait(40)
     assert "1001" not in engine.sip.lines
     assert engine.acd.router.agent_state("1001") == "logged_out"
+
+
+async def test_an_overloaded_engine_refuses_new_calls_with_503_until_it_catches_up(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Past its capacity the engine turns new INVITEs away at once (503 + Retry-After) rather
+    than taking calls it cannot serve; it takes calls again once its event loop is on time."""
+    import time
+
+    await engine.start()
+    watch = engine.sip.loop_watch
+    assert watch is not None and engine.sip.admission.overloaded == ""
+    watch.detector.calm_samples = 200  # stay overloaded ~10 s: long enough for SIPp to dial
+    asyncio.get_running_loop().call_soon(time.sleep, 0.6)  # the loop stalls 600 ms
+    await asyncio.sleep(0.2)
+    assert engine.sip.admission.overloaded.startswith("engine overloaded")
+
+    def dial(name: str) -> Sipp:
+        (tmp_path / "keys.csv").write_text("SEQUENTIAL\n2;0;+15550100\n")
+        return Sipp(
+            tmp_path, name, "caller_dtmf_info.xml", "-s", "999", "-d", "500", "-m", "1",
+            "-inf", str(tmp_path / "keys.csv"), f"127.0.0.1:{engine.settings.sip.port}",
+        )
+
+    refused = dial("refused")
+    await refused.start()
+    result = await refused.wait(30)
+    text = result.errors + result.stderr
+    assert not result.ok and "503 Service Unavailable" in text and "Retry-After: 2" in text
+    assert engine.sip.admission.shed == 1
+
+    watch.detector.calm_samples = 5
+    for _ in range(100):
+        if not engine.sip.admission.overloaded:
+            break
+        await asyncio.sleep(0.05)
+    assert engine.sip.admission.overloaded == "" and watch.episodes == 1
+    # Admitted again: past the overload check, an unknown number gets its usual 404.
+    again = dial("again")
+    await again.start()
+    result = await again.wait(30)
+    assert not result.ok and "404" in (result.errors + result.stderr)
+    assert "503" not in result.errors
+    assert await load_calls(engine) == []

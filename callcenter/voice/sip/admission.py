@@ -2,6 +2,7 @@
 
 Pure and fast (it runs on the pj thread for every INVITE, before anything is answered):
 ``Admission.check(source_ip, dialed, now) -> (status_code, reason)``; 0 means admitted.
+While ``overloaded`` holds a reason every new call gets 503 (see overload.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class Admission:
     numbers: frozenset[str] = frozenset()
     rate: float = 50.0
     burst: float = 100.0
+    #: Why new calls are refused for now ("" when they are not): set by the SIP layer's
+    #: overload watch (callcenter/voice/sip/overload.py), read here on the pj thread.
+    overloaded: str = ""
+    shed: int = 0  # calls refused while overloaded (the watch reports and resets it)
     _nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(init=False)
     _buckets: dict[str, _Bucket] = field(init=False, default_factory=dict)
 
@@ -51,6 +56,9 @@ class Admission:
                 return FORBIDDEN, f"source {source!r} is not an IP address"
             if not any(ip in net for net in self._nets):
                 return FORBIDDEN, f"source {host} is not a trusted source"
+        if self.overloaded:
+            self.shed += 1
+            return BUSY, self.overloaded
         if not self._take(host, now):
             return BUSY, f"source {host} exceeds {self.rate:g} calls/s"
         if dialed not in self.numbers:

@@ -31,6 +31,7 @@ from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.agents import AgentLine
 from callcenter.voice.sip.conversation import Control, Requeued, talk
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
+from callcenter.voice.sip.overload import LagDetector, LoopWatch
 from callcenter.voice.sip.presence import OptionsPinger
 from callcenter.voice.sip.sounds import ensure_sounds
 from callcenter.voice.sip.stack import SipConfig, SipStack
@@ -67,6 +68,8 @@ class SipVoiceLayer:
             s.rate_per_source,
             2 * s.rate_per_source,
         )
+        self.admission = admission
+        self.loop_watch: LoopWatch | None = None
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
                       media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes),
@@ -87,6 +90,10 @@ class SipVoiceLayer:
     async def start(self) -> None:
         await self.stack.start()
         s = self.settings.sip
+        if s.overload_lag_ms > 0:
+            enter = s.overload_lag_ms / 1000
+            self.loop_watch = LoopWatch(self.admission, LagDetector(enter, min(0.05, enter / 2)))
+            self.loop_watch.start()
         if s.presence_interval_s > 0:
             self.presence = OptionsPinger(
                 self._presence_targets,
@@ -117,6 +124,8 @@ class SipVoiceLayer:
                 await self.acd.handle(acd.AgentReady(agent_id))
 
     async def stop(self) -> None:
+        if self.loop_watch is not None:
+            await self.loop_watch.stop()
         if self.presence is not None:
             await self.presence.stop()
         for call in {c for c in self._owners.values()}:
@@ -149,6 +158,8 @@ class SipVoiceLayer:
                 self._spawn(call.run(), leg=event.leg_id, call_id=call.rec.call_id)
             case ev.CallRejected():
                 self.rejected += 1
+                if event.reason == self.admission.overloaded:
+                    return  # counted; the overload watch logs how many when it is over
                 log.info(
                     "refused INVITE from %s to %r: %d %s",
                     event.source,

@@ -38,6 +38,10 @@ except ImportError:  # reported by SipStack.start with what to do
     pj = None
 
 
+_REASONS = {403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
+RETRY_AFTER_S = 2  # what a refused caller's proxy is told to wait before trying again
+
+
 @dataclass(frozen=True)
 class SipConfig:
     host: str = "127.0.0.1"
@@ -296,8 +300,18 @@ class SipStack:
         if code:
             op = pj.CallOpParam()
             op.statusCode = code
-            op.reason = "Not Found" if code == 404 else ""
-            leg.hangup(op)
+            op.reason = _REASONS.get(code, "")
+            if code == 503:  # busy or overloaded: try again shortly (else it means "down")
+                retry = pj.SipHeader()
+                retry.hName, retry.hValue = "Retry-After", str(RETRY_AFTER_S)
+                headers = op.txOption.headers
+                headers.append(retry)
+                op.txOption.headers = headers
+                # Answered with the final 503: inside this callback pjsua defers a hangup and
+                # drops its headers, while a deferred answer keeps them.
+                leg.answer(op)
+            else:
+                leg.hangup(op)
             self._emit(ev.CallRejected(source, dialed, code, reason))
             return
         self._emit(
