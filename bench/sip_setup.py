@@ -54,6 +54,7 @@ class SetupResult:
     peak: int = 0
     cpu_pct: float = 0.0
     answer_ms: float | None = None
+    refused: int = 0  # of the failed: turned away at once with 503 (the engine's overload)
 
 
 def answer_and_rate(work: Path) -> tuple[float | None, float]:
@@ -83,7 +84,17 @@ def run_step(
         deadline_s=args.seconds + call_s + 60,
     )
     answer, placing_rate = answer_and_rate(work)
-    return SetupResult(target, rate, ok + failed, failed, placing_rate, peak, cpu, answer)
+    return SetupResult(
+        target, rate, ok + failed, failed, placing_rate, peak, cpu, answer, refused_503(work)
+    )
+
+
+def refused_503(work: Path) -> int:
+    """Calls SIPp saw refused with 503 (its error log quotes each unexpected response)."""
+    return sum(
+        log.read_text(errors="replace").count("received 'SIP/2.0 503")
+        for log in work.glob("*_errors.log")
+    )
 
 
 def best(results: list[SetupResult], target: str) -> SetupResult | None:
@@ -97,14 +108,14 @@ def print_table(results: list[SetupResult]) -> None:
         f"command: {command_line()}"
     )
     print(
-        f"{'target':<7} {'offered':>8} {'placed':>7} {'failed':>7} {'calls/s':>8} "
-        f"{'peak':>6} {'200 OK':>8} {'CPU %':>6}"
+        f"{'target':<7} {'offered':>8} {'placed':>7} {'failed':>7} {'of: 503':>8} "
+        f"{'calls/s':>8} {'peak':>6} {'200 OK':>8} {'CPU %':>6}"
     )
     for r in results:
         ans = f"{r.answer_ms:.1f} ms" if r.answer_ms is not None else "-"
         print(
-            f"{r.target:<7} {r.offered_cps:>8} {r.placed:>7} {r.failed:>7} {r.cps:>8.1f} "
-            f"{r.peak:>6} {ans:>8} {r.cpu_pct:>6.0f}"
+            f"{r.target:<7} {r.offered_cps:>8} {r.placed:>7} {r.failed:>7} {r.refused:>8} "
+            f"{r.cps:>8.1f} {r.peak:>6} {ans:>8} {r.cpu_pct:>6.0f}"
         )
     e, b = best(results, "engine"), best(results, "bare")
     for name, r in (("engine", e), ("bare pjsua2", b)):
