@@ -253,3 +253,34 @@ async def test_an_overloaded_engine_refuses_new_calls_with_503_until_it_catches_
     assert not result.ok and "404" in (result.errors + result.stderr)
     assert "503" not in result.errors
     assert await load_calls(engine) == []
+
+
+async def test_a_pj_thread_behind_on_the_sip_socket_sheds_new_calls(engine: Engine) -> None:
+    """The pj thread falls behind on the SIP socket before the event loop runs late: a SIP
+    socket filling up is overload too, with the loop on time."""
+    import socket
+    import time
+
+    await engine.start()
+    watch = engine.sip.loop_watch
+    assert watch is not None and engine.sip._backlog.found
+    watch.detector.calm_samples = 200
+    stall = engine.sip.stack._thread.submit(lambda: time.sleep(1.5))  # the pj thread is busy
+    await asyncio.sleep(0.1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:  # not SIP: dropped once read
+        for _ in range(600):
+            junk.sendto(b"x" * 1000, ("127.0.0.1", engine.settings.sip.port))
+    for _ in range(40):
+        if engine.sip.admission.overloaded:
+            break
+        await asyncio.sleep(0.05)
+    reason = engine.sip.admission.overloaded
+    assert reason.startswith("engine overloaded") and "SIP socket" in reason
+    assert "% full" in reason and int(reason.split("SIP socket ")[1].split("%")[0]) >= 25
+    await stall
+    watch.detector.calm_samples = 5
+    for _ in range(100):  # the pj thread reads the backlog; calm again
+        if not engine.sip.admission.overloaded:
+            break
+        await asyncio.sleep(0.05)
+    assert engine.sip.admission.overloaded == "" and engine.sip._backlog.fill() < 0.02

@@ -27,6 +27,7 @@ from callcenter.ids import new_id
 from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.prompts import PromptRenderer
 from callcenter.voice.sip import events as ev
+from callcenter.voice.sip import udp
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.agents import AgentLine
 from callcenter.voice.sip.conversation import Control, Requeued, talk
@@ -70,6 +71,7 @@ class SipVoiceLayer:
         )
         self.admission = admission
         self.loop_watch: LoopWatch | None = None
+        self._backlog = udp.Backlog(None)
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
                       media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes),
@@ -92,7 +94,14 @@ class SipVoiceLayer:
         s = self.settings.sip
         if s.overload_lag_ms > 0:
             enter = s.overload_lag_ms / 1000
-            self.loop_watch = LoopWatch(self.admission, LagDetector(enter, min(0.05, enter / 2)))
+            self._backlog = udp.Backlog.find(s.port)
+            if not self._backlog.found:
+                log.info("SIP socket backlog unreadable here: overload is judged by the loop only")
+            self.loop_watch = LoopWatch(
+                self.admission,
+                LagDetector(enter, min(0.05, enter / 2)),
+                backlog=self._backlog.fill,
+            )
             self.loop_watch.start()
         if s.presence_interval_s > 0:
             self.presence = OptionsPinger(
@@ -126,6 +135,7 @@ class SipVoiceLayer:
     async def stop(self) -> None:
         if self.loop_watch is not None:
             await self.loop_watch.stop()
+            self._backlog.close()
         if self.presence is not None:
             await self.presence.stop()
         for call in {c for c in self._owners.values()}:

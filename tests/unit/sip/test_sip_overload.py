@@ -63,3 +63,43 @@ async def test_a_stalled_loop_sheds_calls_until_it_is_calm_again(
         assert "new calls get 503" in text and "1 new calls were refused" in text
     finally:
         await watch.stop()
+
+
+def test_a_full_sip_socket_is_overload_even_with_the_loop_on_time() -> None:
+    d = LagDetector(enter_s=0.25, leave_s=0.05, calm_samples=2)
+    assert d.observe(0.0, backlog=0.2) is None
+    assert d.observe(0.0, backlog=0.3) is True
+    # Calm needs both: the loop on time and the socket nearly empty.
+    assert [d.observe(0.0, 0.05), d.observe(0.0, 0.01), d.observe(0.3, 0.0)] == [None] * 3
+    assert [d.observe(0.0, 0.0), d.observe(0.0, 0.0)] == [None, False]
+
+
+def test_the_sip_sockets_backlog_is_read_from_the_kernel() -> None:
+    import socket
+
+    from callcenter.voice.sip.udp import Backlog
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        backlog = Backlog.find(port)
+        try:
+            assert backlog.found and backlog.fill() == 0.0
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as t:
+                for _ in range(20):
+                    t.sendto(b"x" * 1000, ("127.0.0.1", port))
+            full = backlog.fill()
+            assert 0.05 < full < 1.0
+            s.setblocking(False)
+            while True:  # ours is a duplicate: reading the original empties it for both
+                try:
+                    s.recv(2000)
+                except BlockingIOError:
+                    break
+            assert backlog.fill() < full / 4  # (Linux frees UDP memory in batches)
+        finally:
+            backlog.close()
+        s.setblocking(True)
+        s.sendto(b"still open", ("127.0.0.1", port))
+        assert s.recv(100) == b"still open"  # closing the duplicate left the original open
+    assert not Backlog.find(1).found and Backlog(None).fill() == 0.0
