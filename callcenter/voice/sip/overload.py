@@ -39,9 +39,9 @@ class LagDetector:
 
     enter_s: float = 0.25
     leave_s: float = 0.05
-    calm_samples: int = 10
-    backlog_enter: float = 0.25
-    backlog_leave: float = 0.02
+    calm_samples: int = 5
+    backlog_enter: float = 0.5
+    backlog_leave: float = 0.05
     overloaded: bool = False
     _calm: int = 0
 

@@ -67,8 +67,8 @@ async def test_a_stalled_loop_sheds_calls_until_it_is_calm_again(
 
 def test_a_full_sip_socket_is_overload_even_with_the_loop_on_time() -> None:
     d = LagDetector(enter_s=0.25, leave_s=0.05, calm_samples=2)
-    assert d.observe(0.0, backlog=0.2) is None
-    assert d.observe(0.0, backlog=0.3) is True
+    assert d.observe(0.0, backlog=0.45) is None
+    assert d.observe(0.0, backlog=0.55) is True
     # Calm needs both: the loop on time and the socket nearly empty.
     assert [d.observe(0.0, 0.05), d.observe(0.0, 0.01), d.observe(0.3, 0.0)] == [None] * 3
     assert [d.observe(0.0, 0.0), d.observe(0.0, 0.0)] == [None, False]
