@@ -139,13 +139,15 @@ def plot(results: list[SetupResult], path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     for target in ("engine", "bare"):
         rs = [r for r in results if r.target == target]
-        ax1.plot([r.offered_cps for r in rs], [r.cps for r in rs], marker="o", label=target)
+        served = [r.cps * (r.placed - r.failed) / r.placed if r.placed else 0.0 for r in rs]
+        ax1.plot([r.offered_cps for r in rs], served, marker="o", label=target)
         ax2.plot([r.offered_cps for r in rs], [r.cpu_pct for r in rs], marker="o", label=target)
-        for r in rs:
+        for r, y in zip(rs, served, strict=True):
             if r.failed:
-                ax1.annotate(f"{r.failed} failed", (r.offered_cps, r.cps), fontsize=7)
+                shed = f" ({r.refused} refused)" if r.refused else ""
+                ax1.annotate(f"{r.failed} failed{shed}", (r.offered_cps, y), fontsize=7)
     ax1.set_xlabel("offered calls/s")
-    ax1.set_ylabel("achieved calls/s")
+    ax1.set_ylabel("calls/s that succeeded")
     ax2.set_xlabel("offered calls/s")
     ax2.set_ylabel("CPU, % of one core")
     ax1.set_title("SIP set-up rate")
