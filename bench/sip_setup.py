@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -90,10 +91,11 @@ def run_step(
 
 
 def refused_503(work: Path) -> int:
-    """Calls SIPp saw refused with 503 (its error log quotes each unexpected response)."""
+    """Calls SIPp aborted on a 503 (its error log quotes each unexpected response; a 503 that
+    arrives for a call already aborted is logged as a dead call and not counted)."""
+    aborted = re.compile(r"Aborting call on unexpected message[^\n]*received 'SIP/2\.0 503")
     return sum(
-        log.read_text(errors="replace").count("received 'SIP/2.0 503")
-        for log in work.glob("*_errors.log")
+        len(aborted.findall(log.read_text(errors="replace"))) for log in work.glob("*_errors.log")
     )
 
 
