@@ -18,6 +18,25 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_rtp_port() -> int:
+    """An even UDP port with its odd neighbour (RTCP) free too. (``free_udp_port() & ~1``, used
+    before, handed out the unchecked port below an odd free one half the time: SIPp then failed
+    on "Unable to bind audio RTP socket".)"""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp:
+            rtp.bind(("127.0.0.1", 0))
+            port = int(rtp.getsockname()[1])
+            if port % 2 or port >= 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp:
+                try:
+                    rtcp.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free even UDP port pair on 127.0.0.1 for SIPp's media")
+
+
 @dataclass
 class SippResult:
     returncode: int
@@ -36,7 +55,7 @@ class Sipp:
         self.dir = workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_udp_port()
-        self.media_port = free_udp_port() & ~1
+        self.media_port = free_rtp_port()
         write_ulaw(self.dir / "caller.ulaw", tone(4, 300))
         write_ulaw(self.dir / "agent.ulaw", tone(4, 500))
         self.args = [
