@@ -27,6 +27,7 @@ from callcenter.voice.sip import udp
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
 from callcenter.voice.sip.pjthread import PjThread
+from callcenter.voice.sip.refusal import refuse
 from callcenter.voice.sip.sounds import wav_seconds
 from callcenter.voice.sip.uris import request_uri_user, uri_user
 
@@ -36,10 +37,6 @@ try:
     import pjsua2 as pj
 except ImportError:  # reported by SipStack.start with what to do
     pj = None
-
-
-_REASONS = {403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
-RETRY_AFTER_S = 2  # what a refused caller's proxy is told to wait before trying again
 
 
 @dataclass(frozen=True)
@@ -294,26 +291,13 @@ class SipStack:
         whole = prm.rdata.wholeMsg
         source = prm.rdata.srcAddress
         dialed = request_uri_user(whole)
-        info = leg.getInfo()
         code, reason = self.admission.check(source, dialed, time.monotonic())
         self._legs[leg.leg_id] = leg
         if code:
-            op = pj.CallOpParam()
-            op.statusCode = code
-            op.reason = _REASONS.get(code, "")
-            if code == 503:  # busy or overloaded: try again shortly (else it means "down")
-                retry = pj.SipHeader()
-                retry.hName, retry.hValue = "Retry-After", str(RETRY_AFTER_S)
-                headers = op.txOption.headers
-                headers.append(retry)
-                op.txOption.headers = headers
-                # Answered with the final 503: inside this callback pjsua defers a hangup and
-                # drops its headers, while a deferred answer keeps them.
-                leg.answer(op)
-            else:
-                leg.hangup(op)
+            refuse(pj, leg, code)
             self._emit(ev.CallRejected(source, dialed, code, reason))
             return
+        info = leg.getInfo()
         self._emit(
             ev.IncomingCall(
                 leg.leg_id,
