@@ -78,9 +78,13 @@ class Engine:
         self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        # The bench sets the engine up itself; only the SIP media threads and socket buffers
-        # may be chosen.
-        keep = ("CALLCENTER_SIP__MEDIA_THREADS", "CALLCENTER_SIP__UDP_BUFFER_BYTES")
+        # The bench sets the engine up itself; only the SIP media threads, socket buffers and
+        # overload threshold (0 turns shedding off) may be chosen.
+        keep = (
+            "CALLCENTER_SIP__MEDIA_THREADS",
+            "CALLCENTER_SIP__UDP_BUFFER_BYTES",
+            "CALLCENTER_SIP__OVERLOAD_LAG_MS",
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_") or k in keep}
         env.update(
             {

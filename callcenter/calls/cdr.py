@@ -7,7 +7,8 @@ number, so a retried write (a Twilio callback delivered twice) cannot duplicate 
 Every call makes about ten writes (and its agent's state changes a few more, which ride the
 same batches through :meth:`CdrWriter.write`), so :class:`CdrWriter` batches them: one writer
 task takes whatever is queued when it wakes and commits it in one transaction in one worker
-thread, each write in its own SAVEPOINT, so a failing write fails alone. A caller's coroutine
+thread, at most one transaction per ``COMMIT_INTERVAL_S`` (group commit); if the batch fails,
+again with each write in its own SAVEPOINT, so a failing write fails alone. A caller's coroutine
 returns once the batch holding its write is committed (the row exists: tickets may link to it).
 """
 
@@ -79,6 +80,11 @@ class CallLog:
 
 
 BATCH_MAX = 500
+#: Group commit: a batch starts at most this often. The first write after a quiet spell is
+#: committed at once; under load the writes of the interval share one transaction (at 450
+#: calls/s, commits at once made 620 transactions a second of 3 writes each, and the writer
+#: was the engine's busiest Python thread).
+COMMIT_INTERVAL_S = 0.01
 
 
 #: Tables whose rows the writer inserts itself, in foreign-key order.
@@ -199,6 +205,8 @@ class CdrWriter:
         assert self._wake is not None
         wake = self._wake
         batch: list[_Write] = []
+        loop = asyncio.get_running_loop()
+        last = -COMMIT_INTERVAL_S
         try:
             while True:
                 if not self._queue:
@@ -207,6 +215,10 @@ class CdrWriter:
                     await wake.wait()
                     wake.clear()
                     continue
+                wait_s = last + COMMIT_INTERVAL_S - loop.time()
+                if wait_s > 0 and len(self._queue) < BATCH_MAX and not self._stopping:
+                    await asyncio.sleep(wait_s)
+                last = loop.time()
                 batch = [self._queue.popleft() for _ in range(min(BATCH_MAX, len(self._queue)))]
                 outcomes = await asyncio.to_thread(self._commit, batch)
                 for item, error in zip(batch, outcomes, strict=True):

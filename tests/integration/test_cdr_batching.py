@@ -4,6 +4,7 @@ write fails alone. Real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from callcenter.bus import InProcessBus
-from callcenter.calls.cdr import CallLog, CdrWriter
+from callcenter.calls.cdr import COMMIT_INTERVAL_S, CallLog, CdrWriter
 from callcenter.calls.directory import Directory
 from callcenter.store import Database, upgrade
 from callcenter.store.models import Call, CallEvent
@@ -57,6 +58,36 @@ async def test_concurrent_events_land_in_order_in_few_batches(db: Database) -> N
     assert [seq for seq, _, _ in got] == list(range(1, 301))  # rows in id order = call order
     assert [d["n"] for _, _, d in got] == list(range(300))
     assert commits <= 3  # batched, not one transaction per event
+    await cdr.stop()
+
+
+async def test_a_steady_stream_of_writes_shares_transactions(db: Database) -> None:
+    """Group commit: writes that trickle in (a call every millisecond or so) share batches,
+    at most one per COMMIT_INTERVAL_S, instead of a transaction for every one or two."""
+    cdr = CdrWriter(db, InProcessBus("test"), Directory())
+    starts: list[float] = []
+    commit = cdr._commit
+
+    def timed(batch: Any) -> Any:
+        starts.append(time.monotonic())
+        return commit(batch)
+
+    cdr._commit = timed  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    quiet = time.monotonic()
+    await cdr.started(new_call())  # the first write after a quiet spell goes at once
+    assert starts[0] - quiet < 0.005
+    starts.clear()
+    writes = []
+    for _ in range(200):
+        writes.append(loop.create_task(cdr.started(new_call())))
+        await asyncio.sleep(0.0005)
+    await asyncio.gather(*writes)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(starts) < 200 / 3, len(starts)
+    assert min(gaps) >= COMMIT_INTERVAL_S * 0.9
+    with db.session() as s:
+        assert len(s.scalars(select(Call.id)).all()) == 201
     await cdr.stop()
 
 
