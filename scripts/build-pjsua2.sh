@@ -66,7 +66,7 @@ CONFIGURE_FLAGS=(
 DIRECTOR_CALLBACKS_CALL="onCallState onCallMediaState onDtmfDigit onDtmfEvent onCallTransferRequest onCallTransferStatus onCallReplaced onCallReplaceRequest onCallRxReinvite onInstantMessage"
 DIRECTOR_CALLBACKS_ACCOUNT="onIncomingCall onRegState onRegStarted onIncomingSubscribe onInstantMessage onMwiInfo"
 # Bump when the recipe below changes in a way that changes the wheel.
-RECIPE_REVISION=3
+RECIPE_REVISION=4
 DEBIAN_SOURCE_PACKAGE=asterisk
 DEBIAN_SOURCE_SUITE=sid
 BUILD_DEPS=(build-essential pkg-config swig xz-utils libsrtp2-dev libspeex-dev libspeexdsp-dev
@@ -75,6 +75,7 @@ JOBS="${PJSUA2_JOBS:-2}"
 
 CACHE_ROOT="${CALLCENTER_PJSUA2_CACHE:-$HOME/.cache/callcenter/pjsua2}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+KEEP_GIL_PY="$REPO_ROOT/scripts/pjsua2_keep_gil.py"
 
 # --- Output helpers: progress on stderr, only the wheel path on stdout -----------------------
 T_START=$SECONDS
@@ -130,6 +131,7 @@ CONFIG_HASH="$({
     printf 'CFLAGS=CXXFLAGS=%s\n' "$BUILD_CFLAGS"
     printf 'recipe %s\nos %s\narch %s\npython %s\n' "$RECIPE_REVISION" "$os_id" "$(uname -m)" "$PYTAG"
     printf 'directors Call %s\ndirectors Account %s\n' "$DIRECTOR_CALLBACKS_CALL" "$DIRECTOR_CALLBACKS_ACCOUNT"
+    cat "$KEEP_GIL_PY"
 } | sha256sum | cut -c1-12)"
 
 # A cached build: $CACHE_ROOT/pjproject-<version>-<snapshot>-<pyTag>-<configHash>/<wheel>
@@ -415,6 +417,11 @@ grep -q 'nodirector' "$BUILD_DIR/nodirector.i" || die "found no pjsua2 callbacks
 say "callbacks without a director: $(grep -c nodirector "$BUILD_DIR/nodirector.i")"
 sed -i "/^%feature(\"director\") Call;/r $BUILD_DIR/nodirector.i" "$swig_i"
 grep -q 'nodirector' "$swig_i" || die "could not add the nodirector features to $swig_i"
+run_step "SWIG bindings (pjsua2_wrap.cpp)" "" make -C "$SWIG_DIR" pjsua2_wrap.cpp
+# Field getters and setters keep the GIL (scripts/pjsua2_keep_gil.py says why).
+kept="$("$BUILD_PY_ENV/bin/python" "$KEEP_GIL_PY" "$SWIG_DIR/pjsua2_wrap.cpp")" \
+    || die "could not make pjsua2's field accessors keep the GIL ($KEEP_GIL_PY)"
+say "field accessors that keep the GIL: $kept"
 # One ~10 MB generated C++ file, compiled on one core: the long step (about 2 min here).
 run_step "SWIG bindings and wheel (make PYTHON_EXE=... wheel; about 2 min)" "" \
     env SOURCE_DATE_EPOCH="$(stat -c %Y "$PJ_SRC/version.mak")" \
