@@ -143,6 +143,21 @@ class _Write:
             self.work(s)
 
 
+def _logged(rec: CallLog, kind: str) -> Callable[[asyncio.Future[None]], None]:
+    """A done-callback for a write nobody awaits: its failure goes to the log."""
+
+    def logged(fut: asyncio.Future[None]) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if isinstance(exc, IntegrityError):
+            log.info("call %s event %s already recorded", rec.call_id, kind)
+        elif exc is not None:
+            log.error("call %s: recording %s failed: %s", rec.call_id, kind, exc)
+
+    return logged
+
+
 class CdrWriter:
     """Persists :class:`CallLog` records; owns the writer task that batches the writes.
 
@@ -316,6 +331,15 @@ class CdrWriter:
         )
 
     async def started(self, rec: CallLog) -> None:
+        """The call's row, committed when this returns."""
+        await self._start(rec)
+
+    def note_started(self, rec: CallLog) -> None:
+        """:meth:`started` without waiting for the commit (a caller waiting for an answer);
+        the call's later writes queue behind it, and a failure is logged."""
+        self._start(rec).add_done_callback(_logged(rec, "started"))
+
+    def _start(self, rec: CallLog) -> asyncio.Future[None]:
         row = {
             "id": rec.call_id,
             "direction": rec.direction,
@@ -327,7 +351,7 @@ class CdrWriter:
             "started_at": rec.started_at,
             "tenant": self.bus.tenant,
         }
-        await self._submit(
+        return self._submit(
             None, lambda: self._announce(rec, "started"), row=(_ROW_TABLES[0], row)
         )
 
@@ -353,18 +377,7 @@ class CdrWriter:
     ) -> None:
         """:meth:`event` without waiting for the commit (for steps on the caller's clock);
         it keeps its place in the call's history and a failure is logged."""
-        done = self._event(rec, kind, data, announce)
-
-        def logged(fut: asyncio.Future[None]) -> None:
-            if fut.cancelled():
-                return
-            exc = fut.exception()
-            if isinstance(exc, IntegrityError):
-                log.info("call %s event %s already recorded", rec.call_id, kind)
-            elif exc is not None:
-                log.error("call %s: recording event %s failed: %s", rec.call_id, kind, exc)
-
-        done.add_done_callback(logged)
+        self._event(rec, kind, data, announce).add_done_callback(_logged(rec, kind))
 
     def _event(
         self, rec: CallLog, kind: str, data: dict[str, Any] | None, announce: Kind | None

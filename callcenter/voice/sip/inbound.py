@@ -124,7 +124,7 @@ class SipCall:
 
     async def _run(self) -> None:
         assert self.session is not None
-        await self.layer.cdr.started(self.rec)
+        self.layer.cdr.note_started(self.rec)  # the answer does not wait for the commit
         await self.stack.answer(self.leg)
         self.rec.answered_at = now()
         await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
@@ -142,24 +142,21 @@ class SipCall:
         """Carry out the flow's actions and feed back their results until the flow ends."""
         assert self.session is not None
         while True:
-            await self._record_path()
+            self._record_path()
             event = await self.perform(actions)
             if event is None:
                 break
             actions = self.session.handle(event)
-        await self._record_path()
+        self._record_path()
 
-    async def _record_path(self) -> None:
-        """The IVR path (sensitive input already masked by the session) into the CDR."""
+    def _record_path(self) -> None:
+        """The IVR path (sensitive input already masked by the session) into the CDR.
+
+        Not awaited: the caller does not wait for the commit (up to a CDR batch interval)
+        before hearing the next prompt; the writes keep their order with the call's others."""
         assert self.session is not None
-        steps = list(self.session.path)[self._path_len :]
-        # Made together, in order, the steps' writes share one CDR batch instead of one each.
-        await asyncio.gather(
-            *(
-                self.layer.cdr.event(self.rec, "ivr", {"node": step.node, "detail": step.detail})
-                for step in steps
-            )
-        )
+        for step in list(self.session.path)[self._path_len :]:
+            self.layer.cdr.note(self.rec, "ivr", {"node": step.node, "detail": step.detail})
         self._path_len = len(self.session.path)
 
     async def _finish(self) -> None:
@@ -175,7 +172,7 @@ class SipCall:
         self.layer.acd.forget(self.rec.call_id)
         if self.session is not None and self.session.started and not self.session.ended:
             self.session.handle(ivr.CallerHungUp(now=now()))
-            await self._record_path()
+            self._record_path()
         await self.layer.cdr.ended(self.rec)
 
     async def perform(self, actions: list[ivr.Action]) -> ivr.Event | None:
