@@ -48,6 +48,8 @@ class PjThread:
         self._stop = threading.Event()
         self._outbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._wake_pending = False
+        self._wake_due = False  # posts from the pj thread wait for the end of its poll
+        self._polling = False
         self._timers: list[tuple[float, int, Callable[[], Any]]] = []  # heap, pj thread only
         self._timer_seq = itertools.count()
         self._ready: asyncio.Future[None] = loop.create_future()
@@ -91,14 +93,26 @@ class PjThread:
         Posts wait in an outbox and the loop is woken once for all that pile up before it
         runs (one ``call_soon_threadsafe``, i.e. one write to the loop's self-pipe, per wake-up
         instead of one per event: under load that write was a third of the pj thread's time).
+        On the pj thread, while it polls, the wake-up waits until the current poll (all the
+        callbacks of one batch of socket events) or command drain is over: one per batch.
         """
         self._outbox.append((fn, args))
         if self._wake_pending:
             return
-        self._wake_pending = True
+        if self._polling and threading.get_ident() == self._thread.ident:
+            self._wake_due = True
+            return
+        self._wake()
+
+    def _wake(self) -> None:
+        self._wake_pending, self._wake_due = True, False
         # A closed loop (shutdown) has nobody listening any more.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self._flush)
+
+    def _wake_if_due(self) -> None:  # on the pj thread
+        if self._wake_due and not self._wake_pending:
+            self._wake()
 
     def _flush(self) -> None:
         """On the loop: run everything posted so far."""
@@ -153,13 +167,18 @@ class PjThread:
             self.post(_settle, self._done, None, None)
             return
         self.post(_settle, self._ready, None, None)
+        self._polling = True
         try:
             poll_ms = POLL_MS
             while not self._stop.is_set():
                 self._handle(poll_ms)
+                self._wake_if_due()
                 self._drain()
                 poll_ms = self._run_timers()
+                self._wake_if_due()
         finally:
+            self._polling = False
+            self._wake_if_due()
             self._drain()
             try:
                 self._teardown()

@@ -55,3 +55,43 @@ async def test_a_failing_handler_does_not_stop_the_others(caplog) -> None:  # ty
     await asyncio.sleep(0.05)
     assert got == ["a", "b"]
     assert "SIP event handler failed" in caplog.text
+
+
+async def test_events_of_one_poll_share_one_wake_up() -> None:
+    """Callbacks that pjsua runs during one poll post many events; the loop is woken once for
+    them, after the poll, not once per event (each wake-up is a self-pipe write and read)."""
+    loop = asyncio.get_running_loop()
+    got: list[tuple[int, int]] = []
+    polls = 0
+    thread: PjThread
+
+    def poll(ms: int) -> None:
+        nonlocal polls
+        if polls < 20:
+            for i in range(50):  # a batch of socket events, each posting one event
+                thread.post(got.append, (polls, i))
+                time.sleep(0.0002)  # the callback's own work: the loop could run meanwhile
+        polls += 1
+        time.sleep(0.001)
+
+    thread = PjThread(loop, lambda: None, poll, lambda: None)
+    wakeups = 0
+    real = loop.call_soon_threadsafe
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal wakeups
+        wakeups += 1
+        return real(*args, **kwargs)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        await thread.start()
+        for _ in range(200):
+            if len(got) == 1000:
+                break
+            await asyncio.sleep(0.01)
+        await thread.stop()
+    finally:
+        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
+    assert got == [(p, i) for p in range(20) for i in range(50)]
+    assert wakeups <= 20 + 3  # one per poll at most (+ ready, done, a spare)
