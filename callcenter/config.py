@@ -173,10 +173,10 @@ class SipSettings(_Section):
         1, ge=1, le=16, description="pjmedia's worker threads receiving RTP (pjsua's default 1)."
     )
     udp_buffer_bytes: int = Field(
-        1024 * 1024,
+        2 * 1024 * 1024,
         ge=0,
         description="Receive/send buffer of the SIP UDP socket: holds a burst of SIP messages "
-        "(about 450 at 1 MiB, a quarter second at 400 calls/s) while the engine is busy; the OS "
+        "(about 900 at 2 MiB, a quarter second at 900 calls/s) while the engine is busy; the OS "
         "default of ~208 KiB drops INVITEs and keys in a 50 ms pause. Larger only delays "
         "everything under overload. Capped by net.core.rmem_max (a warning at start says "
         "so); 0: the OS default.",

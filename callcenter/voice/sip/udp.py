@@ -17,7 +17,9 @@ import struct
 from pathlib import Path
 from typing import Any
 
-DEFAULT_BUFFER_BYTES = 1024 * 1024
+# 2 MiB: at 1 MiB a half-second burst at 900 calls/s filled half the buffer and the overload
+# watch shed 600-1,400 calls; at 2 MiB it carried 900 calls/s (docs/benchmarks.md).
+DEFAULT_BUFFER_BYTES = 2 * 1024 * 1024
 
 
 def sock_opts(pj: Any, size: int) -> Any:
