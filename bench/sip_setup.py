@@ -120,16 +120,37 @@ def print_table(results: list[SetupResult]) -> None:
             f"{r.cps:>8.1f} {r.peak:>6} {ans:>8} {r.cpu_pct:>6.0f}"
         )
     e, b = best(results, "engine"), best(results, "bare")
-    for name, r in (("engine", e), ("bare pjsua2", b)):
-        print(
-            f"{name}: highest rate with 0 failures: "
-            + (f"{r.cps:.1f} calls/s (offered {r.offered_cps})" if r else "none")
+    bounds = {}
+    for name, target, r in (("engine", "engine", e), ("bare pjsua2", "bare", b)):
+        # A ceiling when a higher rate failed; else only a lower bound.
+        failed_above = sorted(
+            x.offered_cps
+            for x in results
+            if x.target == target and x.failed and r and x.offered_cps > r.offered_cps
         )
+        bounds[target] = bool(failed_above)
+        if r is None:
+            where = "none"
+        elif failed_above:
+            where = (
+                f"{r.cps:.1f} calls/s (offered {r.offered_cps}; failures from {failed_above[0]})"
+            )
+        else:
+            where = (
+                f"{r.cps:.1f} calls/s (offered {r.offered_cps}; the highest offered: a lower bound)"
+            )
+        print(f"{name}: highest rate with 0 failures: {where}")
     if e and b:
-        print(
-            f"engine / bare at their best 0-failure rates: {e.cps / b.cps:.0%} "
-            "(bounded by the highest rate offered: raise --rates if both carried it)"
-        )
+        ratio = e.cps / b.cps
+        if bounds["engine"] and bounds["bare"]:
+            how = "both ceilings found, to the step"
+        elif bounds["bare"]:
+            how = "at least: the engine carried the highest rate offered"
+        elif bounds["engine"]:
+            how = "at most: bare carried the highest rate offered; raise --rates"
+        else:
+            how = "both carried the highest rate offered; raise --rates"
+        print(f"engine / bare at their best 0-failure rates: {ratio:.0%} ({how})")
 
 
 def plot(results: list[SetupResult], path: Path) -> None:
