@@ -267,9 +267,13 @@ async def test_a_pj_thread_behind_on_the_sip_socket_sheds_new_calls(engine: Engi
     watch.detector.calm_samples = 200
     stall = engine.sip.stack._thread.submit(lambda: time.sleep(1.5))  # the pj thread is busy
     await asyncio.sleep(0.1)
+    backlog = engine.sip._backlog
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:  # not SIP: dropped once read
-        for _ in range(600):
-            junk.sendto(b"x" * 1000, ("127.0.0.1", engine.settings.sip.port))
+        for _ in range(200):  # past half of whatever buffer the socket was granted
+            for _ in range(100):
+                junk.sendto(b"x" * 1000, ("127.0.0.1", engine.settings.sip.port))
+            if backlog.fill() >= 0.6:
+                break
     for _ in range(40):
         if engine.sip.admission.overloaded:
             break
