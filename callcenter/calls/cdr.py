@@ -221,7 +221,7 @@ class CdrWriter:
         wake = self._wake
         batch: list[_Write] = []
         loop = asyncio.get_running_loop()
-        last = -COMMIT_INTERVAL_S
+        last = float("-inf")  # the first batch goes at once
         try:
             while True:
                 if not self._queue:

@@ -87,14 +87,11 @@ class SipCall:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return None
-            if self.inbox.empty() and remaining is not None:
-                try:  # asyncio.timeout, not wait_for: no task per item
-                    async with asyncio.timeout(remaining):
-                        item = await self.inbox.get()
-                except TimeoutError:
-                    return None
-            else:
-                item = await self.inbox.get()
+            try:  # asyncio.timeout, not wait_for: no task per item
+                async with asyncio.timeout(remaining):
+                    item = await self.inbox.get()
+            except TimeoutError:
+                return None
             if isinstance(item, ev.LegEnded) and item.leg_id == self.leg:
                 self.gone, self.gone_code = True, item.code
                 self.rec.hangup_cause = f"{item.code} {item.reason}".strip()

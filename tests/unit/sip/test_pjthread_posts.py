@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 from callcenter.voice.sip.pjthread import PjThread
+
+
+@contextlib.contextmanager
+def counted_wakeups(loop: asyncio.AbstractEventLoop) -> Iterator[list[int]]:
+    """Counts the loop's cross-thread wake-ups (``call_soon_threadsafe``) in ``[0]``."""
+    count = [0]
+    real = loop.call_soon_threadsafe
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        count[0] += 1
+        return real(*args, **kwargs)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
 
 
 async def test_posts_arrive_in_order_and_share_wake_ups() -> None:
     loop = asyncio.get_running_loop()
     got: list[int] = []
     thread = PjThread(loop, lambda: None, lambda ms: time.sleep(ms / 1000), lambda: None)
-    wakeups = 0
-    real = loop.call_soon_threadsafe
-
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal wakeups
-        wakeups += 1
-        return real(*args, **kwargs)
-
-    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
-    try:
+    with counted_wakeups(loop) as wakeups:
 
         def burst() -> None:
             for i in range(5000):
@@ -35,10 +45,8 @@ async def test_posts_arrive_in_order_and_share_wake_ups() -> None:
             if len(got) == 5000:
                 break
             await asyncio.sleep(0.01)
-    finally:
-        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
     assert got == list(range(5000))
-    assert wakeups < 5000  # a burst is delivered in far fewer wake-ups than posts
+    assert wakeups[0] < 5000  # a burst is delivered in far fewer wake-ups than posts
 
 
 async def test_a_failing_handler_does_not_stop_the_others(caplog) -> None:  # type: ignore[no-untyped-def]
@@ -75,23 +83,12 @@ async def test_events_of_one_poll_share_one_wake_up() -> None:
         time.sleep(0.001)
 
     thread = PjThread(loop, lambda: None, poll, lambda: None)
-    wakeups = 0
-    real = loop.call_soon_threadsafe
-
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal wakeups
-        wakeups += 1
-        return real(*args, **kwargs)
-
-    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
-    try:
+    with counted_wakeups(loop) as wakeups:
         await thread.start()
         for _ in range(200):
             if len(got) == 1000:
                 break
             await asyncio.sleep(0.01)
         await thread.stop()
-    finally:
-        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
     assert got == [(p, i) for p in range(20) for i in range(50)]
-    assert wakeups <= 20 + 3  # one per poll at most (+ ready, done, a spare)
+    assert wakeups[0] <= 20 + 3  # one per poll at most (+ ready, done, a spare)
