@@ -240,6 +240,9 @@ class TwilioSettings(_Section):
         None, description="From number of legs to agents' phones; unset: the number dialed."
     )
     agent_answer_timeout_s: float = Field(15.0, gt=0, description="Ring an agent this long.")
+    transfer_timeout_s: float = Field(
+        30.0, gt=0, description="Ring the number or SIP URI an agent transfers a caller to."
+    )
     hold_music_url: str = Field(
         "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
         description="Played to callers waiting in a queue (looped by Twilio's wait URL).",

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from callcenter import acd
+from callcenter.calls.transfer_targets import InvalidTransferTarget
 from callcenter.errors import CallCenterError
 
 if TYPE_CHECKING:
@@ -154,7 +155,11 @@ async def disposition(request: Request, call_id: str, body: DispositionBody) -> 
 
 
 class TransferBody(BaseModel):
-    to: str = Field(..., description="queue:NAME, a phone number or a SIP URI.")
+    to: str = Field(
+        ...,
+        description="queue:NAME, an E.164 number (+15551234567, tel:+1...) or a SIP URI "
+        "(sip:user@host, sips:user@host).",
+    )
     attended: bool = Field(False, description="Talk to the target first (the caller is held).")
 
 
@@ -188,7 +193,9 @@ async def transfer(request: Request, call_id: str, body: TransferBody) -> dict[s
     """Blind (the engine rings the target and leaves the caller with it) or attended (the
     agent talks to the target first, then ``/transfer/complete`` or ``/transfer/cancel``).
     ``queue:NAME`` puts the caller back in line, keeping their original waiting time.
-    A call over Twilio can be transferred to a queue only (409 for any other target)."""
+    Over Twilio a transfer is blind: to ``queue:NAME``, an E.164 number (``+15551234567``,
+    ``tel:+1...``) or a SIP URI (``sip:user@host``, ``sips:``); any other target is 422 (the
+    message says what to send), ``attended`` to a number or SIP URI 409."""
     if body.to.startswith("queue:") and body.to.removeprefix("queue:") not in (
         _engine(request).directory.queues
     ):
@@ -197,9 +204,11 @@ async def transfer(request: Request, call_id: str, body: TransferBody) -> dict[s
     twilio = engine.twilio
     if twilio is not None and (engine.sip is None or twilio.live_call(call_id) is not None):
         try:
-            await twilio.transfer(call_id, body.to)
+            await twilio.transfer(call_id, body.to, attended=body.attended)
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from None
+        except InvalidTransferTarget as exc:
+            raise HTTPException(422, str(exc)) from None
         except CallCenterError as exc:
             raise HTTPException(409, str(exc)) from None
         return {"call_id": call_id, "requested": "Transfer"}

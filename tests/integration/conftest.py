@@ -7,6 +7,7 @@ import pytest
 
 from callcenter.engine import Engine
 from tests.support.sip_engine import engine_fixture
+from tests.support.twilio_standin import TwilioStandIn
 
 
 @pytest.fixture
@@ -14,3 +15,12 @@ async def engine(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
     """An engine with SIP on a free port and tests/integration/flows/sip_queue.yaml on 200."""
     async for eng in engine_fixture(tmp_path, sqlite_url):
         yield eng
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[TwilioStandIn]:
+    """Twilio's REST API and webhooks, played on loopback (tests/support/twilio_standin.py)."""
+    twilio = TwilioStandIn()
+    await twilio.start()
+    yield twilio
+    await twilio.stop()

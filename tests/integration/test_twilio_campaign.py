@@ -18,9 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.config import load_settings
 from callcenter.engine import Engine
-from callcenter.store import open_database, upgrade
 from callcenter.store.models import Call
 from callcenter.store.recordings import Recording
 from callcenter.voice.twilio.outbound_port import TwilioOutboundPort
@@ -28,42 +26,20 @@ from dialer.campaigns import CampaignRepository, CampaignSettings
 from dialer.ports import Answered, CallProgress, DialRequest, OptedOut, Result, Ringing
 from dialer.store import DncEntry, Lead, LeadAttempt, SurveyAnswer
 from tests.integration.test_campaigns_support import T0, Clock, leads
-from tests.support.brokers import free_port
-from tests.support.twilio_standin import SeenRequest, TwilioEngine, TwilioStandIn
+from tests.support.twilio_standin import (
+    SeenRequest,
+    TwilioEngine,
+    TwilioStandIn,
+    whole_engine_settings,
+)
 
 SURVEY, OPT_OUT, BUSY = "+12125550101", "+12125550102", "+12125550109"
 OURS = "+12125550999"
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[TwilioStandIn]:
-    twilio = TwilioStandIn()
-    await twilio.start()
-    yield twilio
-    await twilio.stop()
-
-
-@pytest.fixture
 async def engine(tmp_path: Path, db_url: str, standin: TwilioStandIn) -> AsyncIterator[Engine]:
-    db = open_database(db_url)
-    upgrade(db)
-    db.dispose()
-    port = free_port()
-    settings = load_settings(
-        database={"url": db_url},
-        http={"host": "127.0.0.1", "port": port},
-        var_dir=tmp_path / "var",
-        recordings_dir=tmp_path / "recordings",
-        sip={"enabled": False},
-        backoffice={"smtp_port": free_port()},
-        twilio={
-            "enabled": True,
-            "account_sid": standin.account_sid,
-            "auth_token": standin.auth_token,
-            "public_base_url": f"http://127.0.0.1:{port}",
-            "api_base_url": standin.api_base_url,
-        },
-    )
+    settings = whole_engine_settings(tmp_path, db_url, standin)
     eng = Engine(settings)
     yield eng
     await eng.stop()
@@ -399,8 +375,11 @@ async def test_preview_call_transferred_to_a_queue(
         assert router.task_status(call_id) == "connected"
         assert router.agent_state("1001") == "busy"
 
-        refused = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "+4930123456"})
-        assert refused.status_code == 409 and "queue only" in refused.text
+        refused = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "030123456"})
+        assert refused.status_code == 422 and "E.164" in refused.text
+        attended = {"to": "+4930123456", "attended": True}
+        refused = await api.post(f"/api/calls/{call_id}/transfer", json=attended)
+        assert refused.status_code == 409 and "blind only" in refused.text
         moved = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})
         assert moved.status_code == 202, moved.text
         again = await api.post(f"/api/calls/{call_id}/transfer", json={"to": "queue:billing"})
@@ -525,8 +504,8 @@ async def test_transferred_preview_call_the_acd_never_held_and_an_abandon(
         alice = {"CallSid": ring.form["_sid"][0], "AccountSid": standin.account_sid}
         await standin.webhook(ring.one("Url"), {**alice, "CallStatus": "in-progress"})
         assert router.task_status(call_id) is None  # Ann is logged out: the ACD refused it
-        with pytest.raises(TransferNotSupported, match="queue only"):
-            await engine.layer.transfer(call_id, "sip:desk@example.com")
+        with pytest.raises(TransferNotSupported, match="blind only"):
+            await engine.layer.transfer(call_id, "sip:desk@example.com", attended=True)
 
         await engine.ready("1002")
         await engine.acd.handle(acd.AgentPaused("1002", "lunch"))  # nobody free: it waits

@@ -235,6 +235,35 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json")
 
 
+def whole_engine_settings(tmp: Any, db_url: str, standin: TwilioStandIn, **twilio: Any) -> Any:
+    """Settings of a whole :class:`~callcenter.engine.Engine` (HTTP API on a free port, no
+    SIP) whose Twilio layer talks to ``standin``; ``twilio`` adds to the Twilio section."""
+    from callcenter.config import load_settings
+    from callcenter.store import open_database, upgrade
+    from tests.support.brokers import free_port
+
+    db = open_database(db_url)
+    upgrade(db)
+    db.dispose()
+    port = free_port()
+    return load_settings(
+        database={"url": db_url},
+        http={"host": "127.0.0.1", "port": port},
+        var_dir=tmp / "var",
+        recordings_dir=tmp / "recordings",
+        sip={"enabled": False},
+        backoffice={"smtp_port": free_port()},
+        twilio={
+            "enabled": True,
+            "account_sid": standin.account_sid,
+            "auth_token": standin.auth_token,
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "api_base_url": standin.api_base_url,
+            **twilio,
+        },
+    )
+
+
 class TwilioEngine:
     """The engine's Twilio layer on a real database, under uvicorn, wired to a stand-in."""
 

@@ -7,8 +7,9 @@
 - :class:`TwilioRest`: the REST calls the engine makes (with a swappable API base URL);
 - :func:`build_router`: the webhooks for a layer;
 - :class:`TwilioOutboundPort`: the dialer's :class:`~dialer.ports.OutboundPort` over the layer;
-- ``TwilioVoiceLayer.transfer``: the agent desktop's transfer of a connected call to a queue
-  (:class:`NotConnected`, :class:`TransferNotSupported` when it cannot be made).
+- ``TwilioVoiceLayer.transfer``: the agent desktop's blind transfer of a connected call to a
+  queue, an E.164 number or a SIP URI (:mod:`.transfers`; :class:`NotConnected`,
+  :class:`TransferNotSupported` when it cannot be made).
 
 Operators: ``docs/twilio.md``.
 """
@@ -16,8 +17,8 @@ Operators: ``docs/twilio.md``.
 from callcenter.voice.twilio.call import TwilioCall
 from callcenter.voice.twilio.layer import CallbackUrls, TwilioVoiceLayer
 from callcenter.voice.twilio.outbound_port import TwilioOutboundPort
-from callcenter.voice.twilio.queueing import NotConnected, TransferNotSupported
 from callcenter.voice.twilio.rest import HttpxTwilioClient, TwilioRest, TwilioRestError
+from callcenter.voice.twilio.transfers import NotConnected, TransferNotSupported
 from callcenter.voice.twilio.webhooks import build_router
 
 __all__ = [

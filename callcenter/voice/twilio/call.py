@@ -25,6 +25,7 @@ from callcenter import acd, ivr
 from callcenter.calls import CallLog
 from callcenter.calls.crm import perform_http
 from callcenter.calls.notifications import notification_event
+from callcenter.calls.transfer_targets import is_e164
 from callcenter.logs import call_context
 from callcenter.voice.twilio import queueing, twiml
 from callcenter.voice.twilio.queueing import AgentOffer
@@ -113,16 +114,25 @@ class TwilioCall:
 
     async def advance(self, event: ivr.Event) -> str:
         """Answer the pending step with ``event``; returns (and keeps) the TwiML reply."""
-        answered, self.step = self.step, self.step + 1
+        answered = self.next_step()
         resp = VoiceResponse()
         next_event: ivr.Event | None = event
         while next_event is not None:
             actions = self.session.handle(next_event)
             await self.record_path()
             next_event = await self._render(actions, resp)
-        reply = str(resp)
-        self.replies[answered] = reply
-        self.replies.pop(answered - 8, None)  # retries come within seconds; keep a few
+        return self.keep(answered, str(resp))
+
+    def next_step(self) -> int:
+        """The pending step, about to be answered; from now on the call waits for the next
+        one (the number the callback URLs of the answer carry)."""
+        answered, self.step = self.step, self.step + 1
+        return answered
+
+    def keep(self, step: int, reply: str) -> str:
+        """``reply`` answers ``step``: a retried webhook (or a redirect) gets it again."""
+        self.replies[step] = reply
+        self.replies.pop(step - 8, None)  # retries come within seconds; keep a few
         return reply
 
     async def record_path(self) -> None:
@@ -152,7 +162,9 @@ class TwilioCall:
                     return None
                 case ivr.Transfer(target=target):
                     self.transfer_target = target
-                    twiml.add_transfer(resp, action, urls.step("transfer", self.step))
+                    twiml.add_transfer(
+                        resp, action, urls.step("transfer", self.step), self.transfer_caller_id()
+                    )
                     return None
                 case ivr.Record():
                     kind = "voicemail" if action.voicemail else "rec"
@@ -181,6 +193,18 @@ class TwilioCall:
                     if self.on_notification is not None:
                         await self.on_notification(action)
         return None
+
+    # ---- caller IDs ---------------------------------------------------------------------
+    def own_number(self) -> str:
+        """The number the engine calls from for this call: ``twilio.caller_id``, else the
+        number the caller dialed."""
+        return self.layer.settings.twilio.caller_id or self.rec.dialed
+
+    def transfer_caller_id(self) -> str:
+        """Who a transfer's target sees calling: the caller's own number, passed through as
+        the SIP layer does (an inbound caller's; a dialer call's is the campaign's caller ID),
+        or :meth:`own_number` when that is no E.164 number (withheld, ``client:NAME``)."""
+        return self.rec.caller if is_e164(self.rec.caller) else self.own_number()
 
     # ---- answers to waiting actions ----------------------------------------------------
     def gathered(self, digits: str) -> ivr.Event:

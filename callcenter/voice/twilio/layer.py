@@ -28,14 +28,15 @@ from callcenter.calls import AcdService, CallLog, CdrWriter, Directory
 from callcenter.calls.acd_service import TaskRouting
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.recording_paths import recording_path
+from callcenter.calls.transfer_targets import parse_transfer_target
 from callcenter.config import Settings
 from callcenter.errors import NotFound
 from callcenter.logs import call_context
-from callcenter.voice.twilio import outbound, queueing
+from callcenter.voice.twilio import outbound, transfers
 from callcenter.voice.twilio.call import TwilioCall
 from callcenter.voice.twilio.outbound import AttemptListener, OutboundAttempt
-from callcenter.voice.twilio.queueing import NotConnected, TransferNotSupported
 from callcenter.voice.twilio.rest import TwilioRest, TwilioRestError
+from callcenter.voice.twilio.transfers import NotConnected, TransferNotSupported
 
 log = logging.getLogger(__name__)
 
@@ -132,25 +133,37 @@ class TwilioVoiceLayer:
         """The live call whose engine call id (the CDR's, not the CallSid) is ``call_id``."""
         return next((c for c in self.calls.values() if c.rec.call_id == call_id), None)
 
-    async def transfer(self, call_id: str, to: str) -> None:
-        """The agent desktop's transfer of a connected call (``POST /api/calls/{id}/transfer``).
-        Over Twilio to a queue only (``queue:NAME``, see :func:`.queueing.transfer_to_queue`);
-        raises :class:`~.queueing.NotConnected` (a ``LookupError``) for a call not connected
-        to an agent, :class:`~.queueing.TransferNotSupported` for any other target."""
-        if not to.startswith("queue:"):
-            raise TransferNotSupported(
-                f"over Twilio an agent can transfer a caller to a queue only (queue:NAME), not "
-                f"to {to!r}: put a number or SIP URI behind a queue's agent, or use the SIP layer"
-            )
-        queue = to.removeprefix("queue:")
-        if queue not in self.directory.queues:
-            raise NotFound(f"no queue {queue!r}: check the name (GET /api/queues)")
+    async def transfer(self, call_id: str, to: str, *, attended: bool = False) -> None:
+        """The agent desktop's blind transfer of a connected call (``POST /api/calls/{id}/
+        transfer``) to ``queue:NAME``, an E.164 number or a SIP URI (see :mod:`.transfers`).
+
+        Raises, before anything about the call changes:
+        :class:`~callcenter.calls.transfer_targets.InvalidTransferTarget` for a target that
+        is none of these, :class:`~callcenter.errors.NotFound` for an unknown queue,
+        :class:`~.transfers.TransferNotSupported` for an attended transfer to a number or SIP
+        URI (SIP-only), :class:`~.transfers.NotConnected` (a ``LookupError``) for a call not
+        connected to an agent on this node."""
+        queue, target = "", None
+        if to.startswith("queue:"):
+            queue = to.removeprefix("queue:")
+            if queue not in self.directory.queues:
+                raise NotFound(f"no queue {queue!r}: check the name (GET /api/queues)")
+        else:
+            target = parse_transfer_target(to)
+            if attended:
+                raise TransferNotSupported(
+                    "over Twilio a transfer to a number or SIP URI is blind only: send "
+                    '"attended": false (or use the SIP layer for an attended transfer)'
+                )
         call = self.live_call(call_id)
         if call is None:
             raise NotConnected(f"call {call_id} is not a live Twilio call on this node")
         async with call.lock:
             with call_context(call.rec.call_id):
-                await queueing.transfer_to_queue(call, queue)
+                if target is None:
+                    await transfers.transfer_to_queue(call, queue)
+                else:
+                    await transfers.transfer_out(call, target)
 
     def agent_address(self, agent_id: str) -> str | None:
         """How Twilio reaches the agent: ``client:NAME``, ``sip:...`` or an E.164 number."""

@@ -11,8 +11,9 @@ abandoned, as over SIP. The agent, paused with reason ``preview`` while previewi
 queue call meanwhile; once they answer, the ACD is given the call as their task
 (``TaskAssigned`` in the campaign's queue, then ``TaskCompleted``), as over SIP: they show
 busy, their talk time counts and the queue's wrap-up follows. When the agent transfers the
-person to a queue (:func:`.queueing.transfer_to_queue`), the call leaves this routing: the
-ACD moves the task it holds to that queue's line and routes it from then on.
+person (:mod:`.transfers`), the call leaves this routing: to a queue, the ACD moves the task
+it holds to that queue's line and routes it from then on; to a number or SIP URI, the task
+ends as after any conversation.
 """
 
 from __future__ import annotations

@@ -8,11 +8,8 @@ agent answers, the engine tells the ACD, and the agent's leg gets ``<Dial><Queue
 which bridges exactly this caller. An overflow or a call-back key leaves the queue and the
 flow goes on (``on_overflow`` / ``on_callback``), as over SIP.
 
-The connected agent may send the caller to a queue's line (:func:`transfer_to_queue`, the
-agent desktop's transfer): the caller's leg is redirected into ``<Enqueue>`` again, the ACD
-moves the task (the agent wraps up) and offers it to that queue's agents; a preview call's
-task, routed to one agent by its own :class:`~.preview.AgentRouting` until then, is the ACD's
-from that moment, like any queued call's.
+The connected agent may transfer the caller elsewhere (the agent desktop's transfer): that
+is :mod:`.transfers`.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter import acd, ivr
 from callcenter.calls.announcements import queue_announcement
-from callcenter.errors import CallCenterError
 from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.twilio import twiml
 from callcenter.voice.twilio.rest import TwilioRestError
@@ -53,19 +49,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueResult:
+def queue_result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueResult:
     return ivr.QueueResult(outcome, agent, now=_now())
 
 
-class NotConnected(LookupError):
-    """The call is not connected to an agent now (not yet, or not any more)."""
-
-
-class TransferNotSupported(CallCenterError):
-    """A transfer the Twilio layer does not make; the message says what it can do."""
-
-
-def _wait_in(call: TwilioCall, q: ivr.Enqueue) -> None:
+def wait_in(call: TwilioCall, q: ivr.Enqueue) -> None:
     """The call waits in ``q`` from now on, for the pending step (``call.step``)."""
     call.rec.queue, call.rec.queued_at = q.queue, _now()
     call.queue, call.queue_state, call.queue_step = q, "waiting", call.step
@@ -85,64 +73,25 @@ def add_enqueue(call: TwilioCall, resp: VoiceResponse) -> None:
     )
 
 
-async def enter_queue(call: TwilioCall, q: ivr.Enqueue) -> ivr.Event | None:
-    """Put the caller in the ACD; the queue result when the ACD overflows it at once."""
-    _wait_in(call, q)
+async def enter_queue(call: TwilioCall, q: ivr.Enqueue, waited_s: float = 0.0) -> ivr.Event | None:
+    """Put the caller in the ACD; the queue result when the ACD overflows it at once.
+    ``waited_s``: how long the caller waited in line before (it keeps their place)."""
+    wait_in(call, q)
     await call.layer.cdr.event(call.rec, "queued", {"queue": q.queue}, announce="queued")
+    since = call.layer.acd.clock() - waited_s if waited_s > 0 else None
     actions = await call.routing.handle(
-        acd.TaskArrived(call.task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills})
+        acd.TaskArrived(
+            call.task_id,
+            q.queue,
+            priority=q.priority,
+            skills={s: 1 for s in q.skills},
+            enqueued_at=since,
+        )
     )
     for action in actions:
         if isinstance(action, acd.OverflowTask) and action.task_id == call.task_id:
             return await _overflowed(call, action)
     return None
-
-
-async def transfer_to_queue(call: TwilioCall, queue: str) -> None:
-    """The connected agent sends the caller to ``queue``'s line (under the call's lock).
-
-    As over SIP: the ACD moves the task to ``queue`` keeping its first enqueue time
-    (``TaskTransferred``; the agent is released into wrap-up) and offers it to that queue's
-    agents; the caller waits with the queue's announcements and music, and the flow still
-    waits for its queue node's result, which the next conversation gives. A preview call's
-    task (routed by its :class:`~.preview.AgentRouting` until now) is the ACD's from here.
-    The caller's leg is redirected (REST) to the step the old ``<Enqueue>`` waits on, whose
-    reply is the new ``<Enqueue>``: a late action callback of the old one gets the same
-    reply and changes nothing. Then the agent's leg is ended.
-    """
-    agent = call.agent
-    if call.ended or agent is None or call.agent_done or call.queue_state != "bridging":
-        raise NotConnected(f"call {call.rec.call_id} is not connected to an agent now")
-    layer = call.layer
-    await layer.cdr.event(
-        call.rec, "transferred", {"to": f"queue:{queue}", "by": agent.agent_id},
-        announce="transferred",
-    )  # fmt: skip
-    await _close_agent_leg(call)
-    service = layer.acd
-    if call.routing is not service:
-        call.routing.forget(call.task_id)
-        call.routing = service
-    held = service.router.task_status(call.task_id) is not None
-    redirect_step = call.step
-    call.step += 1
-    _wait_in(call, ivr.Enqueue(queue))
-    await layer.cdr.event(call.rec, "queued", {"queue": queue}, announce="queued")
-    resp = VoiceResponse()
-    add_enqueue(call, resp)
-    call.replies[redirect_step] = str(resp)
-    # The ACD's offers for the task wait for the call's lock: they come after the redirect.
-    # A task the ACD never held (it refused the preview call's assignment) arrives anew.
-    await service.handle(
-        acd.TaskTransferred(call.task_id, queue) if held else acd.TaskArrived(call.task_id, queue)
-    )
-    try:
-        await layer.rest.update_call(
-            call.call_sid, url=layer.urls.step("continue", redirect_step), method="POST"
-        )
-    except TwilioRestError as exc:  # gone meanwhile: its status callback abandons the wait
-        log.warning("redirecting call %s into queue %s: %s", call.call_sid, queue, exc)
-    await _end_leg(call, agent)
 
 
 async def _overflowed(call: TwilioCall, action: acd.OverflowTask) -> ivr.QueueResult:
@@ -151,8 +100,8 @@ async def _overflowed(call: TwilioCall, action: acd.OverflowTask) -> ivr.QueueRe
         call.rec, "overflow", {"target": action.target.kind.value, "reason": action.reason}
     )
     if action.target.kind is acd.OverflowKind.CALLBACK:
-        return _result(QueueOutcome.CALLBACK)
-    return _result(QueueOutcome.OVERFLOW)
+        return queue_result(QueueOutcome.CALLBACK)
+    return queue_result(QueueOutcome.OVERFLOW)
 
 
 def wait_twiml(call: TwilioCall, queue_sid: str | None) -> str:
@@ -195,32 +144,32 @@ async def queue_key(call: TwilioCall, digits: str) -> str:
         return twiml.empty()  # back to the wait URL
     call.queue_state = "decided"
     await call.routing.handle(acd.CallbackRequested(call.task_id))
-    await call.advance(_result(QueueOutcome.CALLBACK))
+    await call.advance(queue_result(QueueOutcome.CALLBACK))
     resp = twiml.VoiceResponse()
     resp.leave()
     return str(resp)
 
 
-async def queue_left(call: TwilioCall, queue_result: str, queue_sid: str | None) -> str:
+async def queue_left(call: TwilioCall, twilio_result: str, queue_sid: str | None) -> str:
     """``<Enqueue>``'s action URL when no reply is kept for the step yet."""
     if queue_sid:
         call.layer.spawn(call.layer.delete_queue(queue_sid))
-    if queue_result == "bridged":  # the agent hung up; the caller goes back to the flow
+    if twilio_result == "bridged":  # the agent hung up; the caller goes back to the flow
         agent = call.agent.agent_id if call.agent else None
         await agent_finished(call)
         call.queue_state = "none"
-        return await call.advance(_result(QueueOutcome.SERVED, agent))
-    if queue_result in ("hangup", "") or call.ended:
+        return await call.advance(queue_result(QueueOutcome.SERVED, agent))
+    if twilio_result in ("hangup", "") or call.ended:
         return twiml.empty()  # the status callback ends the call
     # queue-full, error, system-error: Twilio could not keep the caller waiting
-    log.warning("call %s left the Twilio queue: %s", call.call_sid, queue_result)
+    log.warning("call %s left the Twilio queue: %s", call.call_sid, twilio_result)
     if call.queue_state in ("waiting", "bridging"):
         await call.routing.handle(acd.TaskAbandoned(call.task_id))
     call.queue_state = "decided"
     await call.layer.cdr.event(
-        call.rec, "overflow", {"target": "flow", "reason": f"twilio {queue_result}"}
+        call.rec, "overflow", {"target": "flow", "reason": f"twilio {twilio_result}"}
     )
-    return await call.advance(_result(QueueOutcome.OVERFLOW))
+    return await call.advance(queue_result(QueueOutcome.OVERFLOW))
 
 
 # ---- the ACD's actions for this call ------------------------------------------------------
@@ -232,7 +181,7 @@ async def on_acd_action(call: TwilioCall, action: acd.Action) -> None:
             case acd.CancelOffer(agent_id=agent_id):
                 for offer in [o for o in call.offers.values() if o.agent_id == agent_id]:
                     del call.offers[offer.call_sid]
-                    await _end_leg(call, offer)
+                    await end_leg(call, offer)
             case acd.AnnouncePosition(position=position, estimated_wait_s=ewt) if (
                 call.queue is not None and call.queue_state == "waiting"
             ):
@@ -261,11 +210,7 @@ async def _offer(call: TwilioCall, agent_id: str, timeout_s: float) -> None:
             )
         await call.routing.handle(acd.OfferRejected(call.task_id, agent_id))
         return
-    caller_id = (
-        call.rec.caller
-        if address.startswith("client:")
-        else layer.settings.twilio.caller_id or call.rec.dialed
-    )
+    caller_id = call.rec.caller if address.startswith("client:") else call.own_number()
     try:
         sid = await layer.rest.create_call(
             to=address,
@@ -284,7 +229,7 @@ async def _offer(call: TwilioCall, agent_id: str, timeout_s: float) -> None:
     await layer.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
 
 
-async def _end_leg(call: TwilioCall, offer: AgentOffer) -> None:
+async def end_leg(call: TwilioCall, offer: AgentOffer) -> None:
     try:
         await call.layer.rest.end_call(offer.call_sid, answered=offer.answered)
     except TwilioRestError as exc:  # it may have ended by itself meanwhile
@@ -334,11 +279,11 @@ async def agent_status(call: TwilioCall, agent_call_sid: str, status: str) -> No
 
 async def agent_finished(call: TwilioCall) -> None:
     """The conversation is over (either side hung up): agent leg into the CDR, ACD told; once."""
-    if await _close_agent_leg(call):
+    if await close_agent_leg(call):
         await call.routing.handle(acd.TaskCompleted(call.task_id))
 
 
-async def _close_agent_leg(call: TwilioCall) -> bool:
+async def close_agent_leg(call: TwilioCall) -> bool:
     """The connected agent's leg into the CDR, once; False when there is none (any more)."""
     agent = call.agent
     if agent is None or call.agent_done:

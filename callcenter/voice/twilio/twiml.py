@@ -54,9 +54,15 @@ def add_enqueue(resp: VoiceResponse, twilio_queue: str, wait_url: str, action_ur
     )
 
 
-def add_transfer(resp: VoiceResponse, t: ivr.Transfer, action_url: str) -> None:
-    """``<Dial>`` to a SIP URI, a Twilio Client (``client:NAME``) or a phone number."""
-    dial = resp.dial(action=action_url, method="POST", timeout=max(5, round(t.timeout_s)))
+def add_transfer(resp: VoiceResponse, t: ivr.Transfer, action_url: str, caller_id: str) -> None:
+    """``<Dial>`` to a SIP URI, a Twilio Client (``client:NAME``) or a phone number, showing
+    ``caller_id``; the action URL gets the outcome (``DialCallStatus``)."""
+    dial = resp.dial(
+        action=action_url,
+        method="POST",
+        timeout=max(5, round(t.timeout_s)),
+        caller_id=caller_id,
+    )
     add_destination(dial, t.target)
 
 

@@ -10,6 +10,7 @@ signature is logged and answered 403. Replies are TwiML (``text/xml``).
 ``POST /voice``             incoming call (the number's Voice URL)
 ``POST /status``            the caller's status callback (the number's Status Callback URL)
 ``POST /gather``            ``<Gather>`` result; ``/transfer``, ``/record``: their results
+``POST /transfer/out``      the ``<Dial>`` of an agent's transfer to a number or SIP URI ended
 ``POST /queue/wait``        ``<Enqueue>`` wait URL: announcements and music
 ``POST /queue/key``         a key pressed while waiting; ``/queue/done``: left the queue
 ``POST /continue``          the reply prepared for a step (after a REST redirect)
@@ -30,7 +31,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
 
-from callcenter.voice.twilio import outbound, queueing, twiml
+from callcenter.voice.twilio import outbound, queueing, transfers, twiml
 from callcenter.voice.twilio.call import FINAL_STATUSES, TwilioCall
 from callcenter.voice.twilio.recordings import RecordingNotStored, recording_ready
 
@@ -126,6 +127,20 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
             return await c.advance(await c.transferred(params.get("DialCallStatus", "")))
 
         return await step(params, _step(request), event)
+
+    @router.post("/transfer/out")
+    async def transfer_out(params: Params, request: Request) -> Response:
+        return await step(
+            params,
+            _step(request),
+            lambda c: transfers.dial_ended(
+                c,
+                params.get("DialCallStatus", ""),
+                params.get("DialCallSid", ""),
+                params.get("DialCallDuration", ""),
+                caller_gone=params.get("CallStatus") in FINAL_STATUSES,
+            ),
+        )
 
     @router.post("/record")
     async def record(params: Params, request: Request) -> Response:

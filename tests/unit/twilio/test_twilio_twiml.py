@@ -68,9 +68,10 @@ def test_gather_without_num_digits_ends_at_the_finish_key() -> None:
 def test_enqueue_transfer_record_and_bridge() -> None:
     resp = VoiceResponse()
     twiml.add_enqueue(resp, "CA1", "https://e/wait", "https://e/done?step=2")
-    twiml.add_transfer(resp, ivr.Transfer("sip:desk@pbx.example.com", 20), "https://e/t")
-    twiml.add_transfer(resp, ivr.Transfer("+4930123456"), "https://e/t")
-    twiml.add_transfer(resp, ivr.Transfer("client:alice"), "https://e/t")
+    ours = "+4930999"
+    twiml.add_transfer(resp, ivr.Transfer("sip:desk@pbx.example.com", 20), "https://e/t", ours)
+    twiml.add_transfer(resp, ivr.Transfer("tel:+4930123456"), "https://e/t", ours)
+    twiml.add_transfer(resp, ivr.Transfer("client:alice"), "https://e/t", ours)
     twiml.add_record(
         resp,
         ivr.Record(max_s=60, beep=False, finish_key="#", voicemail=True),
@@ -84,6 +85,8 @@ def test_enqueue_transfer_record_and_bridge() -> None:
     assert sip.tag == "Dial" and sip.get("timeout") == "20" and sip.get("action") == "https://e/t"
     assert [(c.tag, c.text) for c in sip] == [("Sip", "sip:desk@pbx.example.com")]
     assert [(c.tag, c.text) for c in number] == [("Number", "+4930123456")]
+    assert {sip.get("callerId"), number.get("callerId"), client.get("callerId")} == {ours}
+    assert number.get("timeout") == "30"  # ivr.Transfer's default
     assert [(c.tag, c.text) for c in client] == [("Client", "alice")]
     assert record.tag == "Record" and record.get("maxLength") == "60"
     assert record.get("playBeep") == "false" and record.get("finishOnKey") == "#"
