@@ -83,8 +83,10 @@ class Connected:
         self.agent = {"CallSid": ring.form["_sid"][0], "AccountSid": caller["AccountSid"]}
 
 
-async def connect(engine: Engine, standin: TwilioStandIn, caller_number: str) -> Connected:
-    """Call in, press 2 for support, and let agent 1001 answer."""
+async def connect(
+    engine: Engine, standin: TwilioStandIn, caller_number: str, wait_s: float = 0.0
+) -> Connected:
+    """Call in, press 2 for support, and let agent 1001 answer after ``wait_s``."""
     base = engine.settings.twilio.public_base_url + "/twilio"
     caller = {
         "CallSid": CALL_SID, "AccountSid": standin.account_sid, "From": caller_number,
@@ -101,6 +103,7 @@ async def connect(engine: Engine, standin: TwilioStandIn, caller_number: str) ->
     ring = await asyncio.wait_for(standin.created.get(), 5)
     assert ring.one("To") == "client:alice"
     connected = Connected(caller, enqueue, ring)
+    await asyncio.sleep(wait_s)
     bridge = await standin.webhook(
         ring.one("Url"), {**connected.agent, "CallStatus": "in-progress"}
     )
@@ -239,8 +242,9 @@ async def test_transfer_to_a_sip_uri_that_does_not_answer_puts_the_caller_back_i
     is offered the caller once more; then the caller gives up: an abandon."""
     assert engine.twilio is not None and engine.acd is not None
     router = engine.acd.router
-    talk = await connect(engine, standin, "anonymous")
+    talk = await connect(engine, standin, "anonymous", wait_s=0.6)
     call_id = engine.twilio.calls[CALL_SID].rec.call_id
+    await asyncio.sleep(1.0)  # they talk
 
     target = "sips:desk@pbx.example.com;transport=tls"
     moved = await api.post(f"/api/calls/{call_id}/transfer", json={"to": target})
@@ -259,6 +263,9 @@ async def test_transfer_to_a_sip_uri_that_does_not_answer_puts_the_caller_back_i
     assert (enqueue.tag, enqueue.text) == ("Enqueue", CALL_SID)
     assert step_of(enqueue.attrib["action"]) == step_of(dial.get("action") or "") + 1
     assert router.task_status(call_id) == "waiting"
+    # Back in their place: the 0.6 s they waited before count, the talk and the ring do not.
+    waited = router.queue_stats("support", engine.acd.clock()).longest_wait_s
+    assert 0.6 <= waited < 1.4, waited
     await engine.acd.handle(acd.WrapUpEnded("1001"))
     ring = await asyncio.wait_for(standin.created.get(), 5)  # offered to the agent again
     assert ring.one("To") == "client:alice"
