@@ -8,14 +8,13 @@ huge numbers). A pacer may keep state between calls: use one instance per campai
 - :class:`ProgressivePacer`: one line per free agent (never abandons a call).
 - :class:`AdaptivePacer`: a VICIdial "ADAPT"-style baseline, a dial level (lines per agent)
   nudged up while agents wait and down while the drop rate is over target.
-- :class:`PredictivePacer`: ours. Forecasts agents freeing up within each horizon (talk-time
-  distribution conditioned on each call's elapsed time, plus wrap-up) and calls answered
-  within it (answer probability and the ring-time distribution, conditioned on each ringing
-  call's elapsed time); places the most calls for which expected answers plus a safety margin
-  of ``z`` standard deviations stay within the expected free agents at every horizon. ``z``
-  comes from the campaign's abandon budget (target x live answers - abandons): tuned from
-  the observed abandons while the budget is ample, raised when one more abandon would spend
-  most of it, and no overdial at all while the campaign is over its target.
+- :class:`PredictivePacer`: ours. Forecasts agents freeing up (talk-time distribution
+  conditioned on each call's elapsed time, plus wrap-up) and calls answered (answer rate and
+  ring-time distribution, conditioned on each ringing call's elapsed time) at 20 answer
+  times, computes the abandons a campaign can expect (the shortfall of free agents against
+  answers, exact Poisson-binomial for small teams), and places calls while each adds at most
+  a price in expected abandons per live answer; the price is steered from the abandons seen
+  to a share of the target, lowered near the target and cut hard over it.
 """
 
 from __future__ import annotations
@@ -146,6 +145,20 @@ def _clip(n: float) -> int:
     return int(min(max(n, 0.0), MAX_CALLS_PER_DECISION))
 
 
+def _censored_mean(mean: float | None, prior: float, finished: int, running: FloatArray) -> float:
+    """Mean duration (talk, wrap-up), with the ones still running counted (censored data).
+
+    The first to end are the short ones, so the mean of finished ones alone starts far too
+    low; adding the elapsed time of those still running (the exponential MLE under censoring)
+    errs long instead, on the careful side, and converges as they finish. Before the first
+    has finished: the prior, or the time already spent if that is longer.
+    """
+    known = prior if mean is None else mean
+    if finished <= 0:
+        return max(known, float(running.sum()))
+    return (known * finished + float(running.sum())) / finished
+
+
 # --- the pacers ---------------------------------------------------------------------------
 
 
@@ -247,41 +260,139 @@ def _ends_within(elapsed: FloatArray, within: FloatArray, mean: float, cv: float
     return np.clip(p, 0.0, 1.0)
 
 
-_HORIZON_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+#: Answer-time bins: a call a person answers does so in each with the same probability.
+_BINS = 20
+#: Up to this many uncertain agents and calls (and new calls), shortfalls are computed exactly
+#: (Poisson-binomial); beyond it the normal approximation, accurate there, is used.
+_EXACT_ITEMS = 400
 
 
-def _most_calls(room: float, var: float, q: float, z: float) -> float:
-    """Largest n with n*q + z*sqrt(var + n*q*(1-q)) <= room (n >= 0), else 0."""
-    if q <= 1e-9:
-        return math.inf
-    if room - z * math.sqrt(var) < 0.0:
-        return 0.0
-    b = q * (1.0 - q)
-    if b <= 1e-12:
-        return (room - z * math.sqrt(var)) / q
-    # With u = sqrt(var + b n): (q/b) u^2 + z u - (room + q var / b) <= 0, a quadratic in u.
-    qa, qc = q / b, room + q * var / b
-    u = (-z + math.sqrt(z * z + 4.0 * qa * qc)) / (2.0 * qa)
-    return max(math.floor((u * u - var) / b + 1e-9), 0.0)
+def _poisson_binomial(ps: FloatArray) -> FloatArray:
+    """Distributions of sums of independent Bernoullis: ``ps`` (items, bins) -> (bins, items+1)."""
+    n, bins = ps.shape
+    out = np.zeros((bins, n + 1))
+    out[:, 0] = 1.0
+    for i in range(n):
+        p = ps[i][:, None]
+        out[:, 1 : i + 2] = out[:, 1 : i + 2] * (1.0 - p) + out[:, : i + 1] * p
+        out[:, 0] *= 1.0 - ps[i]
+    return out
+
+
+def _plus_one(pmf: FloatArray, q: FloatArray) -> FloatArray:
+    """``pmf`` (bins, m) with one more Bernoulli(q[bin]) added."""
+    out = np.zeros((pmf.shape[0], pmf.shape[1] + 1))
+    out[:, :-1] = pmf * (1.0 - q)[:, None]
+    out[:, 1:] += pmf * q[:, None]
+    return out
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    """Per answer-time bin ``k`` (the time ``h_k`` a call placed now would be answered):
+    ``supply[i, k]``, the chance that busy or wrapping-up agent ``i`` is free by ``h_k`` plus
+    the connect window; ``ringing[j, k]``, the chance that ringing call ``j`` is answered by
+    a person by ``h_k``; ``new[k]``, the same for a call placed now; ``available`` agents."""
+
+    available: int
+    supply: FloatArray
+    ringing: FloatArray
+    new: FloatArray
+
+    def most_calls(self, budget: float) -> int:
+        """The most new calls such that each one adds at most ``budget`` expected abandons.
+
+        Abandons expected at bin ``k``: the shortfall E[(answered by h_k - agents free by
+        h_k + 2 s)^+]; the campaign's expected abandons are taken as the largest over the bins.
+        A new call adds its own risk and what it takes from the calls answered after it, so
+        the rise grows with every call placed: the count stops at the first that costs more.
+        """
+        items = self.supply.shape[0] + self.ringing.shape[0]
+        free = self.available + float(self.supply.sum(axis=0)[-1])
+        rough = free / max(float(self.new[-1]), 1e-3)  # about as many calls as agents can take
+        if items + rough <= _EXACT_ITEMS:
+            return self._exact(budget, cap=_EXACT_ITEMS)
+        return self._normal(budget)
+
+    def _exact(self, budget: float, cap: int) -> int:
+        bins = self.new.size
+        cdf = np.cumsum(_poisson_binomial(self.supply), axis=1)  # P(freed <= j)
+        # E[(a - available - freed)^+] = sum of P(freed <= j) for j < a - available.
+        under = np.concatenate([np.zeros((bins, 1)), np.cumsum(cdf, axis=1)], axis=1)
+        rows = np.arange(bins)[:, None]
+
+        def shortfall(pmf: FloatArray) -> float:
+            short = np.maximum(np.arange(pmf.shape[1]) - self.available, 0)
+            beyond = np.maximum(short - cdf.shape[1], 0)  # past every agent: cdf is 1
+            expected = under[rows, np.minimum(short, cdf.shape[1])] + beyond
+            return float((pmf * expected).sum(axis=1).max())
+
+        pmf = _poisson_binomial(self.ringing)
+        now = shortfall(pmf)
+        for n in range(cap):
+            more = _plus_one(pmf, self.new)
+            then = shortfall(more)
+            if then - now > budget:
+                return n
+            pmf, now = more, then
+        return cap
+
+    def _normal(self, budget: float) -> int:
+        gap = (self.ringing.sum(axis=0) - self.available - self.supply.sum(axis=0))
+        var = ((self.ringing * (1.0 - self.ringing)).sum(axis=0)
+               + (self.supply * (1.0 - self.supply)).sum(axis=0))
+        q = self.new
+
+        def shortfall(n: int) -> float:
+            mu = gap + n * q
+            sd = np.sqrt(np.maximum(var + n * q * (1.0 - q), 1e-9))
+            x = mu / sd
+            pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+            return float((mu * _phi(x) + sd * pdf).max())
+
+        def affordable(n: int) -> bool:  # the n-th call costs at most the budget
+            return shortfall(n) - shortfall(n - 1) <= budget
+
+        if not affordable(1):
+            return 0
+        lo, hi = 1, 2
+        while hi < MAX_CALLS_PER_DECISION and affordable(hi):
+            lo, hi = hi, 2 * hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if affordable(mid) else (lo, mid)
+        return lo
 
 
 class PredictivePacer:
-    """Ours: forecast free agents and answered calls per horizon, keep abandons under target.
+    """Ours: forecast free agents and answered calls, and price every call by the abandons it adds.
 
-    ``aim`` is the share of the abandon target the controller steers to (the rest is margin
-    for chance); ``gain`` is how far one abandon (or one answered call) moves the safety
-    margin ``z``. While one more abandon would take the campaign over ``brake`` x its target
-    the margin is at least ``z_tight``. The priors (answer rate, ring and talk times) are used
-    until observations replace them, and lean to the careful side.
+    For a call placed now, answered by a person at ``h`` (one of 20 equally likely times from
+    the ring-time distribution), an agent must be free by ``h`` plus the 2-second connect
+    window; the forecast (:class:`_Forecast`) gives, at each ``h``, the chance each busy or
+    wrapping-up agent is free by then (talk time conditioned on each call's elapsed time,
+    then wrap-up) and that each ringing call is answered by then (answer rate and ring times,
+    conditioned on how long it has rung). Calls are placed while each adds at most ``risk``
+    expected abandons per live answer it brings: the cheap bets (an agent about to free up,
+    a line that has rung long and will likely go unanswered) before the dear ones.
+
+    ``risk`` starts at ``risk_start`` and is steered by the abandons seen: it rises while they
+    stay under ``aim`` x the target and falls with each abandon (``gain``). While one more
+    abandon would take the campaign over ``brake`` x its target it is at most a fifth of the
+    target; while the campaign is over its target, at most ``over_target`` x the target (a
+    little overdial, so that the live answers that bring the rate back down keep coming). The
+    priors (answer rate, ring and talk times) are used until observations replace them, and
+    lean to the careful side: ringing calls are expected to answer later than the answers
+    seen so far suggest (the first answers seen are the quick ones).
     """
 
     def __init__(
         self,
-        aim: float = 0.8,
-        gain: float = 0.05,
-        z_start: float = 2.5,
+        aim: float = 0.6,
+        gain: float = 0.15,
+        risk_start: float = 0.015,
         brake: float = 0.85,
-        z_tight: float = 3.5,
+        over_target: float = 0.1,
         prior_answer_rate: float = 0.5,
         prior_weight: float = 20.0,
         prior_ring_s: float = 8.0,
@@ -290,9 +401,9 @@ class PredictivePacer:
     ) -> None:
         self.aim = aim
         self.gain = gain
-        self.z = z_start
+        self.risk = risk_start
         self.brake = brake
-        self.z_tight = z_tight
+        self.over_target = over_target
         self.prior_answer_rate = prior_answer_rate
         self.prior_weight = prior_weight
         self.prior_ring_s = prior_ring_s
@@ -308,60 +419,63 @@ class PredictivePacer:
     def calls_to_place(self, snapshot: DialerSnapshot) -> int:
         v = _View.of(snapshot)
         self._learn(v)
-        z = self._margin(v)
-        if z is None:
+        risk = self._risk(v)
+        if risk is None:
             return _clip(v.progressive_floor)
         p = self._answer_rate(v)
+        n = self._forecast(v, p).most_calls(risk * p)
+        return _clip(max(n, v.progressive_floor))
+
+    def _forecast(self, v: _View, p: float) -> _Forecast:
         ring = self._ring_sample(v)
-        talk, wrap = self._talk_mean(v), v.mean_wrap or self.prior_wrap_s
-        # Horizons: quantiles of the time a person takes to answer.
-        hs = np.unique(ring[[int(f * (ring.size - 1)) for f in _HORIZON_QUANTILES]])
+        talk, wrap = self._talk_mean(v), self._wrap_mean(v)
+        shares = (np.arange(_BINS) + 0.5) / _BINS
+        hs = np.quantile(ring, shares)
         reach = hs + CONNECT_WINDOW_S
-        p_busy = _ends_within(v.busy, reach - wrap, talk, self.talk_cv)
-        p_wrap = _ends_within(v.wrap, reach, wrap, 0.5)
-        supply = v.available + p_busy.sum(axis=0) + p_wrap.sum(axis=0)
-        var = (p_busy * (1 - p_busy)).sum(axis=0) + (p_wrap * (1 - p_wrap)).sum(axis=0)
+        supply = np.concatenate([
+            _ends_within(v.busy, reach - wrap, talk, self.talk_cv),
+            _ends_within(v.wrap, reach, wrap, 0.5),
+        ])
+        # Ringing call j after e_j seconds: answered at all with the chance that the answer
+        # rate and ring times leave, the ring times stretched while few answers are seen (the
+        # first answers seen are the quick ones, so the calls still ringing are more likely to
+        # be answered than they suggest); and if answered, when, from the ring times as seen
+        # (sooner). Both on the careful side.
+        late = ring * (1.0 + 30.0 / (30.0 + v.ring_answers.size))
+        f_late = np.searchsorted(late, v.ringing, side="right") / late.size
+        answers = p * (1.0 - f_late) / np.maximum(1.0 - p * f_late, 1e-9)
         f_now = np.searchsorted(ring, v.ringing, side="right") / ring.size
         f_then = np.searchsorted(ring, v.ringing[:, None] + hs[None, :], side="right") / ring.size
-        q_in = np.clip(p * (f_then - f_now[:, None])
-                       / np.maximum(1.0 - p * f_now[:, None], 1e-9), 0.0, 1.0)
-        demand = q_in.sum(axis=0)
-        var = var + (q_in * (1 - q_in)).sum(axis=0)
-        q_new = p * np.searchsorted(ring, hs, side="right") / ring.size
-        best = float(MAX_CALLS_PER_DECISION)
-        for k in range(hs.size):
-            room = float(supply[k]) + 0.5 - float(demand[k])
-            best = min(best, _most_calls(room, float(var[k]), float(q_new[k]), z))
-        return _clip(max(best, v.progressive_floor))
+        left = 1.0 - f_now[:, None]
+        when = np.where(left > 1e-9, (f_then - f_now[:, None]) / np.maximum(left, 1e-9), 1.0)
+        ringing = np.clip(answers[:, None] * when, 0.0, 1.0)
+        return _Forecast(v.available, supply, ringing, p * shares)
 
-    def _margin(self, v: _View) -> float | None:
-        """The safety margin ``z`` this decision may use, or None for no overdial at all.
+    def _risk(self, v: _View) -> float | None:
+        """Expected abandons one more call may add per live answer, or None for no overdial.
 
         The target is a share of live answered calls, and an abandoned call is itself one of
         them: the campaign can afford one more abandon while abandons + 1 <= target x (live
-        answers + 1). An on/off guard at that line (progressive below it, ``z`` above) made
-        the pacer idle agents, then dial a burst that spent the budget at once; a high but
-        finite margin near the line takes a little risk all the time instead (measured:
-        docs/benchmarks.md). Over target, it dials for free agents only until back under.
+        answers + 1).
         """
-        if v.target <= 0.0 or v.abandoned > v.target * v.human:
+        if v.target <= 0.0:
             return None
+        if v.abandoned > v.target * v.human:
+            return min(self.risk, self.over_target * v.target)
         if v.abandoned + 1 > self.brake * v.target * (v.human + 1):
-            return max(self.z, self.z_tight)
-        return self.z
+            return min(self.risk, 0.2 * v.target)
+        return self.risk
 
     # What it learns -------------------------------------------------------------------------
 
     def _learn(self, v: _View) -> None:
-        """Move the safety margin from the abandons and answers seen since the last call."""
+        """Steer ``risk`` from the abandons and live answers seen since the last decision."""
         d_ab, d_hu = v.abandoned - self._seen_abandoned, v.human - self._seen_human
         if d_ab < 0 or d_hu < 0:  # counters went back: another campaign or a restart
             d_ab, d_hu = 0, 0
         self._seen_abandoned, self._seen_human = v.abandoned, v.human
-        aim = self.aim * v.target
-        self.z = min(max(self.z + self.gain * (d_ab - aim * d_hu), -0.5), 4.0)
-        if v.human >= 30 and v.abandoned > v.target * v.human:
-            self.z = max(self.z, 2.0)  # over target for the campaign: no risk until back under
+        step = self.gain * (self.aim * v.target * d_hu - d_ab)
+        self.risk = min(max(self.risk * math.exp(min(step, 5.0)), 1e-4), 0.5)
         if v.mean_talk and v.busy.size >= 5 and v.human >= 200:
             # Ages of calls in progress have mean E[T^2] / (2 E[T]) = (1 + cv^2) mean / 2.
             cv2 = 2.0 * float(v.busy.mean()) / v.mean_talk - 1.0
@@ -369,17 +483,14 @@ class PredictivePacer:
             self.talk_cv += 0.01 * (cv - self.talk_cv)
 
     def _talk_mean(self, v: _View) -> float:
-        """Mean talk time, with calls still in progress counted (censored data).
-
-        The first calls to end are the short ones, so the mean of finished calls alone starts
-        far too low; adding the elapsed time of calls in progress (the exponential MLE under
-        censoring) errs long instead, on the careful side, and converges as calls finish.
-        """
         finished = v.human - v.abandoned - v.busy.size
-        if finished <= 0:
-            return max(v.mean_talk or self.prior_talk_s, float(v.busy.sum()) or 0.0)
-        known = (v.mean_talk or self.prior_talk_s) * finished
-        return (known + float(v.busy.sum())) / finished
+        return _censored_mean(v.mean_talk, self.prior_talk_s, finished, v.busy)
+
+    def _wrap_mean(self, v: _View) -> float:
+        finished = v.human - v.abandoned - v.busy.size - v.wrap.size
+        if v.mean_wrap == 0.0 and v.wrap.size == 0:
+            return 0.0  # a campaign without wrap-up
+        return _censored_mean(v.mean_wrap, self.prior_wrap_s, finished, v.wrap)
 
     def _answer_rate(self, v: _View) -> float:
         resolved = max(v.dialed - len(v.ringing), v.human + v.machine)

@@ -171,9 +171,28 @@ def test_predictive_takes_less_risk_as_the_abandon_budget_runs_out() -> None:
         return PredictivePacer().calls_to_place(snap(**{**LOW_ANSWER, "abandoned": abandoned}))
 
     ample, spent, near, over = calls(5), calls(20), calls(29), calls(31)
-    assert ample > spent > near  # 30 abandons allowed at 3 % of 1000 live answers
-    assert near > 20  # one abandon from the line: a wide margin, but still some overdial
-    assert over == 20  # over target: one line per free agent until back under
+    assert ample > spent > near > over  # 30 abandons allowed at 3 % of 1000 live answers
+    # Over target, only the calls that can hardly drop: at a 10 % answer rate 20 free agents
+    # take far more than 20 lines (one per agent would idle most of them), but no more than
+    # about one answer per free agent.
+    assert 20 < over <= 20 / 0.1 * 0.6
+
+
+def test_over_target_with_no_free_agent_places_nothing_that_would_wait() -> None:
+    burnt = {**LOW_ANSWER, "agents_available": 0, "abandoned": 60,
+             "agents_busy_elapsed": (1.0,) * 20}
+    assert PredictivePacer().calls_to_place(snap(**burnt)) <= 1
+
+
+def test_a_line_that_has_rung_long_makes_room_for_another_call() -> None:
+    """Calls ringing for 20 s, when persons answer within 5-14 s, will hardly be answered:
+    the agent waiting for them gets new lines; the same calls at 1 s fill the agent."""
+    one_agent = {**LOW_ANSWER, "agents_available": 1, "agents_busy_elapsed": (),
+                 "answered_human": 300, "answered_machine": 100, "dialed": 1000}
+    fresh = PredictivePacer().calls_to_place(snap(**one_agent, calls_ringing_elapsed=(1.0,) * 3))
+    stale = PredictivePacer().calls_to_place(snap(**one_agent, calls_ringing_elapsed=(20.0,) * 3))
+    assert fresh == 0
+    assert stale >= 1
 
 
 def test_predictive_is_progressive_when_no_abandon_is_allowed() -> None:
