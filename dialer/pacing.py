@@ -311,10 +311,10 @@ class _Forecast:
         free = self.available + float(self.supply.sum(axis=0)[-1])
         rough = free / max(float(self.new[-1]), 1e-3)  # about as many calls as agents can take
         if items + rough <= _EXACT_ITEMS:
-            return self._exact(budget, cap=_EXACT_ITEMS)
+            return self._exact(budget)
         return self._normal(budget)
 
-    def _exact(self, budget: float, cap: int) -> int:
+    def _exact(self, budget: float) -> int:
         bins = self.new.size
         cdf = np.cumsum(_poisson_binomial(self.supply), axis=1)  # P(freed <= j)
         # E[(a - available - freed)^+] = sum of P(freed <= j) for j < a - available.
@@ -329,13 +329,13 @@ class _Forecast:
 
         pmf = _poisson_binomial(self.ringing)
         now = shortfall(pmf)
-        for n in range(cap):
+        for n in range(_EXACT_ITEMS):
             more = _plus_one(pmf, self.new)
             then = shortfall(more)
             if then - now > budget:
                 return n
             pmf, now = more, then
-        return cap
+        return _EXACT_ITEMS
 
     def _normal(self, budget: float) -> int:
         gap = (self.ringing.sum(axis=0) - self.available - self.supply.sum(axis=0))
@@ -488,8 +488,6 @@ class PredictivePacer:
 
     def _wrap_mean(self, v: _View) -> float:
         finished = v.human - v.abandoned - v.busy.size - v.wrap.size
-        if v.mean_wrap == 0.0 and v.wrap.size == 0:
-            return 0.0  # a campaign without wrap-up
         return _censored_mean(v.mean_wrap, self.prior_wrap_s, finished, v.wrap)
 
     def _answer_rate(self, v: _View) -> float:
