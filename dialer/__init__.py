@@ -11,11 +11,14 @@ as ``now``):
   abandon-rate ceiling), plus the 15 s ring and 2 s connect rules;
 - :mod:`dialer.leads`: CSV lead lists to E.164 leads, bad rows reported by line;
 - :mod:`dialer.retry`: retry rules by outcome and disposition;
-- :mod:`dialer.amd`: answering-machine detection on audio frames (after Asterisk app_amd);
+- :mod:`dialer.amd`: answering-machine detection on audio frames (after Asterisk app_amd,
+  with a threshold that adapts to the line's noise and level);
+- :mod:`dialer.amd_wav`: AMD on WAV recordings (PCM, float, G.711), scored when labelled;
 - :mod:`dialer.sim`: a seeded discrete-event campaign simulator and the clairvoyant bound.
 """
 
 from dialer.amd import AmdDetector, AmdResult, AmdSettings, Verdict, detect
+from dialer.amd_wav import AmdScore, AudioFileError, detect_file, read_wav
 from dialer.compliance import (
     AbandonCounts,
     Attempt,
@@ -37,9 +40,10 @@ from dialer.retry import Outcome, RetryPolicy, RetryRule, next_attempt
 from dialer.sim import ClairvoyantPacer, SimConfig, SimResult, simulate
 
 __all__ = [
-    "AbandonCounts", "AdaptivePacer", "AmdDetector", "AmdResult", "AmdSettings", "Attempt",
-    "CampaignRules", "ClairvoyantPacer", "ColumnMapping", "DialDecision", "DialerSnapshot",
-    "DncLists", "Lead", "LeadImport", "LeadListError", "Outcome", "Pacer", "PredictivePacer",
-    "ProgressivePacer", "Reason", "RetryPolicy", "RetryRule", "SimConfig", "SimResult",
-    "Verdict", "check_dial", "detect", "next_attempt", "parse_leads", "simulate",
+    "AbandonCounts", "AdaptivePacer", "AmdDetector", "AmdResult", "AmdScore", "AmdSettings",
+    "Attempt", "AudioFileError", "CampaignRules", "ClairvoyantPacer", "ColumnMapping",
+    "DialDecision", "DialerSnapshot", "DncLists", "Lead", "LeadImport", "LeadListError",
+    "Outcome", "Pacer", "PredictivePacer", "ProgressivePacer", "Reason", "RetryPolicy",
+    "RetryRule", "SimConfig", "SimResult", "Verdict", "check_dial", "detect", "detect_file",
+    "next_attempt", "parse_leads", "read_wav", "simulate",
 ]
