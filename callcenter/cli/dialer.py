@@ -1,4 +1,4 @@
-"""``callcenter dialer``: run the campaign simulator from the command line."""
+"""``callcenter dialer``: run the campaign simulator; judge recordings with the AMD."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from pathlib import Path
 
 import typer
 
+from dialer.amd import AmdResult, AmdSettings, Verdict
+from dialer.amd_wav import AudioFileError, detect_file, label_of, score
 from dialer.pacing import AdaptivePacer, Pacer, PredictivePacer, ProgressivePacer
 from dialer.sim import ClairvoyantPacer, SimConfig, SimResult, simulate
 
-app = typer.Typer(help="Predictive dialer tools: simulate a campaign with a chosen pacer.")
+app = typer.Typer(
+    help="Predictive dialer tools: simulate a campaign with a chosen pacer; answering-machine "
+    "detection on recordings."
+)
 
 
 @app.callback()
@@ -100,3 +105,53 @@ def plot_occupancy(r: SimResult, path: Path, pacer: str) -> str:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return f"Plot: {path}"
+
+
+@app.command("amd")
+def amd_cmd(
+    paths: list[Path] = typer.Argument(
+        ..., help="WAV recordings from the answer on, or folders of them (*.wav, recursively)."
+    ),
+    fixed: bool = typer.Option(
+        False, "--fixed", help="app_amd's fixed energy threshold instead of the adaptive one."
+    ),
+) -> None:
+    """Judge recordings person or machine: verdict, reason, decision time per file. Files
+    under a folder named human/ or machine/ are labelled: the accuracy is printed too."""
+    settings = AmdSettings(adaptive=not fixed)
+    labelled: list[tuple[Verdict, AmdResult]] = []
+    failed = 0
+    for path in wav_files(paths):
+        try:
+            result = detect_file(path, settings)
+        except AudioFileError as exc:
+            typer.echo(f"callcenter: error: {exc}", err=True)
+            failed += 1
+            continue
+        truth = label_of(path)
+        mark = "" if truth is None else ("  ok" if result.verdict is truth else "  WRONG")
+        typer.echo(f"{path}  {result.verdict.value:8} {result.reason:24} "
+                   f"{result.decision_s:5.2f} s{mark}")
+        if truth is not None:
+            labelled.append((truth, result))
+    if labelled:
+        sc = score(labelled)
+        typer.echo(
+            f"{sc.judged} labelled: accuracy {100 * sc.accuracy:.1f} %, persons judged machines "
+            f"{100 * sc.human_as_machine:.1f} %, machines judged persons "
+            f"{100 * sc.machine_as_human:.1f} %, not sure {sc.not_sure}, mean decision time "
+            f"{sc.mean_decision_s:.2f} s ({'fixed' if fixed else 'adaptive'} threshold)"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def wav_files(paths: list[Path]) -> list[Path]:
+    """Files as given; folders searched for *.wav (any case), in name order."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix.lower() == ".wav" and f.is_file())
+        else:
+            out.append(p)
+    return out
