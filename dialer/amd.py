@@ -15,7 +15,8 @@ A frame is voice when its energy (mean absolute 16-bit sample) is:
   tracked as the frames arrive (:class:`LineLevels`): ``voice_margin_db`` above it if the frame
   has a voice's pitch (:func:`periodicity`), ``unvoiced_margin_db`` if not; and above both
   ``min_voice_energy`` and a gap between words (``below_peak_db`` under the loudest speech so
-  far, at most ``silence_threshold``: on a clean line at normal level, app_amd's words exactly);
+  far but at most ``silence_threshold``, and at least ``far_below_peak_db`` under it: on a
+  clean line at normal level, app_amd's words exactly);
 - fixed (app_amd): above ``silence_threshold``. A noisy line then sounds like one endless
   greeting (a person judged LONGGREETING) and a quiet one like silence (INITIALSILENCE).
 
@@ -73,6 +74,7 @@ class AmdSettings:
     below_peak_db: float = 9.0
     voicing: float = 0.5  # periodicity from which a frame has a pitch
     unvoiced_margin_db: float = 15.0
+    far_below_peak_db: float = 20.0
 
 
 class LineLevels:
@@ -145,6 +147,7 @@ class AmdDetector:
         self._margin = 10 ** (self.s.voice_margin_db / 20)
         self._below_peak = 10 ** (-self.s.below_peak_db / 20)
         self._unvoiced_margin = 10 ** (self.s.unvoiced_margin_db / 20)
+        self._far_below_peak = 10 ** (-self.s.far_below_peak_db / 20)
         self._last_frame = np.zeros(self._frame)
         self._warmup: list[tuple[float, float]] | None = [] if self.s.adaptive else None
         self.result: AmdResult | None = None
@@ -192,11 +195,13 @@ class AmdDetector:
 
     def _is_voice(self, energy: float, voicing: float) -> bool:
         levels = self._levels
-        # The loudest speech so far sets how deep a gap between words is: at normal speech
-        # levels and above that is app_amd's threshold, so a clean line is cut into the same
-        # words as app_amd cuts it (same verdicts, same decision times); a quiet line gets a
-        # lower one.
-        gap = min(self.s.silence_threshold, levels.peak * self._below_peak)
+        # The loudest speech so far sets how deep a gap between words is. At normal level
+        # that is app_amd's threshold, so a clean line is cut into app_amd's words (same
+        # verdicts, same decision times); quieter speech gets a lower one, louder speech a
+        # higher one (app_amd's 256 is about 20 dB under a normal voice's loudest frames),
+        # which keeps a TV 30 dB under a loud "Hello?" out of the words.
+        gap = max(min(self.s.silence_threshold, levels.peak * self._below_peak),
+                  levels.peak * self._far_below_peak)
         if energy < max(gap, self.s.min_voice_energy):
             return False
         # Above the noise: a little if the frame has a pitch (noise swells have none), a lot
