@@ -16,7 +16,7 @@ A frame is voice when its energy (mean absolute 16-bit sample) is:
   has a voice's pitch (:func:`periodicity`), ``unvoiced_margin_db`` if not; and above both
   ``min_voice_energy`` and a gap between words (``below_peak_db`` under the loudest speech so
   far but at most ``silence_threshold``, and at least ``far_below_peak_db`` under it: on a
-  clean line at normal level, app_amd's words exactly);
+  clean line at normal level, app_amd's words);
 - fixed (app_amd): above ``silence_threshold``. A noisy line then sounds like one endless
   greeting (a person judged LONGGREETING) and a quiet one like silence (INITIALSILENCE).
 
