@@ -32,6 +32,7 @@ CONNECT_WINDOW_S = 2.0
 MAX_CALLS_PER_DECISION = 10_000
 _MAX_COUNT = 1_000_000
 _MAX_SECONDS = 1e7
+_MAX_CLOCK = 1e12
 _MAX_ELAPSED_ITEMS = 100_000
 
 FloatArray = NDArray[np.float64]
@@ -75,6 +76,12 @@ def _num(value: object, lo: float, hi: float, default: float) -> float:
     return min(max(x, lo), hi)
 
 
+def _time(value: object) -> float | None:
+    """A clock reading in seconds, any origin (monotonic, epoch), or None if it is not one."""
+    x = _num(value, -_MAX_CLOCK, _MAX_CLOCK, math.nan)
+    return None if math.isnan(x) or abs(x) >= _MAX_CLOCK else x
+
+
 def _count(value: object) -> int:
     return int(_num(value, 0.0, _MAX_COUNT, 0.0))
 
@@ -103,6 +110,7 @@ def _mean(value: object, zero_ok: bool = False) -> float | None:
 class _View:
     """A snapshot with every field made safe to compute with."""
 
+    now: float | None
     available: int
     busy: FloatArray
     wrap: FloatArray
@@ -119,6 +127,7 @@ class _View:
     @classmethod
     def of(cls, s: DialerSnapshot) -> _View:
         return cls(
+            now=_time(getattr(s, "now", None)),
             available=_count(getattr(s, "agents_available", 0)),
             busy=_durations(getattr(s, "agents_busy_elapsed", ())),
             wrap=_durations(getattr(s, "agents_wrapup_elapsed", ())),
@@ -159,6 +168,49 @@ def _censored_mean(mean: float | None, prior: float, finished: int, running: Flo
     return (known * finished + float(running.sum())) / finished
 
 
+class _DurationWatch:
+    """Durations of one agent state (talk, wrap-up) seen across snapshots, for a snapshot
+    that gives no mean (``None``).
+
+    Between two snapshots ``dt`` apart, an agent still in the state shows an age ``dt``
+    older; an age that has no such successor belongs to a call (or wrap-up) that ended in
+    between, after about its last age plus ``dt / 2``. Ages are matched, not counted from
+    the campaign's counters, so the estimate holds whatever an outsider counts as answered.
+    Calls that start and end between two snapshots are missed, which errs long (careful).
+    """
+
+    def __init__(self) -> None:
+        self._now: float | None = None
+        self._ages: FloatArray = np.zeros(0)
+        self.ended = 0
+        self.total = 0.0
+
+    def update(self, now: float | None, ages: FloatArray) -> None:
+        if now is not None and self._now is not None and now >= self._now:
+            dt = now - self._now
+            gone = _unmatched(self._ages + dt, np.sort(ages), tol=0.05 + 0.01 * dt)
+            self.ended += gone.size
+            self.total += float(gone.sum()) - gone.size * dt / 2
+        self._now, self._ages = now, np.sort(ages)
+
+    def mean(self) -> float | None:
+        return self.total / self.ended if self.ended else None
+
+
+def _unmatched(expected: FloatArray, seen: FloatArray, tol: float) -> FloatArray:
+    """The items of sorted ``expected`` with no item of sorted ``seen`` within ``tol``."""
+    out: list[float] = []
+    j = 0
+    for x in expected:
+        while j < seen.size and seen[j] < x - tol:
+            j += 1  # a new one (or one that does not match any)
+        if j < seen.size and seen[j] <= x + tol:
+            j += 1
+        else:
+            out.append(float(x))
+    return np.array(out, dtype=np.float64)
+
+
 # --- the pacers ---------------------------------------------------------------------------
 
 
@@ -195,7 +247,7 @@ class AdaptivePacer:
 
     def calls_to_place(self, snapshot: DialerSnapshot) -> int:
         v = _View.of(snapshot)
-        now = _num(getattr(snapshot, "now", 0.0), -_MAX_SECONDS, _MAX_SECONDS, 0.0)
+        now = v.now if v.now is not None else 0.0  # no clock: the level stays where it is
         working = v.available + len(v.busy)
         if working:
             self._idle_sum += v.available / working
@@ -413,6 +465,8 @@ class PredictivePacer:
         self._seen_abandoned = 0
         self._seen_human = 0
         self._prior_ring: FloatArray | None = None
+        self._talk = _DurationWatch()
+        self._wrap = _DurationWatch()
 
     # The decision ---------------------------------------------------------------------------
 
@@ -474,21 +528,35 @@ class PredictivePacer:
         if d_ab < 0 or d_hu < 0:  # counters went back: another campaign or a restart
             d_ab, d_hu = 0, 0
         self._seen_abandoned, self._seen_human = v.abandoned, v.human
+        self._talk.update(v.now, v.busy)
+        self._wrap.update(v.now, v.wrap)
         step = self.gain * (self.aim * v.target * d_hu - d_ab)
         self.risk = min(max(self.risk * math.exp(min(step, 5.0)), 1e-4), 0.5)
-        if v.mean_talk and v.busy.size >= 5 and v.human >= 200:
+        mean_talk = self._known_talk(v)
+        if mean_talk and v.busy.size >= 5 and v.human >= 200:
             # Ages of calls in progress have mean E[T^2] / (2 E[T]) = (1 + cv^2) mean / 2.
-            cv2 = 2.0 * float(v.busy.mean()) / v.mean_talk - 1.0
+            cv2 = 2.0 * float(v.busy.mean()) / mean_talk - 1.0
             cv = math.sqrt(min(max(cv2, 0.09), 4.0))
             self.talk_cv += 0.01 * (cv - self.talk_cv)
 
+    def _known_talk(self, v: _View) -> float | None:
+        """The snapshot's mean talk time, else the one watched across snapshots."""
+        return v.mean_talk if v.mean_talk is not None else self._talk.mean()
+
     def _talk_mean(self, v: _View) -> float:
-        finished = v.human - v.abandoned - v.busy.size
-        return _censored_mean(v.mean_talk, self.prior_talk_s, finished, v.busy)
+        return self._duration_mean(v.mean_talk, self.prior_talk_s, self._talk, v.busy,
+                                   v.human - v.abandoned - v.busy.size)
 
     def _wrap_mean(self, v: _View) -> float:
-        finished = v.human - v.abandoned - v.busy.size - v.wrap.size
-        return _censored_mean(v.mean_wrap, self.prior_wrap_s, finished, v.wrap)
+        return self._duration_mean(v.mean_wrap, self.prior_wrap_s, self._wrap, v.wrap,
+                                   v.human - v.abandoned - v.busy.size - v.wrap.size)
+
+    @staticmethod
+    def _duration_mean(given: float | None, prior: float, watch: _DurationWatch,
+                       running: FloatArray, finished: int) -> float:
+        if given is None:  # the snapshot keeps its mean to itself: the one watched
+            return _censored_mean(watch.mean(), prior, watch.ended, running)
+        return _censored_mean(given, prior, finished, running)
 
     def _answer_rate(self, v: _View) -> float:
         resolved = max(v.dialed - len(v.ringing), v.human + v.machine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from dialer.pacing import (
     PredictivePacer,
     ProgressivePacer,
 )
+from dialer.sim import SimConfig, simulate
 
 anyfloat = st.floats(allow_nan=True, allow_infinity=True)
 seconds = st.one_of(st.floats(0, 1e4), anyfloat)
@@ -207,3 +209,52 @@ def test_a_fresh_campaign_overdials_with_the_tight_margin_only() -> None:
     assert 20 <= n < PredictivePacer().calls_to_place(seasoned)
     # The prior answer rate (50 %) is on the careful side of the 10 % seen later.
     assert n < 2 * 20
+
+
+class _HidingMeans:
+    """A dialer that keeps its mean talk and wrap-up times to itself (both ``None``)."""
+
+    def __init__(self, pacer: PredictivePacer) -> None:
+        self.pacer = pacer
+
+    def calls_to_place(self, snapshot: DialerSnapshot) -> int:
+        return self.pacer.calls_to_place(
+            dataclasses.replace(snapshot, mean_talk_s=None, mean_wrap_s=None)
+        )
+
+
+def test_predictive_learns_talk_and_wrap_up_times_a_dialer_does_not_give() -> None:
+    # Wrap-ups of 50 s against the 10 s prior: taken at the prior's word, the agents in
+    # wrap-up look about to free up and the pacer drops half its calls.
+    cfg = SimConfig(agents=50, duration_s=1200.0, answer_rate=0.4, talk_mean_s=40.0,
+                    wrap_mean_s=50.0, seed=11)
+    told = simulate(cfg, PredictivePacer())
+    pacer = PredictivePacer()
+    hidden = simulate(cfg, _HidingMeans(pacer))
+    assert hidden.abandon_rate <= 0.03
+    assert hidden.occupancy > told.occupancy - 0.02
+    talk, wrap = pacer._talk.mean(), pacer._wrap.mean()  # what it watched
+    assert talk is not None and wrap is not None
+    assert abs(talk - 40.0) < 6.0 and abs(wrap - 50.0) < 5.0
+
+
+def test_watched_durations_match_ages_not_counters() -> None:
+    pacer = PredictivePacer()
+    # Three calls talking; at t=10 the 30 s one has ended (seen at 25 s), a new one started.
+    pacer.calls_to_place(snap(now=0.0, agents_busy_elapsed=(5.0, 15.0, 25.0)))
+    pacer.calls_to_place(snap(now=10.0, agents_busy_elapsed=(15.0, 25.0, 3.0), answered_human=7))
+    assert pacer._talk.ended == 1
+    assert pacer._talk.mean() == 30.0  # last seen at 25 s, ended half an interval later
+    # A clock that goes back, or none, learns nothing from that step.
+    pacer.calls_to_place(snap(now=5.0, agents_busy_elapsed=()))
+    pacer.calls_to_place(snap(now=math.nan, agents_busy_elapsed=()))
+    assert pacer._talk.ended == 1
+
+
+def test_adaptive_adjusts_on_an_epoch_clock() -> None:
+    pacer = AdaptivePacer()
+    for t in range(0, 120):
+        pacer.calls_to_place(
+            snap(now=1.78e9 + t, agents_available=10, dialed=100, answered_human=10)
+        )
+    assert pacer.level > 1.0
