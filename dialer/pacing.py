@@ -20,7 +20,8 @@ huge numbers). A pacer may keep state between calls: use one instance per campai
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -195,6 +196,32 @@ class _DurationWatch:
 
     def mean(self) -> float | None:
         return self.total / self.ended if self.ended else None
+
+
+class _RingWatch:
+    """Ring times of answered calls seen across snapshots, for a dialer that gives none.
+
+    A ringing call whose age has no successor ``dt`` older at the next snapshot stopped
+    ringing in between: answered, or given up. As many of them as the answered counters
+    rose by are taken as answered, the youngest first (unanswered calls ring to the end).
+    """
+
+    def __init__(self) -> None:
+        self._now: float | None = None
+        self._ages: FloatArray = np.zeros(0)
+        self._answered = 0
+        self._seen: deque[float] = deque(maxlen=1000)
+
+    def update(self, now: float | None, ages: FloatArray, answered: int) -> None:
+        if now is not None and self._now is not None and now >= self._now:
+            dt = now - self._now
+            gone = _unmatched(self._ages + dt, np.sort(ages), tol=0.05 + 0.01 * dt)
+            k = min(max(answered - self._answered, 0), gone.size)
+            self._seen.extend(np.maximum(gone[:k] - dt / 2, 0.0).tolist())
+        self._now, self._ages, self._answered = now, np.sort(ages), answered
+
+    def sample(self) -> FloatArray:
+        return np.array(self._seen, dtype=np.float64)
 
 
 def _unmatched(expected: FloatArray, seen: FloatArray, tol: float) -> FloatArray:
@@ -467,12 +494,15 @@ class PredictivePacer:
         self._prior_ring: FloatArray | None = None
         self._talk = _DurationWatch()
         self._wrap = _DurationWatch()
+        self._rings = _RingWatch()
 
     # The decision ---------------------------------------------------------------------------
 
     def calls_to_place(self, snapshot: DialerSnapshot) -> int:
         v = _View.of(snapshot)
         self._learn(v)
+        if v.ring_answers.size == 0:  # the dialer keeps them to itself: the ones watched
+            v = replace(v, ring_answers=self._rings.sample())
         risk = self._risk(v)
         if risk is None:
             return _clip(v.progressive_floor)
@@ -530,6 +560,7 @@ class PredictivePacer:
         self._seen_abandoned, self._seen_human = v.abandoned, v.human
         self._talk.update(v.now, v.busy)
         self._wrap.update(v.now, v.wrap)
+        self._rings.update(v.now, v.ringing, v.human + v.machine)
         step = self.gain * (self.aim * v.target * d_hu - d_ab)
         self.risk = min(max(self.risk * math.exp(min(step, 5.0)), 1e-4), 0.5)
         mean_talk = self._known_talk(v)

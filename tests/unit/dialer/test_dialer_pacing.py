@@ -258,3 +258,14 @@ def test_adaptive_adjusts_on_an_epoch_clock() -> None:
             snap(now=1.78e9 + t, agents_available=10, dialed=100, answered_human=10)
         )
     assert pacer.level > 1.0
+
+
+def test_watched_ring_times_take_the_youngest_calls_gone_as_the_answered_ones() -> None:
+    pacer = PredictivePacer()
+    pacer.calls_to_place(snap(now=0.0, calls_ringing_elapsed=(2.0, 10.0, 24.0)))
+    # One second on: the 2 s call rings on; the 10 s and the 24 s ones are gone, one answered.
+    pacer.calls_to_place(snap(now=1.0, calls_ringing_elapsed=(3.0,), answered_human=1))
+    assert pacer._rings.sample().tolist() == [10.5]
+    # Gone without the counters rising: given up, not answered.
+    pacer.calls_to_place(snap(now=2.0, calls_ringing_elapsed=(), answered_human=1))
+    assert pacer._rings.sample().tolist() == [10.5]
