@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError
-from dialer import compliance
+from dialer import callbacks, compliance
 from dialer.campaigns import PENDING, CampaignRepository, aware, retry_policy_of, rules_of
 from dialer.leads import BadRow, NumberList, lead_zone
 from dialer.ports import CallOutcome, DialRequest, Result
@@ -80,7 +80,7 @@ def due_leads(session: Session, campaign_id: int, now: datetime, limit: int,
               exclude: set[int]) -> list[int]:
     """Ids of leads that may be claimed at ``now``, oldest due first."""
     q = (select(Lead.id).where(Lead.campaign_id == campaign_id, Lead.status.in_(PENDING),
-                               _due(now))
+                               _due(now), callbacks.not_owned())
          .order_by(func.coalesce(Lead.next_attempt_at, Lead.created_at), Lead.id)
          .limit(limit + len(exclude)))
     return [i for i in session.scalars(q) if i not in exclude][:limit]
@@ -90,10 +90,13 @@ def _due(now: datetime) -> ColumnElement[bool]:
     return or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now)
 
 
-def claim_lead(session: Session, lead_id: int, now: datetime, owner: str) -> bool:
-    """Claim one lead for dialing: True for exactly one claimer, whatever the concurrency."""
+def claim_lead(session: Session, lead_id: int, now: datetime, owner: str,
+               for_agent: str | None = None) -> bool:
+    """Claim one lead for dialing: True for exactly one claimer, whatever the concurrency.
+    A lead with a pending owner-only callback is claimed only ``for_agent`` its owner."""
+    mine = callbacks.owned_by(for_agent) if for_agent is not None else callbacks.not_owned()
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Lead).where(Lead.id == lead_id, Lead.status.in_(PENDING), _due(now))
+        update(Lead).where(Lead.id == lead_id, Lead.status.in_(PENDING), _due(now), mine)
         .values(status="dialing", claimed_by=owner, claimed_at=now)
         .execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)
@@ -214,7 +217,7 @@ def check_claimed(session: Session, campaign: Campaign, lead: Lead, now: datetim
                                      history, abandons, now, lead_zone(lead.fields or {}))
     if decision.allowed:
         return None
-    _hold(lead, decision)
+    _hold(session, lead, decision, now)
     return Refused(lead.id, decision.reason)
 
 
@@ -233,6 +236,7 @@ def record_attempt(session: Session, campaign: Campaign, lead: Lead, now: dateti
                           key=f"{campaign.id}:{lead.id}:{lead.attempts}", started_at=now)
     session.add(attempt)
     session.flush()
+    callbacks.mark_done(session, lead.id, attempt.id, now)
     request = DialRequest(
         attempt_key=attempt.key, campaign=campaign.name, kind=campaign.kind, number=lead.phone,
         caller_id=campaign.caller_id, lead_fields=screen_fields(lead),
@@ -246,8 +250,10 @@ def pending_status(lead: Lead) -> str:
     return "retry" if lead.attempts else "new"
 
 
-def _hold(lead: Lead, decision: compliance.DialDecision) -> None:
-    """Put a refused lead where the refusal says: DNC, failed, or waiting until allowed."""
+def _hold(session: Session, lead: Lead, decision: compliance.DialDecision,
+          now: datetime) -> None:
+    """Put a refused lead where the refusal says: DNC, failed, or waiting until allowed (a
+    callback it was due for stays pending, and is missed when the lead is closed)."""
     reason = decision.reason
     lead.claimed_by = lead.claimed_at = None
     lead.wait_reason = reason.name
@@ -260,6 +266,8 @@ def _hold(lead: Lead, decision: compliance.DialDecision) -> None:
         lead.status = pending_status(lead)
         if decision.next_allowed_at is not None:
             lead.next_attempt_at = decision.next_allowed_at.astimezone(UTC)  # SQLite: UTC only
+    if lead.status in ("dnc", "failed"):
+        callbacks.mark_missed(session, lead.id, now)
 
 
 def record_outcome(session: Session, attempt_id: int, outcome: CallOutcome, now: datetime,
@@ -294,6 +302,7 @@ def record_outcome(session: Session, attempt_id: int, outcome: CallOutcome, now:
 #: Disposition codes that put the number on the internal do-not-call list (the catalogue's
 #: ``dnc`` and the retry rules' ``do_not_call``).
 DNC_DISPOSITIONS = frozenset({"dnc", "do_not_call"})
+CALLBACK = "callback"  # the disposition that may book a time (dialer.callbacks)
 
 
 def _move_lead(session: Session, attempt: LeadAttempt, lead: Lead, policy: RetryPolicy,
@@ -304,6 +313,11 @@ def _move_lead(session: Session, attempt: LeadAttempt, lead: Lead, policy: Retry
         why = "opt-out key" if opted_out else f"agent disposition {disposition}"
         add_dnc(session, attempt.number, f"{why} (attempt {attempt.key})", now=now)
         lead.status, lead.wait_reason, lead.next_attempt_at = "dnc", "DNC_INTERNAL", None
+        callbacks.mark_missed(session, lead.id, now)
+        return
+    booked = callbacks.pending(session, lead.id) if disposition == CALLBACK else None
+    if booked is not None:  # the agent gave a time: it replaces the callback rule's delay
+        callbacks.wait_for(lead, booked)
         return
     assert attempt.outcome is not None  # a closed attempt
     result = Result(attempt.outcome)
@@ -329,6 +343,8 @@ def apply_disposition(session: Session, call_id: str, code: str, now: datetime) 
     attempt = session.scalar(select(LeadAttempt).where(LeadAttempt.call_id == call_id))
     if attempt is None:
         return False
+    if attempt.disposition == CALLBACK and code != CALLBACK:
+        callbacks.cancel_from(session, attempt.id, now)
     attempt.disposition = code
     if attempt.outcome is None:
         return True  # still open: record_outcome applies it

@@ -28,7 +28,7 @@ from callcenter.store import Database
 from dialer import compliance
 from dialer.leads import BadRow, ColumnMapping, LeadImport, lead_zone, parse_leads_file
 from dialer.retry import DEFAULT_BY_DISPOSITION, DEFAULT_BY_OUTCOME, Outcome, RetryPolicy, RetryRule
-from dialer.store import Campaign, LeadAttempt
+from dialer.store import Callback, Campaign, LeadAttempt
 from dialer.store import Lead as LeadRow
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -153,6 +153,10 @@ class LeadFlow:
     # Pending leads whose zone neither the lead, the number nor the campaign tells: they
     # will be refused (give them a timezone column or the campaign a fallback zone).
     zone_unknown: int
+    # Leads waiting for a scheduled callback (not yet due, or held for the window): not in
+    # waiting_window / waiting_retry; and due owner-only callbacks waiting for their agent.
+    callbacks_scheduled: int
+    callbacks_for_owner: int
     attempts_last_hour: int
     runs_dry_at: datetime | None
 
@@ -290,12 +294,24 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
             .group_by(LeadRow.status)):
         counts[status] = int(n)
     dialable = waiting_window = waiting_retry = zone_unknown = 0
-    rows = session.execute(select(LeadRow.phone, LeadRow.next_attempt_at, LeadRow.wait_reason,
-                                  LeadRow.fields)
+    scheduled = for_owner = 0
+    booked: dict[int, str | None] = {lead_id: owner for lead_id, owner in session.execute(
+        select(Callback.lead_id, Callback.owner).where(Callback.campaign_id == campaign.id,
+                                                       Callback.state == "pending"))}
+    rows = session.execute(select(LeadRow.id, LeadRow.phone, LeadRow.next_attempt_at,
+                                  LeadRow.wait_reason, LeadRow.fields)
                            .where(LeadRow.campaign_id == campaign.id,
                                   LeadRow.status.in_(PENDING)))
     for row in rows:
-        if row.next_attempt_at is not None and aware(row.next_attempt_at) > now:
+        waits = row.next_attempt_at is not None and aware(row.next_attempt_at) > now
+        if row.id in booked:
+            if waits:
+                scheduled += 1
+                continue
+            if booked[row.id] is not None:  # due, for its owner only: not dialable by others
+                for_owner += 1
+                continue
+        if waits:
             if row.wait_reason in _WINDOW_REASONS:
                 waiting_window += 1
             else:
@@ -323,7 +339,8 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         campaign=campaign.name, state=campaign.state, total=sum(counts.values()),
         dialable_now=dialable, waiting_window=waiting_window, waiting_retry=waiting_retry,
         dialing=counts["dialing"], done=counts["done"], dnc=counts["dnc"],
-        failed=counts["failed"], zone_unknown=zone_unknown, attempts_last_hour=last_hour,
+        failed=counts["failed"], zone_unknown=zone_unknown, callbacks_scheduled=scheduled,
+        callbacks_for_owner=for_owner, attempts_last_hour=last_hour,
         runs_dry_at=runs_dry)
 
 

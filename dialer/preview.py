@@ -45,9 +45,9 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError, NotFound
 from callcenter.store import Database
-from dialer import attempts, compliance
+from dialer import attempts, callbacks, compliance
 from dialer.campaigns import CampaignRepository, aware
-from dialer.store import Campaign, Lead, PreviewSkips
+from dialer.store import Callback, Campaign, Lead, PreviewSkips
 
 RESERVED = "preview:"  # claimed_by of a reserved lead: preview:<agent>
 CALLING = "preview-call:"  # claimed_by once dialed: preview-call:<agent>
@@ -115,10 +115,13 @@ class Reservation:
                 "skips_in_a_row": self.skips_in_a_row}
 
 
-def preview_campaign(session: Session, name: str) -> Campaign:
-    """The campaign ``name``, which must be a running preview campaign."""
+def preview_campaign(session: Session, name: str, callbacks_too: bool = False) -> Campaign:
+    """The campaign ``name``, which must be a running preview campaign (``callbacks_too``:
+    or any running campaign with agents, whose agents take their own callbacks as previews)."""
     c = CampaignRepository(session).get(name)
-    if c.dial_mode != "preview":
+    if callbacks_too and c.kind == "telemarketing":
+        pass
+    elif c.dial_mode != "preview":
         raise NotPreviewCampaign(
             f"campaign {name} dials in {c.dial_mode} mode: its calls are placed by the dialer, "
             "not chosen by agents; use a preview campaign (dial_mode preview)")
@@ -161,6 +164,11 @@ def reserve(session: Session, campaign: str, agent: str, now: datetime,
         return NoLeadDue(
             f"campaign {campaign} may place no call now: its abandon rate is over the target "
             f"({over.name}); wait for it to fall, or ask a supervisor to review the campaign")
+    # The agent's own callbacks that are due come first: they were promised to this agent.
+    mine = _first_claimed(session, c, agent, callbacks.due_for(session, c.id, agent, now), now,
+                          abandons, hold_s, for_agent=agent)
+    if mine is not None:
+        return mine
     tried: set[int] = set()
     while True:
         ids = attempts.due_leads(session, c.id, now, 20, tried)
@@ -169,15 +177,60 @@ def reserve(session: Session, campaign: str, agent: str, now: datetime,
                 f"no lead of campaign {campaign} may be called now (all called, reserved by "
                 "other agents, waiting for a retry or outside the calling window): ask again "
                 "in a minute")
-        for lead_id in ids:
-            tried.add(lead_id)
-            if not attempts.claim_lead(session, lead_id, now, RESERVED + agent):
-                continue  # another agent (or process) took it first
-            lead = session.get(Lead, lead_id, populate_existing=True)
-            assert lead is not None
-            if attempts.check_claimed(session, c, lead, now, abandons) is None:
-                lead.wait_reason = None
-                return _reservation(session, c, lead, agent, hold_s)
+        tried.update(ids)
+        got = _first_claimed(session, c, agent, ids, now, abandons, hold_s)
+        if got is not None:
+            return got
+
+
+def _first_claimed(session: Session, c: Campaign, agent: str, ids: list[int], now: datetime,
+                   abandons: compliance.AbandonCounts, hold_s: float,
+                   for_agent: str | None = None) -> Reservation | None:
+    """Reserve the first of ``ids`` that can be claimed and passes the dial-time check."""
+    for lead_id in ids:
+        if not attempts.claim_lead(session, lead_id, now, RESERVED + agent, for_agent):
+            continue  # another agent (or process) took it first
+        lead = session.get(Lead, lead_id, populate_existing=True)
+        assert lead is not None
+        if attempts.check_claimed(session, c, lead, now, abandons) is None:
+            lead.wait_reason = None
+            return _reservation(session, c, lead, agent, hold_s)
+    return None
+
+
+def reserve_callback(session: Session, campaign: str, callback_id: int, agent: str,
+                     now: datetime, hold_s: float = HOLD_S) -> Reservation | NoLeadDue:
+    """Reserve the lead of a due callback for ``agent``, its owner (or anyone's callback), in
+    any running campaign with agents: the screen pop of a preview, then :func:`dial` or
+    :func:`skip` as for a preview lead. Returned, not raised, as :func:`reserve` does."""
+    c = preview_campaign(session, campaign, callbacks_too=True)
+    cb = session.get(Callback, callback_id)
+    if cb is None or cb.campaign_id != c.id:
+        raise NotFound(f"campaign {campaign} has no callback {callback_id}: see GET "
+                       f"/api/campaigns/{campaign}/callbacks?agent={agent}")
+    if cb.state != "pending":
+        raise NotReserved(f"callback {callback_id} is {cb.state}: nothing to call")
+    if cb.owner not in (None, agent):
+        raise NotReserved(f"callback {callback_id} is agent {cb.owner}'s only, not {agent}'s: "
+                          "a supervisor may reassign it (PATCH .../callbacks/{id})")
+    held = session.scalar(select(Lead).where(_held(cb.lead_id, agent, now, hold_s)))
+    if held is not None:
+        return _reservation(session, c, held, agent, hold_s)
+    abandons = attempts.campaign_stats(session, c, now).abandons
+    got = _first_claimed(session, c, agent, [cb.lead_id], now, abandons, hold_s,
+                         for_agent=cb.owner)
+    if got is not None:
+        return got
+    lead = session.get(Lead, cb.lead_id, populate_existing=True)
+    assert lead is not None
+    if lead.status == "dialing":
+        why = "it is being called, or reserved by another agent"
+    elif lead.next_attempt_at is not None and aware(lead.next_attempt_at) > now:
+        why = (f"it is due at {aware(lead.next_attempt_at).isoformat()} "
+               f"({lead.wait_reason or 'scheduled'})")
+    else:
+        why = f"the rules closed the lead ({lead.status}, {lead.wait_reason})"
+    return NoLeadDue(f"callback {callback_id} may not be called now: {why}")
 
 
 def _held(lead_id: int, agent: str, now: datetime, hold_s: float) -> ColumnElement[bool]:
@@ -256,7 +309,7 @@ def dial(session: Session, campaign: str, lead_id: int, agent: str, now: datetim
     """Turn ``agent``'s reservation into a recorded attempt and the call to place (once),
     and set the agent's skips in a row back to 0; a refusal of the compliance check is
     returned (the transaction keeps where the check put the lead; the count stays)."""
-    c = preview_campaign(session, campaign)
+    c = preview_campaign(session, campaign, callbacks_too=True)
     if not _change(session, lead_id, agent, now, hold_s, {"claimed_by": CALLING + agent}):
         raise _not_reserved(session, c, lead_id, agent, hold_s)
     lead = session.get(Lead, lead_id, populate_existing=True)
@@ -277,7 +330,7 @@ def skip(session: Session, campaign: str, lead_id: int, agent: str, now: datetim
     skips in a row. Refused (:class:`SkipLimit`) once they skipped ``max_skips`` in a row
     (None: no limit). A refusal leaves the lead and the count as they were, whether the
     caller commits or not."""
-    c = preview_campaign(session, campaign)
+    c = preview_campaign(session, campaign, callbacks_too=True)
     done = _count_skip(session, c.id, lead_id, agent, max_skips, now, hold_s)
     if done is None:
         if session.scalar(select(Lead.id).where(_held(lead_id, agent, now, hold_s))) is None:
@@ -343,6 +396,16 @@ class PreviewDesk:
         self._placer(campaign)
         now = self._now()
         got = await self.db.run(lambda s: reserve(s, campaign, agent, now, self.hold_s))
+        if isinstance(got, NoLeadDue):
+            raise got
+        return got
+
+    async def callback_for(self, campaign: str, callback_id: int, agent: str) -> Reservation:
+        """Reserve a due callback's lead for ``agent`` (see :func:`reserve_callback`)."""
+        self._placer(campaign)
+        now = self._now()
+        got = await self.db.run(lambda s: reserve_callback(s, campaign, callback_id, agent,
+                                                           now, self.hold_s))
         if isinstance(got, NoLeadDue):
             raise got
         return got

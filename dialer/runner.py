@@ -172,8 +172,10 @@ class CampaignRunner:
         view = view or await self._view()
         if view.campaign.state != "running":
             return 0
+        # Preview reservations: a preview campaign's leads, or any campaign's callbacks that
+        # their owners took as previews (dialer.preview.reserve_callback).
+        await self.release_expired(view.campaign.id)
         if view.campaign.dial_mode == "preview":
-            await self.release_expired(view.campaign.id)
             return 0
         wanted = self.calls_wanted(view)
         placed = 0

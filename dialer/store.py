@@ -11,6 +11,10 @@ Defined on the engine's ``Base`` (:mod:`callcenter.store.models`); the Alembic m
 A preview agent's skips in a row are one row per campaign and agent (``preview_skips``,
 migration ``0006``), changed only by conditional UPDATEs (see :mod:`dialer.preview`).
 
+A scheduled callback (``callbacks``, migration ``0007``) is an appointment to call a lead at
+a time, for anyone or for its owner agent only; a lead has at most one pending callback
+(partial unique index), and the lead's ``next_attempt_at`` carries it to the dialer.
+
 A do-not-call number is unique per scope: once on the internal and national lists (partial
 unique index where ``campaign_id`` is NULL) and once per campaign for the campaign lists.
 """
@@ -44,6 +48,7 @@ CAMPAIGN_STATES = ("draft", "running", "paused", "completed", "stopped")
 LEAD_STATUSES = ("new", "dialing", "done", "retry", "dnc", "failed")
 ATTEMPT_OUTCOMES = ("busy", "no_answer", "machine", "human", "failed", "abandoned")
 DNC_SCOPES = ("internal", "campaign", "national")
+CALLBACK_STATES = ("pending", "done", "cancelled", "missed")
 
 
 class Campaign(Base):
@@ -155,6 +160,38 @@ class PreviewSkips(Base):
     in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (CheckConstraint("in_a_row >= 0", name="in_a_row"),)
+
+
+class Callback(Base):
+    """An appointment to call a lead back at ``due_at`` (UTC): by the campaign's agents
+    (``owner`` NULL) or by one agent only. Pending until an attempt is recorded for the
+    lead (done), a supervisor cancels it, or the lead is closed by the rules (missed)."""
+
+    __tablename__ = "callbacks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+    owner: Mapped[str | None] = mapped_column(String(64))  # agent code; NULL: anyone
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The attempt whose disposition set it, and the attempt that served it.
+    source_attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attempts.id", ondelete="SET NULL")
+    )
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        CheckConstraint(_in("state", CALLBACK_STATES), name="state"),
+        Index("ix_callbacks_campaign_state_due", "campaign_id", "state", "due_at"),
+        Index(
+            "uq_callbacks_lead_pending", "lead_id", unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
 
 
 class DncEntry(Base):

@@ -5,6 +5,11 @@ Dispositions usually come after the conversation (in wrap-up), so this works on 
 call record; on a campaign's call the dialer's attempt takes it too, and the lead moves by it
 (``dnc`` puts the number on the do-not-call list, retry rules by disposition apply).
 Setting the same disposition again changes nothing and files no second ticket.
+
+``callback`` with a time (``callback_at``) books a scheduled callback for the lead
+(:mod:`dialer.callbacks`): the lead is called then, by anyone or by its owner only
+(``callback_owner``: ``me``, an agent's code, or ``none``), instead of after the callback
+rule's fixed delay.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from callcenter.errors import NotFound
 from callcenter.store import Database
 from callcenter.store.models import Agent, Call, CallEvent, Disposition
 from callcenter.tickets import escalation as rules
-from dialer import attempts
+from dialer import attempts, callbacks
+from dialer.callback_times import CallbackTimeError
 
 
 class UnknownDisposition(ValueError):
@@ -33,11 +39,30 @@ class Dispositioned:
     code: str
     resolved: bool
     event: rules.CallDispositioned
+    callback: callbacks.Booked | None = None
 
 
 async def set_disposition(
-    db: Database, escalations: CallEscalations, call_id: str, code: str, notes: str = ""
+    db: Database,
+    escalations: CallEscalations,
+    call_id: str,
+    code: str,
+    notes: str = "",
+    callback_at: str | None = None,
+    callback_owner: str | None = None,
+    now: datetime | None = None,
 ) -> Dispositioned:
+    """Raises :class:`NotFound`, :class:`UnknownDisposition`, and for a callback time
+    :class:`~dialer.callback_times.CallbackTimeError` or :class:`~dialer.callbacks.
+    CallbackError` (each saying what to send)."""
+    at = now or datetime.now(UTC)
+    if callback_at is None and callback_owner is not None:
+        raise callbacks.CallbackRequestError(
+            "callback_owner goes with callback_at: send the time of the callback too")
+    if callback_at is not None and code != attempts.CALLBACK:
+        raise CallbackTimeError(f"callback_at goes with the disposition {attempts.CALLBACK!r}, "
+                                f"not {code!r}: send code callback, or leave callback_at out")
+
     def write(s: Session) -> Dispositioned:
         call = s.get(Call, call_id)
         if call is None:
@@ -49,7 +74,7 @@ async def set_disposition(
         if call.disposition_id != disp.id or notes:
             call.disposition_id = disp.id
             # A campaign call: the attempt keeps it and the lead follows it (DNC, retries).
-            attempts.apply_disposition(s, call_id, code, datetime.now(UTC))
+            attempts.apply_disposition(s, call_id, code, at)
             seq = (
                 s.scalar(select(func.max(CallEvent.seq)).where(CallEvent.call_id == call_id)) or 0
             ) + 1
@@ -74,6 +99,11 @@ async def set_disposition(
             .limit(1)
         )
         agent = s.get(Agent, call.agent_id) if call.agent_id is not None else None
+        booked = None
+        if callback_at is not None:
+            me = agent.code if agent is not None else None
+            owner = callbacks.owner_code(s, callback_owner, me)
+            booked = callbacks.book(s, call_id, callback_at, owner, notes, me or "api", at)
         since = queued or call.started_at
         event = rules.CallDispositioned(
             call_id=call_id,
@@ -84,7 +114,7 @@ async def set_disposition(
             notes=notes,
             recording=(recording or {}).get("path"),
         )
-        return Dispositioned(call_id, code, disp.resolved, event)
+        return Dispositioned(call_id, code, disp.resolved, event, booked)
 
     done = await db.run(write)
     if not done.resolved:
