@@ -44,6 +44,14 @@ class CallbackError(CallCenterError):
     status = 409
 
 
+class CallbackRequestError(CallbackError):
+    """A callback asked for wrongly (no campaign call, unknown owner or state): 422 with
+    what to send."""
+
+    exit_code = 2
+    status = 422
+
+
 @dataclass(frozen=True)
 class CallbackView:
     """A callback as the lists show it."""
@@ -184,7 +192,7 @@ def list_callbacks(session: Session, now: datetime, campaign: str | None = None,
         q = q.where(Callback.owner == owner)
     if state is not None:
         if state not in CALLBACK_STATES:
-            raise CallbackError(f"no callback state {state!r}: use one of "
+            raise CallbackRequestError(f"no callback state {state!r}: use one of "
                                 f"{', '.join(CALLBACK_STATES)}")
         q = q.where(Callback.state == state)
     q = q.order_by(Callback.due_at, Callback.id).limit(limit)
@@ -248,13 +256,6 @@ def due_for(session: Session, campaign_id: int, agent: str, now: datetime) -> li
                 Lead.status.in_(("new", "retry")), Lead.next_attempt_at <= now)
          .order_by(Lead.next_attempt_at, Lead.id))
     return list(session.scalars(q))
-
-
-class CallbackRequestError(CallbackError):
-    """A callback asked for wrongly (no campaign call, unknown owner): 422 with what to send."""
-
-    exit_code = 2
-    status = 422
 
 
 def owner_code(session: Session, raw: str | None, me: str | None) -> str | None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from callcenter.cli.context import state
 from callcenter.errors import ConfigError
+from dialer.callbacks import ANYONE, list_callbacks
 from dialer.campaigns import (
     CampaignRepository,
     CampaignSettings,
@@ -193,6 +194,8 @@ def render_flow(f: LeadFlow) -> str:
             f"  do not call     {f.dnc}",
             f"  failed          {f.failed}",
             f"  zone unknown    {f.zone_unknown}",
+            f"  callbacks       {f.callbacks_scheduled} scheduled, "
+            f"{f.callbacks_for_owner} due for their agent",
             f"pace              {f.attempts_last_hour} attempts in the last hour",
             f"runs dry          {dry}",
         ]
@@ -237,3 +240,25 @@ def results_cmd(
             typer.echo(f"CSV: {csv_path} ({rows} answers)")
     if chart_path is not None:
         typer.echo(f"Chart: {chart(summaries, chart_path, f'Survey {name}')}")
+
+
+@app.command("callbacks")
+def callbacks_cmd(
+    ctx: typer.Context,
+    name: str,
+    agent: str | None = typer.Option(None, help=f"Only this agent's callbacks ({ANYONE}: "
+                                     "those for any agent)."),
+    state_: str = typer.Option("pending", "--state",
+                               help="pending, done, cancelled, missed, or all."),
+) -> None:
+    """Scheduled callbacks by due time: when, for whom, the lead, and what each waits for."""
+    with state(ctx).database().session() as s:
+        rows = list_callbacks(s, _now(), name, agent, None if state_ == "all" else state_)
+    if not rows:
+        typer.echo(f"campaign {name}: no {'' if state_ == 'all' else state_ + ' '}callbacks")
+    for cb in rows:
+        due = cb.due_at.strftime("%Y-%m-%d %H:%M UTC")
+        who = cb.owner or ANYONE
+        what = cb.waiting or cb.state
+        lead = f"{cb.number} {cb.first_name} {cb.last_name}".strip()
+        typer.echo(f"{cb.id:6}  {due}  {who:12} {what:18} {lead}  {cb.note}".rstrip())

@@ -132,26 +132,64 @@ async def queues(request: Request) -> list[dict[str, object]]:
 class DispositionBody(BaseModel):
     code: str = Field(..., max_length=32, description="A disposition code (see the seeded list).")
     notes: str = Field("", max_length=2000, description="The agent's notes, kept on the call.")
+    callback_at: str | None = Field(
+        None,
+        max_length=64,
+        description="With code callback on a campaign call: when to call the lead back, ISO "
+        "8601. With an offset (2026-06-16T15:30:00-04:00) that instant; without one "
+        "(2026-06-16T15:30) that wall-clock time in the lead's time zone. In the future, at "
+        "most 90 days ahead; outside the calling window it waits for the window to open.",
+    )
+    callback_owner: str | None = Field(
+        None,
+        max_length=64,
+        description="Who takes the callback: me (the call's agent), an agent's code, or none "
+        "(any agent of the campaign, the default).",
+    )
 
 
 @router.post("/calls/{call_id}/disposition", summary="Set the agent's disposition on a call")
 async def disposition(request: Request, call_id: str, body: DispositionBody) -> dict[str, object]:
     """Store the disposition on the call record; an unresolved one (``unresolved``,
-    ``complaint``, ``callback`` by default) becomes a back-office ticket, exactly once."""
+    ``complaint``, ``callback`` by default) becomes a back-office ticket, exactly once.
+    ``callback`` with ``callback_at`` books a scheduled callback (answered as ``callback``)."""
     from callcenter.calls.dispositions import UnknownDisposition, set_disposition
     from callcenter.calls.escalations import CallEscalations
     from callcenter.errors import NotFound
+    from dialer.callback_times import CallbackTimeError
+    from dialer.callbacks import CallbackError
 
     engine = _engine(request)
     try:
         done = await set_disposition(
-            engine.db, CallEscalations(engine.backoffice), call_id, body.code, body.notes
+            engine.db,
+            CallEscalations(engine.backoffice),
+            call_id,
+            body.code,
+            body.notes,
+            callback_at=body.callback_at,
+            callback_owner=body.callback_owner,
         )
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    except UnknownDisposition as exc:
+    except (UnknownDisposition, CallbackTimeError) as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"call_id": call_id, "code": done.code, "escalated": not done.resolved}
+    except CallbackError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    out: dict[str, object] = {
+        "call_id": call_id,
+        "code": done.code,
+        "escalated": not done.resolved,
+    }
+    if done.callback is not None:
+        when = done.callback.when
+        out["callback"] = {
+            **done.callback.callback.as_dict(),
+            "read_as": when.read_as,
+            "window_opens": when.window_opens.isoformat() if when.window_opens else None,
+            "note": when.note(),
+        }
+    return out
 
 
 class TransferBody(BaseModel):

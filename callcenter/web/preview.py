@@ -18,13 +18,14 @@ module checks the agent and turns its errors into 404 / 409 with what to do.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from callcenter import acd
 from callcenter.errors import NotFound
-from dialer.preview import PreviewDesk, PreviewError
+from dialer.preview import PreviewDesk, PreviewError, Reservation
 
 if TYPE_CHECKING:
     from callcenter.engine import Engine
@@ -74,10 +75,16 @@ def _http(exc: Exception) -> HTTPException:
 
 @router.post("/{name}/preview", summary="Reserve the next lead for an agent (screen pop)")
 async def next_lead(request: Request, name: str, agent: str = AGENT) -> dict[str, Any]:
+    return await _show(request, agent, lambda desk: desk.next_for(name, agent))
+
+
+async def _show(request: Request, agent: str,
+                reserve: Callable[[PreviewDesk], Awaitable[Reservation]]) -> dict[str, Any]:
+    """Reserve a lead for the agent (``reserve``) and answer its screen pop."""
     desk = _desk(request)
     _check_agent(request, agent)
     try:
-        reservation = await desk.next_for(name, agent)
+        reservation = await reserve(desk)
     except (PreviewError, NotFound) as exc:
         raise _http(exc) from None
     service = _engine(request).acd
@@ -85,6 +92,15 @@ async def next_lead(request: Request, name: str, agent: str = AGENT) -> dict[str
         # Not offered queue calls while reading the lead (a no-op when paused already).
         await service.handle(acd.AgentPaused(agent, "preview"))
     return {**reservation.as_dict(), "max_skips": desk.max_skips}
+
+
+@router.post("/{name}/callbacks/{callback_id}/preview",
+             summary="Take a due callback as a preview (its owner, or anyone for an anyone's)")
+async def callback_lead(request: Request, name: str, callback_id: int,
+                        agent: str = AGENT) -> dict[str, Any]:
+    """The callback's lead reserved for the agent, as a preview lead is (any running campaign
+    with agents); then dial or skip it with the preview calls above."""
+    return await _show(request, agent, lambda desk: desk.callback_for(name, callback_id, agent))
 
 
 @router.post("/{name}/preview/{lead_id}/dial", status_code=202,
