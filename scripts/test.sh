@@ -4,9 +4,10 @@
 # Extra arguments go to pytest (e.g. -k mqtt, -x).
 source "$(dirname "$0")/lib.sh"
 
-# espeak-ng: IVR prompts; graphviz: flow diagrams; sip-tester (SIPp) and baresip: SIP peers
+# espeak-ng: IVR prompts; graphviz: flow diagrams; sip-tester (SIPp) and baresip: SIP peers;
+# chromium: the agent desktop's browser tests (Playwright drives Debian's Chromium)
 apt_install python3 python3-venv ca-certificates postgresql mosquitto espeak-ng graphviz \
-  sip-tester baresip kamailio
+  sip-tester baresip kamailio chromium
 
 sync_python --dev
 ensure_pjsua2

@@ -8,7 +8,16 @@ from fastapi import FastAPI
 
 import callcenter
 from callcenter.backoffice import chat_router
-from callcenter.web import callbacks, campaigns, dnc, health, operations, preview, tickets
+from callcenter.web import (
+    callbacks,
+    campaigns,
+    desktop,
+    dnc,
+    health,
+    operations,
+    preview,
+    tickets,
+)
 
 if TYPE_CHECKING:
     from callcenter.engine import Engine
@@ -29,6 +38,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(preview.router)
     app.include_router(callbacks.router)
+    app.include_router(desktop.router)
     app.include_router(dnc.router)
     app.include_router(chat_router)
     if engine.twilio is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from callcenter import acd
 from callcenter.calls.transfer_targets import InvalidTransferTarget
@@ -146,6 +147,19 @@ class DispositionBody(BaseModel):
         description="Who takes the callback: me (the call's agent), an agent's code, or none "
         "(any agent of the campaign, the default).",
     )
+
+
+@router.get("/dispositions", summary="The active disposition codes (what a desktop offers)")
+async def dispositions(request: Request) -> list[dict[str, object]]:
+    from sqlalchemy import select
+
+    from callcenter.store.models import Disposition
+
+    def read(s: Session) -> list[dict[str, object]]:
+        rows = s.scalars(select(Disposition).where(Disposition.active).order_by(Disposition.id))
+        return [{"code": d.code, "label": d.label, "resolved": d.resolved} for d in rows]
+
+    return await _engine(request).db.run(read)
 
 
 @router.post("/calls/{call_id}/disposition", summary="Set the agent's disposition on a call")

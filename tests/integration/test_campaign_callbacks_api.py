@@ -18,14 +18,12 @@ from typer.testing import CliRunner
 
 from callcenter import acd
 from callcenter.cli.campaign import app as campaign_cli
-from callcenter.store import AgentRepository, Database
+from callcenter.store import Database
 from callcenter.web import callbacks as callbacks_api
 from callcenter.web import operations
 from callcenter.web import preview as preview_api
 from dialer import attempts, preview
-from dialer.ports import AgentLoad, FixedAgents, Result
-from dialer.runner import CampaignRunner
-from dialer.store import Callback, Lead, LeadAttempt
+from dialer.store import Callback, Lead
 from tests.integration import test_campaigns_support as support
 
 NY = ZoneInfo("America/New_York")
@@ -57,18 +55,7 @@ async def _api(db: Database, logged_in: set[str]) -> AsyncIterator[httpx.AsyncCl
 
 
 async def _campaign(db_url: str) -> tuple[Database, dict[str, str]]:
-    """A running campaign whose leads were called and answered: call ids by number."""
-    db = support.campaign_db(db_url, NUMBERS)
-    with db.session() as s:
-        AgentRepository(s).add("ann", "Ann")
-    support.start(db)
-    port = support.FakeOutbound(db, {n: [support.Script(Result.HUMAN)] for n in NUMBERS})
-    runner = CampaignRunner(db, "spring", port, FixedAgents({"sales": AgentLoad(available=3)}),
-                            clock=support.Clock(), tick_s=0.0)  # June, a weekday at 11:00
-    await runner.step()
-    await runner.wait_idle()
-    with db.session() as s:
-        return db, {a.number: str(a.call_id) for a in s.scalars(select(LeadAttempt))}
+    return await support.answered_campaign(db_url, NUMBERS)
 
 
 def _in_ny(days: int) -> str:

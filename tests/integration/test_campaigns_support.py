@@ -11,23 +11,27 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import select
 
 from callcenter.bus import InProcessBus
 from callcenter.calls import CallLog, CdrWriter, Directory
-from callcenter.store import Database, open_database, upgrade
+from callcenter.store import AgentRepository, Database, open_database, upgrade
 from dialer.campaigns import CampaignRepository, CampaignSettings
 from dialer.leads import Lead, LeadImport
 from dialer.ports import (
+    AgentLoad,
     Answered,
     AnswerGiven,
     CallOutcome,
     DialRequest,
+    FixedAgents,
     OptedOut,
     ProgressSink,
     Result,
     Ringing,
 )
-from dialer.store import DncEntry
+from dialer.runner import CampaignRunner
+from dialer.store import DncEntry, LeadAttempt
 
 # Wednesday 2026-06-10 15:00 UTC: 11:00 in New York, 05:00 in Honolulu.
 T0 = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
@@ -173,3 +177,19 @@ async def api_client(db: Database, *routers: APIRouter) -> AsyncIterator[httpx.A
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
         yield client
+
+
+async def answered_campaign(url: str, numbers: list[str]) -> tuple[Database, dict[str, str]]:
+    """A running campaign whose leads were called (at T0) and answered, with agent ann:
+    the call ids by number."""
+    db = campaign_db(url, numbers)
+    with db.session() as s:
+        AgentRepository(s).add("ann", "Ann")
+    start(db)
+    port = FakeOutbound(db, {n: [Script(Result.HUMAN)] for n in numbers})
+    runner = CampaignRunner(db, "spring", port, FixedAgents({"sales": AgentLoad(available=3)}),
+                            clock=Clock(), tick_s=0.0)
+    await runner.step()
+    await runner.wait_idle()
+    with db.session() as s:
+        return db, {a.number: str(a.call_id) for a in s.scalars(select(LeadAttempt))}
