@@ -11,6 +11,8 @@ as ``now``):
   abandon-rate ceiling), plus the 15 s ring and 2 s connect rules;
 - :mod:`dialer.leads`: CSV lead lists to E.164 leads, bad rows reported by line;
 - :mod:`dialer.retry`: retry rules by outcome and disposition;
+- :mod:`dialer.callback_times`: a scheduled callback's time read and checked (pure);
+  :mod:`dialer.callbacks`: scheduled callbacks in the store (anyone's or one agent's);
 - :mod:`dialer.amd`: answering-machine detection on audio frames (after Asterisk app_amd,
   with a threshold that adapts to the line's noise and level);
 - :mod:`dialer.amd_wav`: AMD on WAV recordings (PCM, float, G.711), scored when labelled;
