@@ -11,7 +11,12 @@ agents, answer rate 5-60 %, machines 0-40 %, ring mean 4-20 s and cv 0.3-1, talk
 with cv 0.5-1.5, wrap-up 0-60 s, patience 5-40 s) and checks that ours stays at or under
 3 % abandon there too: the pacer must not be tuned to the first grid only.
 
-    .venv/bin/python bench/dialer_bench.py [--quick | --stress] [--workers 2] [--plot PNG]
+``--blind`` feeds ours snapshots without the means and ring times (``mean_talk_s``,
+``mean_wrap_s`` ``None``, ``ring_to_answer_s`` empty), as a dialer that keeps them to itself
+would: it must learn them from what it sees across snapshots.
+
+    .venv/bin/python bench/dialer_bench.py [--quick | --stress] [--blind] [--workers 2]
+        [--plot PNG]
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dialer.pacing import AdaptivePacer, PredictivePacer, ProgressivePacer  # noqa: E402
+from dialer.pacing import (  # noqa: E402
+    AdaptivePacer,
+    DialerSnapshot,
+    PredictivePacer,
+    ProgressivePacer,
+)
 from dialer.sim import ClairvoyantPacer, SimConfig, SimResult, simulate  # noqa: E402
 
 PACERS = {
@@ -38,6 +49,17 @@ PACERS = {
     "bound": ClairvoyantPacer,
 }
 TARGET = 0.03
+
+
+class BlindPredictive:
+    """Ours, fed no mean talk or wrap-up time and no ring times (``--blind``)."""
+
+    def __init__(self) -> None:
+        self.pacer = PredictivePacer()
+
+    def calls_to_place(self, snapshot: DialerSnapshot) -> int:
+        return self.pacer.calls_to_place(replace(
+            snapshot, mean_talk_s=None, mean_wrap_s=None, ring_to_answer_s=()))
 
 
 def scenarios(quick: bool) -> list[SimConfig]:
@@ -79,8 +101,9 @@ def stress_scenarios(count: int = 48, seed: int = 2026) -> list[SimConfig]:
     return out
 
 
-def run_one(cfg: SimConfig) -> tuple[SimConfig, dict[str, SimResult]]:
-    return cfg, {name: simulate(cfg, pacer()) for name, pacer in PACERS.items()}
+def run_one(cfg: SimConfig, blind: bool = False) -> tuple[SimConfig, dict[str, SimResult]]:
+    pacers = {**PACERS, "ours": BlindPredictive} if blind else PACERS
+    return cfg, {name: simulate(cfg, pacer()) for name, pacer in pacers.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,17 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smaller grid (12 scenarios)")
     ap.add_argument("--stress", action="store_true",
                     help="the robustness grid (48 random campaigns) instead of the main grid")
+    ap.add_argument("--blind", action="store_true",
+                    help="feed ours no means and no ring times (it learns them itself)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--plot", default=None,
                     help="PNG to write (default docs/img/dialer_bench.png, _stress for --stress)")
     args = ap.parse_args(argv)
     grid = stress_scenarios() if args.stress else scenarios(args.quick)
-    default_plot = "dialer_bench_stress.png" if args.stress else "dialer_bench.png"
+    default_plot = ("dialer_bench_stress.png" if args.stress else "dialer_bench.png").replace(
+        ".png", "_blind.png" if args.blind else ".png")
     plot_path = Path(args.plot or ROOT / "docs" / "img" / default_plot)
     started = time.monotonic()
     results: list[tuple[SimConfig, dict[str, SimResult]]] = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(run_one, cfg) for cfg in grid]
+        futures = [pool.submit(run_one, cfg, args.blind) for cfg in grid]
         for done, fut in enumerate(as_completed(futures), 1):
             results.append(fut.result())
             print(f"\r{done}/{len(grid)} scenarios, {time.monotonic() - started:.0f} s",

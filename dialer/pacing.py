@@ -34,6 +34,9 @@ MAX_CALLS_PER_DECISION = 10_000
 _MAX_COUNT = 1_000_000
 _MAX_SECONDS = 1e7
 _MAX_CLOCK = 1e12
+#: Talks seen ending before a pacer given no wrap-up mean judges wrap-ups by them (none seen
+#: after that many: no wrap-up).
+_TALKS_TO_JUDGE_WRAP = 20
 _MAX_ELAPSED_ITEMS = 100_000
 
 FloatArray = NDArray[np.float64]
@@ -330,6 +333,8 @@ def _ends_within(elapsed: FloatArray, within: FloatArray, mean: float, cv: float
     within = np.maximum(within, 0.0)
     if elapsed.size == 0:
         return np.zeros((0, within.size))
+    if not mean > 0.0:  # a state that takes no time (no wrap-up) is over at once
+        return np.ones((elapsed.size, within.size))
     f_now = _lognormal_cdf(elapsed, mean, cv)[:, None]
     f_then = _lognormal_cdf(elapsed[:, None] + within[None, :], mean, cv)
     survival = 1.0 - f_now
@@ -579,6 +584,11 @@ class PredictivePacer:
                                    v.human - v.abandoned - v.busy.size)
 
     def _wrap_mean(self, v: _View) -> float:
+        if v.mean_wrap is None and self._talk.ended >= _TALKS_TO_JUDGE_WRAP:
+            # Every talk that ended began a wrap-up, maybe one too short to see (or none):
+            # the wrap-up time seen over the wrap-ups that began and are over.
+            over = max(self._talk.ended - v.wrap.size, 1)
+            return (self._wrap.total + float(v.wrap.sum())) / over
         return self._duration_mean(v.mean_wrap, self.prior_wrap_s, self._wrap, v.wrap,
                                    v.human - v.abandoned - v.busy.size - v.wrap.size)
 

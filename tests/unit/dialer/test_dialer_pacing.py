@@ -14,6 +14,7 @@ from dialer.pacing import (
     DialerSnapshot,
     PredictivePacer,
     ProgressivePacer,
+    _View,
 )
 from dialer.sim import SimConfig, simulate
 
@@ -269,3 +270,22 @@ def test_watched_ring_times_take_the_youngest_calls_gone_as_the_answered_ones() 
     # Gone without the counters rising: given up, not answered.
     pacer.calls_to_place(snap(now=2.0, calls_ringing_elapsed=(), answered_human=1))
     assert pacer._rings.sample().tolist() == [10.5]
+
+
+def test_a_campaign_without_wrap_up_is_seen_to_have_none() -> None:
+    # No agent is ever in wrap-up: after enough talks have ended, the pacer must stop
+    # expecting the 10 s prior's wrap-up after each (it held a 200-agent campaign 9 points
+    # under the adaptive baseline).
+    cfg = SimConfig(agents=40, duration_s=900.0, answer_rate=0.2, talk_mean_s=50.0,
+                    wrap_mean_s=0.0, seed=5)
+    pacer = PredictivePacer()
+    simulate(cfg, _HidingMeans(pacer))
+    assert pacer._talk.ended > 100
+    assert pacer._wrap_mean(_View.of(snap(now=900.0))) == 0.0
+
+
+def test_an_agent_in_a_wrap_up_said_to_take_no_time_is_as_good_as_free() -> None:
+    # Found by the property test above: a mean wrap-up of 0 s with an agent in wrap-up raised.
+    zero = snap(agents_wrapup_elapsed=(0.0,), mean_wrap_s=0.0, mean_talk_s=60.0, dialed=500,
+                answered_human=100, ring_to_answer_s=(8.0,) * 40)
+    assert PredictivePacer().calls_to_place(zero) >= 1
