@@ -13,10 +13,11 @@ with cv 0.5-1.5, wrap-up 0-60 s, patience 5-40 s) and checks that ours stays at 
 
 ``--blind`` feeds ours snapshots without the means and ring times (``mean_talk_s``,
 ``mean_wrap_s`` ``None``, ``ring_to_answer_s`` empty), as a dialer that keeps them to itself
-would: it must learn them from what it sees across snapshots.
+would: it must learn them from what it sees across snapshots. ``--tick S`` has every pacer
+decide every ``S`` seconds instead of every second.
 
-    .venv/bin/python bench/dialer_bench.py [--quick | --stress] [--blind] [--workers 2]
-        [--plot PNG]
+    .venv/bin/python bench/dialer_bench.py [--quick | --stress] [--blind] [--tick S]
+        [--workers 2] [--plot PNG]
 """
 
 from __future__ import annotations
@@ -113,11 +114,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="the robustness grid (48 random campaigns) instead of the main grid")
     ap.add_argument("--blind", action="store_true",
                     help="feed ours no means and no ring times (it learns them itself)")
+    ap.add_argument("--tick", type=float, default=None,
+                    help="seconds between the pacers' decisions (default 1; the robustness of "
+                         "a dialer that asks more or less often)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--plot", default=None,
                     help="PNG to write (default docs/img/dialer_bench.png, _stress for --stress)")
     args = ap.parse_args(argv)
     grid = stress_scenarios() if args.stress else scenarios(args.quick)
+    if args.tick is not None:
+        grid = [replace(cfg, tick_s=max(args.tick, 0.01)) for cfg in grid]
     default_plot = ("dialer_bench_stress.png" if args.stress else "dialer_bench.png").replace(
         ".png", "_blind.png" if args.blind else ".png")
     plot_path = Path(args.plot or ROOT / "docs" / "img" / default_plot)
