@@ -180,7 +180,8 @@ class _DurationWatch:
     older; an age that has no such successor belongs to a call (or wrap-up) that ended in
     between, after about its last age plus ``dt / 2``. Ages are matched, not counted from
     the campaign's counters, so the estimate holds whatever an outsider counts as answered.
-    Calls that start and end between two snapshots are missed, which errs long (careful).
+    Calls that start and end between two snapshots are missed, which errs long (careful). A
+    clock that stands still or goes back teaches nothing.
     """
 
     def __init__(self) -> None:
@@ -190,7 +191,7 @@ class _DurationWatch:
         self.total = 0.0
 
     def update(self, now: float | None, ages: FloatArray) -> None:
-        if now is not None and self._now is not None and now >= self._now:
+        if now is not None and self._now is not None and now > self._now:
             dt = now - self._now
             gone = _unmatched(self._ages + dt, np.sort(ages), tol=0.05 + 0.01 * dt)
             self.ended += gone.size
@@ -216,7 +217,7 @@ class _RingWatch:
         self._seen: deque[float] = deque(maxlen=1000)
 
     def update(self, now: float | None, ages: FloatArray, answered: int) -> None:
-        if now is not None and self._now is not None and now >= self._now:
+        if now is not None and self._now is not None and now > self._now:
             dt = now - self._now
             gone = _unmatched(self._ages + dt, np.sort(ages), tol=0.05 + 0.01 * dt)
             k = min(max(answered - self._answered, 0), gone.size)

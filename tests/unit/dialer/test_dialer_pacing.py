@@ -246,7 +246,8 @@ def test_watched_durations_match_ages_not_counters() -> None:
     pacer.calls_to_place(snap(now=10.0, agents_busy_elapsed=(15.0, 25.0, 3.0), answered_human=7))
     assert pacer._talk.ended == 1
     assert pacer._talk.mean() == 30.0  # last seen at 25 s, ended half an interval later
-    # A clock that goes back, or none, learns nothing from that step.
+    # A clock that stands still, goes back, or is none, learns nothing from that step.
+    pacer.calls_to_place(snap(now=10.0, agents_busy_elapsed=(40.0,)))
     pacer.calls_to_place(snap(now=5.0, agents_busy_elapsed=()))
     pacer.calls_to_place(snap(now=math.nan, agents_busy_elapsed=()))
     assert pacer._talk.ended == 1
