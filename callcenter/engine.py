@@ -170,6 +170,8 @@ class Engine:
         log.info("HTTP listening on http://%s:%d", s.host, self.http_port)
 
     async def stop(self) -> None:
+        if self.acd is not None:
+            self.acd.close_watchers()  # open console streams end, or uvicorn waits for them
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task

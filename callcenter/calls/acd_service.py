@@ -7,6 +7,10 @@ runs the router, and hands each action to whoever must act on it:
   registered for that task, which is the call (or chat) that created it;
 - agent state changes and statistics are recorded and published on the bus.
 
+It remembers when each agent entered its current state (``state_since``, on its own clock)
+and counts the events it has handled (``revision``), so a live view (the supervisors'
+console) can wait for the next change with :meth:`next_change` instead of polling.
+
 It also sends the router a ``Tick`` when its next deadline falls due, so wrap-ups end and
 offers time out with nobody calling.
 """
@@ -14,6 +18,7 @@ offers time out with nobody calling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -62,6 +67,14 @@ class AcdService:
         self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[None]] = set()
+        #: When (on ``clock``) each agent entered its current state; absent: not since start.
+        self.state_since: dict[str, float] = {}
+        #: How many events the router has handled: a watcher compares it to what it last saw.
+        self.revision = 0
+        #: Set by :meth:`close_watchers`: watchers end (an open stream must not hold up
+        #: the HTTP server's shutdown).
+        self.watchers_closed = False
+        self._changed = asyncio.Event()
 
     def register(self, task_id: str, owner: TaskOwner) -> None:
         self._owners[task_id] = owner
@@ -72,10 +85,33 @@ class AcdService:
     async def handle(self, event: acd.Event) -> list[acd.Action]:
         """Apply ``event`` now and carry out the actions; returns them (for tests and logs)."""
         async with self._lock:  # the router is not re-entrant; events keep their order
-            actions = self.router.handle(event, self.clock())
+            now = self.clock()
+            actions = self.router.handle(event, now)
+        for action in actions:
+            if isinstance(action, acd.AgentStateChanged):
+                self.state_since[action.agent_id] = now
         await self._dispatch(actions)
         self._arm_timer()
+        self._announce_change()
         return actions
+
+    def _announce_change(self) -> None:
+        self.revision += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def next_change(self, seen: int, timeout_s: float) -> int:
+        """Wait until the router has handled an event after revision ``seen``, at most
+        ``timeout_s``, or until :meth:`close_watchers`; return the revision now."""
+        if self.revision == seen and not self.watchers_closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout_s)
+        return self.revision
+
+    def close_watchers(self) -> None:
+        """Wake every :meth:`next_change` for good: the engine is stopping."""
+        self.watchers_closed = True
+        self._changed.set()
 
     async def _dispatch(self, actions: list[acd.Action]) -> None:
         for action in actions:
@@ -138,6 +174,7 @@ class AcdService:
         await self.handle(acd.Tick())
 
     async def stop(self) -> None:
+        self.close_watchers()
         if self._timer is not None:
             self._timer.cancel()
         for task in list(self._pending):

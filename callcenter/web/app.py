@@ -11,6 +11,7 @@ from callcenter.backoffice import chat_router
 from callcenter.web import (
     callbacks,
     campaigns,
+    console,
     desktop,
     dnc,
     health,
@@ -39,6 +40,7 @@ def create_app(engine: Engine) -> FastAPI:
     app.include_router(preview.router)
     app.include_router(callbacks.router)
     app.include_router(desktop.router)
+    app.include_router(console.router)
     app.include_router(dnc.router)
     app.include_router(chat_router)
     if engine.twilio is not None:

@@ -1,0 +1,112 @@
+"""The supervisors' live console: queue and agent figures pushed to the browser.
+
+``GET /console`` serves the page (``static/console.html``, plain HTML and JavaScript, no build
+step). ``GET /api/console/stream`` is a Server-Sent Events stream of snapshots read from the
+live ACD in memory (never from the database): one at once, then one after each change the
+ACD handles (an agent logs in, pauses, takes a call; a caller arrives or hangs up), at most
+one a second, and a keep-alive comment when nothing changed for a while. Times in state and
+the longest wait are sent as seconds at the snapshot's instant; the page counts them up
+between snapshots. ``GET /api/console`` returns the same snapshot once, for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from callcenter.acd import AgentState
+from callcenter.web.operations import _acd, _engine
+
+if TYPE_CHECKING:
+    from callcenter.calls import AcdService
+    from callcenter.calls.directory import Directory
+
+router = APIRouter(tags=["supervisor console"])
+PAGE = Path(__file__).with_name("static") / "console.html"
+MIN_INTERVAL_S = 1.0  # at most one snapshot a second, however busy the ACD is
+KEEPALIVE_S = 15.0  # a comment line so proxies and the browser keep the connection
+RETRY_MS = 2000  # how soon the browser reconnects after losing the stream
+_COUNTED = [s.value for s in AgentState if s is not AgentState.LOGGED_OUT]
+
+
+def snapshot(service: AcdService, directory: Directory) -> dict[str, Any]:
+    """Every queue and agent as the ACD sees them now (JSON-ready)."""
+    router, now = service.router, service.clock()
+    agents = []
+    counts: dict[str, dict[str, int]] = {q: dict.fromkeys(_COUNTED, 0) for q in directory.queues}
+    for code, entry in sorted(directory.agents.items()):
+        state = router.agent_state(code)
+        since = service.state_since.get(code)
+        queues = sorted(entry.profile.queues)
+        agents.append({
+            "code": code,
+            "name": entry.name,
+            "state": state,
+            "in_state_s": round(now - since, 1) if since is not None else None,
+            "queues": queues,
+        })
+        for q in queues:
+            if state in counts.get(q, {}):
+                counts[q][state] += 1
+    queues_out = []
+    for name in sorted(directory.queues):
+        s = router.queue_stats(name, now)
+        queues_out.append({
+            "queue": name,
+            "waiting": s.waiting,
+            "longest_wait_s": round(s.longest_wait_s, 1),
+            "agents": counts[name],
+            "offered": s.offered,
+            "answered": s.answered,
+            "abandoned": s.abandoned,
+            "service_level_pct": round(s.service_level_pct, 1),
+            "abandon_pct": round(s.abandon_pct, 1),
+            "asa_s": round(s.asa_s, 1),
+        })
+    return {"at": time.time(), "revision": service.revision, "queues": queues_out,
+            "agents": agents}
+
+
+@router.get("/console", response_class=HTMLResponse, summary="The supervisors' live console")
+async def console_page() -> HTMLResponse:
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+@router.get("/api/console", summary="The console's snapshot of queues and agents, once")
+async def console_snapshot(request: Request) -> dict[str, Any]:
+    return snapshot(_acd(request), _engine(request).directory)
+
+
+@router.get("/api/console/stream", summary="The console's snapshots as Server-Sent Events")
+async def console_stream(request: Request) -> StreamingResponse:
+    service, directory = _acd(request), _engine(request).directory
+    return StreamingResponse(
+        _events(service, directory),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(service: AcdService, directory: Directory) -> AsyncIterator[str]:
+    # When the client goes, Starlette cancels this generator (it listens for the disconnect
+    # while streaming); when the engine stops, close_watchers ends it.
+    loop = asyncio.get_running_loop()
+    yield f"retry: {RETRY_MS}\n\n"
+    seen, sent_at = -1, float("-inf")
+    while not service.watchers_closed:
+        if service.revision != seen:
+            if (pause := sent_at + MIN_INTERVAL_S - loop.time()) > 0:
+                await asyncio.sleep(pause)  # changes meanwhile go into this one snapshot
+            seen = service.revision
+            data = json.dumps(snapshot(service, directory), separators=(",", ":"))
+            yield f"event: snapshot\ndata: {data}\n\n"
+            sent_at = loop.time()
+        if await service.next_change(seen, KEEPALIVE_S) == seen and not service.watchers_closed:
+            yield ": keep-alive\n\n"
