@@ -1,8 +1,8 @@
 """The supervisors' console: the snapshot follows the live ACD (agents logging in, pausing,
 taking an offer; a caller waiting), the stream pushes a new snapshot after a change (at most
-one a second), keeps the line alive, and ends when the client goes or the engine stops; in
-headless Chromium the page shows an agent's state and follows a change made on the server
-without a reload."""
+one a second), keeps the line alive, and ends when the client goes or the engine stops (a
+real engine stops with a console open); in headless Chromium the page shows an agent's state
+and follows a change made on the server without a reload."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from callcenter import acd
 from callcenter.bus import InProcessBus
 from callcenter.calls import AcdService
 from callcenter.calls.directory import AgentEntry, Directory, QueueEntry
+from callcenter.engine import Engine
 from callcenter.web import console, operations
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -222,6 +223,25 @@ def test_a_client_that_goes_away_does_not_hold_the_server(served: Served) -> Non
     served.server.should_exit = True
     served.thread.join(10)
     assert not served.thread.is_alive()
+
+
+async def test_the_engine_serves_the_console_and_stops_with_a_stream_open(
+        engine: Engine) -> None:
+    engine.settings.sip.enabled = False
+    await engine.start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}",
+                                 timeout=10) as http:
+        page = await http.get("/console")
+        assert page.status_code == 200 and "EventSource" in page.text
+        async with http.stream("GET", "/api/console/stream") as stream:
+            lines = stream.aiter_lines()
+            async for line in lines:
+                if line.startswith("data: "):
+                    assert json.loads(line.removeprefix("data: "))["revision"] >= 0
+                    break
+            # uvicorn waits for responses in progress: the open stream must end by itself.
+            await asyncio.wait_for(engine.stop(), 15)
+            assert [line async for line in lines if line.startswith("data: ")] == []
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
