@@ -1,5 +1,6 @@
 """The ACD on the event loop: owners get their task's actions, agent states reach the bus,
-and the router's timers fire with nobody calling."""
+and the router's timers fire with nobody calling; a watcher (the console) waits for the
+next event."""
 
 from __future__ import annotations
 
@@ -71,3 +72,29 @@ async def test_an_action_for_a_task_nobody_owns_is_logged_not_raised(caplog) -> 
     await svc.handle(acd.TaskArrived("orphan", "support"))
     assert any("no owner" in r.getMessage() for r in caplog.records)
     await svc.stop()
+
+
+async def test_a_watcher_wakes_on_the_next_event_and_learns_when_states_began() -> None:
+    svc, _ = service()
+    seen = svc.revision
+    assert await svc.next_change(seen, 0.01) == seen  # nothing happened: the time-out
+    waiting = asyncio.create_task(svc.next_change(seen, 5.0))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    await svc.handle(acd.AgentLoggedIn("1001"))
+    assert await asyncio.wait_for(waiting, 1.0) == seen + 1
+    assert svc.state_since["1001"] <= svc.clock()
+    await svc.handle(acd.Tick())  # no state change: the time in state goes on
+    since = svc.state_since["1001"]
+    await svc.handle(acd.Tick())
+    assert svc.state_since["1001"] == since
+
+
+async def test_closing_the_watchers_wakes_them_for_good() -> None:
+    svc, _ = service()
+    waiting = asyncio.create_task(svc.next_change(svc.revision, 5.0))
+    await asyncio.sleep(0)
+    svc.close_watchers()
+    assert await asyncio.wait_for(waiting, 1.0) == 0
+    assert await asyncio.wait_for(svc.next_change(0, 5.0), 1.0) == 0  # returns at once
+    assert svc.watchers_closed
