@@ -19,7 +19,7 @@ Each function takes a session the caller owns (one transaction); time comes in a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, select, update
@@ -157,6 +157,24 @@ def cancel_from(session: Session, attempt_id: int, now: datetime) -> None:
                                            Callback.state == "pending")
                     .values(state="cancelled", updated_at=now)
                     .execution_options(synchronize_session=False))
+
+
+def release_to_anyone(session: Session, campaign: Campaign, now: datetime) -> list[int]:
+    """Owner-only callbacks left untaken ``campaign.callback_owner_wait_min`` minutes past
+    their time become anyone's (VICIdial's "callback useronly move minutes"): the dialer
+    calls them like any due lead. The note keeps whose they were. Returns their ids."""
+    wait = campaign.callback_owner_wait_min
+    if not wait:
+        return []
+    overdue = session.scalars(select(Callback).where(
+        Callback.campaign_id == campaign.id, Callback.state == "pending",
+        Callback.owner.is_not(None), Callback.due_at <= now - timedelta(minutes=wait),
+    ).with_for_update()).all()
+    for cb in overdue:
+        moved = f"({cb.owner}'s only until {wait} min past its time)"
+        cb.note = f"{cb.note} {moved}"[-500:] if cb.note else moved
+        cb.owner, cb.updated_at = None, now
+    return [cb.id for cb in overdue]
 
 
 def _view(cb: Callback, lead: Lead, campaign: str, now: datetime) -> CallbackView:

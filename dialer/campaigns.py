@@ -94,6 +94,11 @@ class CampaignSettings(BaseModel):
     queue: str | None = None
     amd: bool = Field(False, description="Screen answered calls for answering machines: a "
                       "machine is hung up on and retried by the machine rule.")
+    callback_owner_wait_min: int | None = Field(
+        None, ge=1, le=90 * 24 * 60,
+        description="Minutes past its time an agent-only callback waits for its agent; then "
+        "any agent of the campaign may take it (the dialer calls it). None: it waits for its "
+        "agent until a supervisor reassigns it.")
 
     @field_validator("weekdays")
     @classmethod

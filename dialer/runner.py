@@ -41,7 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.store import Database
-from dialer import attempts, compliance, preview
+from dialer import attempts, callbacks, compliance, preview
 from dialer.campaigns import PENDING, CampaignRepository
 from dialer.pacing import DialerSnapshot, Pacer, PredictivePacer, ProgressivePacer
 from dialer.ports import (
@@ -175,6 +175,7 @@ class CampaignRunner:
         # Preview reservations: a preview campaign's leads, or any campaign's callbacks that
         # their owners took as previews (dialer.preview.reserve_callback).
         await self.release_expired(view.campaign.id)
+        await self.release_owner_callbacks(view.campaign)
         if view.campaign.dial_mode == "preview":
             return 0
         wanted = self.calls_wanted(view)
@@ -211,6 +212,18 @@ class CampaignRunner:
             log.info("campaign %s: %d preview reservation(s) expired, lead(s) put back",
                      self.campaign, n)
         return n
+
+    async def release_owner_callbacks(self, campaign: Campaign) -> list[int]:
+        """Owner-only callbacks their agents left too long become anyone's."""
+        if not campaign.callback_owner_wait_min:
+            return []
+        now = self._now()
+        ids = await self.db.run(lambda s: callbacks.release_to_anyone(s, campaign, now))
+        if ids:
+            log.info("campaign %s: callback(s) %s not taken by their agents within %d min "
+                     "of their time, now anyone's", self.campaign, ids,
+                     campaign.callback_owner_wait_min)
+        return ids
 
     def place(self, claimed: attempts.Claimed) -> None:
         """Place a call whose attempt is recorded (a preview agent's choice): the runner

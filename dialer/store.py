@@ -79,6 +79,9 @@ class Campaign(Base):
     queue: Mapped[str | None] = mapped_column(String(64))  # agents' queue (telemarketing)
     # Screen answered calls for answering machines (0005; SIP: dialer.amd, Twilio: its AMD).
     amd: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Minutes past its time an owner-only callback waits for its agent before any agent of
+    # the campaign may take it (0008; NULL: it waits for its owner, VICIdial's default).
+    callback_owner_wait_min: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

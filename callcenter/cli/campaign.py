@@ -71,6 +71,11 @@ def create_cmd(
         False, "--amd/--no-amd",
         help="Answering-machine detection on answered calls (machines are hung up on).",
     ),
+    callback_owner_wait: int | None = typer.Option(
+        None, metavar="MINUTES",
+        help="Minutes past its time an agent-only callback waits for its agent; then any "
+        "agent may take it (default: it waits until a supervisor reassigns it).",
+    ),
     retry: str | None = typer.Option(
         None,
         help='Retry rules as JSON, e.g. \'{"outcome": {"busy": {"delay_s": 600, '
@@ -98,6 +103,7 @@ def create_cmd(
             region=region,
             ring_timeout_s=ring_timeout,
             amd=amd,
+            callback_owner_wait_min=callback_owner_wait,
             retry=json.loads(retry) if retry else {},
         )
     except ValidationError as exc:

@@ -180,6 +180,24 @@ async def test_an_owner_only_callback_waits_for_its_agent(db_url: str) -> None:
     db.dispose()
 
 
+async def test_an_owner_only_callback_left_too_long_becomes_anyones(db_url: str) -> None:
+    clock = Clock()
+    db, port, calls = await _answered(db_url, NYC[:1], clock, dial_mode="predictive",
+                                      callback_owner_wait_min=30)
+    await _book(db, calls[NYC[0]], TOMORROW_10, clock, owner="ann")
+    runner = _runner(db, port, clock)
+    clock.now = DUE + timedelta(minutes=29)
+    assert await _tick(runner) == 0  # still ann's for a minute
+    assert _callbacks(db)[0].owner == "ann"
+    clock.now = DUE + timedelta(minutes=30)
+    assert await _tick(runner) == 1  # anyone's now: the dialer calls it, once
+    (cb,) = _callbacks(db)
+    assert (cb.owner, cb.state) == (None, "done")
+    assert "ann's only until 30 min past its time" in cb.note and "call after lunch" in cb.note
+    assert await _tick(runner) == 0
+    db.dispose()
+
+
 async def test_in_a_preview_campaign_the_owner_gets_the_callback_first(db_url: str) -> None:
     clock = Clock()
     db, port, calls = await _answered(db_url, NYC[:1], clock)

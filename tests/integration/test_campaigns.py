@@ -241,7 +241,12 @@ def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "progressive",
         "--window",
         "10:00-19:00",
+        "--callback-owner-wait",
+        "45",
     )
+    with open_database(sqlite_url).session() as s:
+        made = s.scalar(select(Campaign).where(Campaign.name == "spring"))
+        assert made is not None and made.callback_owner_wait_min == 45
     bad = cli.invoke(campaign_cli, ["create", "x", "--caller-id", "1", "--kind", "survey"])
     assert isinstance(bad.exception, ConfigError) and bad.exception.exit_code == 2
     assert str(bad.exception) == (
