@@ -44,7 +44,11 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class DialerSnapshot:
-    """What the dialer sees of one campaign at ``now`` (seconds, any origin)."""
+    """What the dialer sees of one campaign at ``now`` (seconds, any origin).
+
+    ``answered_human`` counts every call answered by a person (as the dialer judged it), the
+    abandoned ones included: the abandon rate is ``abandoned / answered_human``.
+    """
 
     now: float
     agents_available: int

@@ -91,6 +91,24 @@ class _View:
     pending: int
 
 
+@dataclass(frozen=True)
+class CampaignLive:
+    """A running campaign as its runner last saw it (for the supervisors' console)."""
+
+    campaign: str
+    state: str
+    dial_mode: str
+    dialed: int
+    answered_human: int
+    answered_machine: int
+    abandoned: int
+    abandon_pct: float | None  # abandoned / live answered, over the campaign
+    abandon_target_pct: float
+    lines_in_flight: int
+    max_lines: int
+    leads_pending: int  # still to call (waiting, retrying, dialing)
+
+
 @dataclass
 class CampaignRunner:
     db: Database
@@ -107,6 +125,7 @@ class CampaignRunner:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _rings: deque[float] = field(default_factory=lambda: deque(maxlen=200), init=False)
     _pacer_ready: bool = field(default=False, init=False)
+    live: CampaignLive | None = field(default=None, init=False)  # as of the last step
 
     def _now(self) -> datetime:
         return self.clock().astimezone(UTC)  # stored and compared in UTC (SQLite has no zones)
@@ -138,6 +157,17 @@ class CampaignRunner:
 
         return await self.db.run(work)
 
+    def _live(self, view: _View) -> CampaignLive:
+        c, st = view.campaign, view.stats
+        return CampaignLive(
+            campaign=c.name, state=c.state, dial_mode=c.dial_mode, dialed=st.dialed,
+            answered_human=st.abandons.live_answered, answered_machine=st.machine,
+            abandoned=st.abandoned,
+            abandon_pct=(round(100.0 * st.abandoned / st.abandons.live_answered, 2)
+                         if st.abandons.live_answered else None),
+            abandon_target_pct=round(100.0 * c.abandon_target, 2),
+            lines_in_flight=self.in_flight, max_lines=c.max_lines, leads_pending=view.pending)
+
     def snapshot(self, view: _View, load: AgentLoad) -> DialerSnapshot:
         now = self.monotonic()
         st = view.stats
@@ -147,8 +177,8 @@ class CampaignRunner:
             calls_ringing_elapsed=tuple(now - c.started for c in self._calls.values()
                                         if c.answered is None),
             abandon_target=view.campaign.abandon_target, dialed=st.dialed,
-            answered_human=st.human, answered_machine=st.machine, abandoned=st.abandoned,
-            mean_talk_s=st.mean_talk_s, mean_wrap_s=load.mean_wrap_s,
+            answered_human=st.abandons.live_answered, answered_machine=st.machine,
+            abandoned=st.abandoned, mean_talk_s=st.mean_talk_s, mean_wrap_s=load.mean_wrap_s,
             ring_to_answer_s=tuple(self._rings) or st.ring_to_answer_s)
 
     def calls_wanted(self, view: _View) -> int:
@@ -170,6 +200,7 @@ class CampaignRunner:
     async def step(self, view: _View | None = None) -> int:
         """One pacing decision: claim, check and place calls; returns how many were placed."""
         view = view or await self._view()
+        self.live = self._live(view)
         if view.campaign.state != "running":
             return 0
         # Preview reservations: a preview campaign's leads, or any campaign's callbacks that
@@ -364,6 +395,11 @@ class DialerService:
     def runner(self, name: str) -> CampaignRunner | None:
         entry = self._runners.get(name)
         return entry[0] if entry else None
+
+    def live(self) -> list[CampaignLive]:
+        """The running campaigns of this node as their runners last saw them, by name."""
+        return sorted((r.live for r, task in self._runners.values()
+                       if not task.done() and r.live is not None), key=lambda c: c.campaign)
 
     def live_runner(self, name: str) -> CampaignRunner | None:
         """The campaign's runner while it runs (not one that ended)."""

@@ -130,6 +130,9 @@ def test_calls_wanted() -> None:
         (30.0,),
         (5.0,),
     )
+    # Persons who answered, the abandoned ones among them (the rate is abandoned / this).
+    dropped = _runner(2).snapshot(_view("predictive", 10, abandoned=4), AgentLoad(2))
+    assert (dropped.answered_human, dropped.abandoned) == (104, 4)
 
 
 @given(
