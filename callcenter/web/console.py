@@ -4,7 +4,9 @@
 step). ``GET /api/console/stream`` is a Server-Sent Events stream of snapshots read from the
 live ACD in memory (never from the database): one at once, then one after each change the
 ACD handles (an agent logs in, pauses, takes a call; a caller arrives or hangs up), at most
-one a second, and a keep-alive comment when nothing changed for a while. Times in state and
+one a second, and a keep-alive comment when nothing changed for a while (a fresh snapshot
+instead while a campaign runs: its figures move without the ACD). Running campaigns come
+from their runners' last step (``DialerService.live``), not from the database. Times in state and
 the longest wait are sent as seconds at the snapshot's instant; the page counts them up
 between snapshots. ``GET /api/console`` returns the same snapshot once, for scripts.
 """
@@ -12,9 +14,10 @@ between snapshots. ``GET /api/console`` returns the same snapshot once, for scri
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,9 @@ from callcenter.web.operations import _acd, _engine
 if TYPE_CHECKING:
     from callcenter.calls import AcdService
     from callcenter.calls.directory import Directory
+    from dialer.runner import CampaignLive
+
+Campaigns = Callable[[], "Sequence[CampaignLive]"]
 
 router = APIRouter(tags=["supervisor console"])
 PAGE = Path(__file__).with_name("static") / "console.html"
@@ -36,8 +42,10 @@ RETRY_MS = 2000  # how soon the browser reconnects after losing the stream
 _COUNTED = [s.value for s in AgentState if s is not AgentState.LOGGED_OUT]
 
 
-def snapshot(service: AcdService, directory: Directory) -> dict[str, Any]:
-    """Every queue and agent as the ACD sees them now (JSON-ready)."""
+def snapshot(service: AcdService, directory: Directory,
+             campaigns: Sequence[CampaignLive] = ()) -> dict[str, Any]:
+    """Every queue and agent as the ACD sees them now, and the running campaigns as their
+    runners last saw them (JSON-ready)."""
     router, now = service.router, service.clock()
     agents = []
     counts: dict[str, dict[str, int]] = {q: dict.fromkeys(_COUNTED, 0) for q in directory.queues}
@@ -71,7 +79,12 @@ def snapshot(service: AcdService, directory: Directory) -> dict[str, Any]:
             "asa_s": round(s.asa_s, 1),
         })
     return {"at": time.time(), "revision": service.revision, "queues": queues_out,
-            "agents": agents}
+            "agents": agents, "campaigns": [dataclasses.asdict(c) for c in campaigns]}
+
+
+def _campaigns(request: Request) -> Campaigns:
+    dialer = getattr(_engine(request), "dialer", None)
+    return dialer.live if dialer is not None else tuple
 
 
 @router.get("/console", response_class=HTMLResponse, summary="The supervisors' live console")
@@ -81,20 +94,21 @@ async def console_page() -> HTMLResponse:
 
 @router.get("/api/console", summary="The console's snapshot of queues and agents, once")
 async def console_snapshot(request: Request) -> dict[str, Any]:
-    return snapshot(_acd(request), _engine(request).directory)
+    return snapshot(_acd(request), _engine(request).directory, _campaigns(request)())
 
 
 @router.get("/api/console/stream", summary="The console's snapshots as Server-Sent Events")
 async def console_stream(request: Request) -> StreamingResponse:
     service, directory = _acd(request), _engine(request).directory
     return StreamingResponse(
-        _events(service, directory),
+        _events(service, directory, _campaigns(request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(service: AcdService, directory: Directory) -> AsyncIterator[str]:
+async def _events(service: AcdService, directory: Directory,
+                  campaigns: Campaigns = tuple) -> AsyncIterator[str]:
     # When the client goes, Starlette cancels this generator (it listens for the disconnect
     # while streaming); when the engine stops, close_watchers ends it.
     loop = asyncio.get_running_loop()
@@ -105,8 +119,12 @@ async def _events(service: AcdService, directory: Directory) -> AsyncIterator[st
             if (pause := sent_at + MIN_INTERVAL_S - loop.time()) > 0:
                 await asyncio.sleep(pause)  # changes meanwhile go into this one snapshot
             seen = service.revision
-            data = json.dumps(snapshot(service, directory), separators=(",", ":"))
-            yield f"event: snapshot\ndata: {data}\n\n"
+            yield _event(snapshot(service, directory, campaigns()))
             sent_at = loop.time()
         if await service.next_change(seen, KEEPALIVE_S) == seen and not service.watchers_closed:
-            yield ": keep-alive\n\n"
+            live = campaigns()
+            yield _event(snapshot(service, directory, live)) if live else ": keep-alive\n\n"
+
+
+def _event(data: dict[str, Any]) -> str:
+    return f"event: snapshot\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

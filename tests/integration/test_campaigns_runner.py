@@ -134,6 +134,11 @@ async def test_abandon_rate_over_target_stops_dialing(db_url: str) -> None:
     await runner.wait_idle()
     assert await runner.step() == 0  # 1 abandoned of 2 live answers: far over 3 %
     await runner.wait_idle()
+    live = runner.live  # what the supervisors' console shows
+    assert live is not None and live.campaign == "spring" and live.state == "running"
+    assert (live.dialed, live.answered_human, live.abandoned) == (2, 2, 1)
+    assert live.abandon_pct == 50.0 and live.abandon_target_pct == 3.0
+    assert (live.leads_pending, live.max_lines) == (5, 2)
     leads = _leads(db)
     assert sum(1 for lead in leads.values() if lead.attempts) == 2
     abandoned = leads[NYC[1]]
@@ -339,6 +344,7 @@ async def test_service_runs_a_started_campaign_and_lets_a_paused_one_rest(db_url
             if (runner := service.runner("spring")) is not None and runner.in_flight:
                 break
             await asyncio.sleep(0.01)
+        assert [c.campaign for c in service.live()] == ["spring"]
         with db.session() as s:
             CampaignRepository(s).transition("spring", "paused", T0)
         gate.set()  # the call in flight ends after the pause: no further call is placed

@@ -29,6 +29,7 @@ from callcenter.calls import AcdService
 from callcenter.calls.directory import AgentEntry, Directory, QueueEntry
 from callcenter.engine import Engine
 from callcenter.web import console, operations
+from dialer.runner import CampaignLive
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 T = TypeVar("T")
@@ -58,9 +59,21 @@ def directory() -> Directory:
     return d
 
 
-def app_for(service: AcdService | None, d: Directory) -> FastAPI:
+def campaign(name: str = "spring", dialed: int = 40, human: int = 12,
+             abandoned: int = 1) -> CampaignLive:
+    return CampaignLive(campaign=name, state="running", dial_mode="predictive", dialed=dialed,
+                        answered_human=human, answered_machine=3, abandoned=abandoned,
+                        abandon_pct=round(100 * abandoned / human, 2), abandon_target_pct=3.0,
+                        lines_in_flight=4, max_lines=10, leads_pending=950)
+
+
+def app_for(service: AcdService | None, d: Directory,
+            campaigns: list[CampaignLive] | None = None) -> FastAPI:
+    """The console over ``service``; the dialer's running campaigns are ``campaigns`` (a
+    list the test may change), or no dialer at all."""
     app = FastAPI()
-    app.state.engine = SimpleNamespace(directory=d, acd=service, sip=None)
+    dialer = SimpleNamespace(live=lambda: list(campaigns)) if campaigns is not None else None
+    app.state.engine = SimpleNamespace(directory=d, acd=service, sip=None, dialer=dialer)
     app.include_router(operations.router)
     app.include_router(console.router)
     return app
@@ -123,6 +136,25 @@ async def test_the_snapshot_follows_the_acd() -> None:
     await service.stop()
 
 
+async def test_the_snapshot_shows_running_campaigns_from_their_runners() -> None:
+    d = directory()
+    service = AcdService(d.router(), InProcessBus("t"), clock=Clock())
+    running = [campaign()]
+    transport = httpx.ASGITransport(app=app_for(service, d, running))
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
+        (shown,) = (await http.get("/api/console")).json()["campaigns"]
+        assert shown == {"campaign": "spring", "state": "running", "dial_mode": "predictive",
+                         "dialed": 40, "answered_human": 12, "answered_machine": 3,
+                         "abandoned": 1, "abandon_pct": 8.33, "abandon_target_pct": 3.0,
+                         "lines_in_flight": 4, "max_lines": 10, "leads_pending": 950}
+        running[0] = campaign(dialed=41)
+        assert (await http.get("/api/console")).json()["campaigns"][0]["dialed"] == 41
+    no_dialer = httpx.ASGITransport(app=app_for(service, d))
+    async with httpx.AsyncClient(transport=no_dialer, base_url="http://console") as http:
+        assert (await http.get("/api/console")).json()["campaigns"] == []
+    await service.stop()
+
+
 async def test_no_acd_yet_is_503() -> None:
     transport = httpx.ASGITransport(app=app_for(None, directory()))
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
@@ -134,6 +166,7 @@ async def test_no_acd_yet_is_503() -> None:
 class Served:
     base: str
     service: AcdService
+    campaigns: list[CampaignLive]
     loop: asyncio.AbstractEventLoop
     server: uvicorn.Server
     thread: threading.Thread
@@ -154,16 +187,17 @@ def served() -> Iterator[Served]:
     """The console and the operations API on loopback, over a live ACD on the real clock."""
     d = directory()
     service = AcdService(d.router(), InProcessBus("t"))
+    campaigns: list[CampaignLive] = []
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(service, d), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app_for(service, d, campaigns), host="127.0.0.1",
+                                           port=port, log_level="warning"))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),),
                               daemon=True)
     thread.start()
     while not server.started:
         thread.join(0.05)
-    served = Served(f"http://127.0.0.1:{port}", service, loop, server, thread)
+    served = Served(f"http://127.0.0.1:{port}", service, campaigns, loop, server, thread)
     yield served
     loop.call_soon_threadsafe(service.close_watchers)
     server.should_exit = True
@@ -212,6 +246,20 @@ def test_a_quiet_stream_is_kept_alive_and_ends_when_the_engine_stops(
         served.loop.call_soon_threadsafe(served.service.close_watchers)
         rest = list(lines)  # the server ends the response: this returns
         assert not any(line.startswith("data: ") for line in rest)
+
+
+def test_a_quiet_stream_with_a_campaign_running_sends_its_figures_instead(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ACD is quiet, but a running campaign's figures move: no keep-alive, a snapshot.
+    monkeypatch.setattr(console, "KEEPALIVE_S", 0.2)
+    with httpx.Client(base_url=served.base, timeout=10) as http, \
+            http.stream("GET", "/api/console/stream") as stream:
+        events = snapshots(stream.iter_lines())
+        assert next(events)[1]["campaigns"] == []
+        served.campaigns.append(campaign(dialed=7))
+        assert next(events)[1]["campaigns"][0]["dialed"] == 7
+        served.campaigns[0] = campaign(dialed=9)
+        assert next(events)[1]["campaigns"][0]["dialed"] == 9
 
 
 def test_a_client_that_goes_away_does_not_hold_the_server(served: Served) -> None:
@@ -268,8 +316,14 @@ def test_the_page_follows_an_agent_live(served: Served) -> None:
         playwright.expect(clock).to_have_text(re.compile(r"^0:0[01]$"))  # since the pause
         playwright.expect(clock).to_have_text("0:02", timeout=5000)  # counts up by itself
 
+        served.campaigns.append(campaign(human=20, abandoned=1))  # 5 %: over its 3 %
         http.post("/api/agents/a1/ready")
         playwright.expect(state).to_have_text("available")
+        row = page.locator("#campaigns tr[data-campaign=spring]")
+        playwright.expect(row.locator("td.dialed")).to_have_text("40")
+        playwright.expect(row.locator("td.lines")).to_have_text("4 / 10")
+        playwright.expect(row.locator("td.abandon")).to_have_text("5 % (max 3 %)")
+        playwright.expect(row.locator("td.abandon.over")).to_have_count(1)
         playwright.expect(sales.locator("td.available")).to_have_text("1")
         playwright.expect(sales.locator("td.paused")).to_have_text("0")
 
