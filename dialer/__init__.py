@@ -5,7 +5,8 @@ as ``now``):
 
 - :mod:`dialer.pacing`: :class:`DialerSnapshot`, the :class:`Pacer` protocol and three
   pacers, :class:`ProgressivePacer`, :class:`AdaptivePacer` (VICIdial-style baseline) and
-  :class:`PredictivePacer` (ours);
+  :class:`PredictivePacer` (ours); :mod:`dialer.age_watch`: the talk, wrap-up and ring times
+  it learns from ages across snapshots when the dialer does not give them;
 - :mod:`dialer.compliance`: :func:`check_dial` -> :class:`DialDecision` (calling hours in the
   called party's zones, holidays, DNC lists, attempt limits, 72 h hold after an abandon,
   abandon-rate ceiling), plus the 15 s ring and 2 s connect rules;

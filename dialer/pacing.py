@@ -20,12 +20,13 @@ huge numbers). A pacer may keep state between calls: use one instance per campai
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+from dialer.age_watch import DurationWatch, RingWatch
 
 #: Seconds a person who answered may wait for an agent before the call counts as abandoned.
 CONNECT_WINDOW_S = 2.0
@@ -174,76 +175,6 @@ def _censored_mean(mean: float | None, prior: float, finished: int, running: Flo
     if finished <= 0:
         return max(known, float(running.sum()))
     return (known * finished + float(running.sum())) / finished
-
-
-class _DurationWatch:
-    """Durations of one agent state (talk, wrap-up) seen across snapshots, for a snapshot
-    that gives no mean (``None``).
-
-    Between two snapshots ``dt`` apart, an agent still in the state shows an age ``dt``
-    older; an age that has no such successor belongs to a call (or wrap-up) that ended in
-    between, after about its last age plus ``dt / 2``. Ages are matched, not counted from
-    the campaign's counters, so the estimate holds whatever an outsider counts as answered.
-    Calls that start and end between two snapshots are missed, which errs long (careful). A
-    clock that stands still or goes back teaches nothing.
-    """
-
-    def __init__(self) -> None:
-        self._now: float | None = None
-        self._ages: FloatArray = np.zeros(0)
-        self.ended = 0
-        self.total = 0.0
-
-    def update(self, now: float | None, ages: FloatArray) -> None:
-        if now is not None and self._now is not None and now > self._now:
-            dt = now - self._now
-            gone = _unmatched(self._ages + dt, np.sort(ages), tol=0.05 + 0.01 * dt)
-            self.ended += gone.size
-            self.total += float(gone.sum()) - gone.size * dt / 2
-        self._now, self._ages = now, np.sort(ages)
-
-    def mean(self) -> float | None:
-        return self.total / self.ended if self.ended else None
-
-
-class _RingWatch:
-    """Ring times of answered calls seen across snapshots, for a dialer that gives none.
-
-    A ringing call whose age has no successor ``dt`` older at the next snapshot stopped
-    ringing in between: answered, or given up. As many of them as the answered counters
-    rose by are taken as answered, the youngest first (unanswered calls ring to the end).
-    """
-
-    def __init__(self) -> None:
-        self._now: float | None = None
-        self._ages: FloatArray = np.zeros(0)
-        self._answered = 0
-        self._seen: deque[float] = deque(maxlen=1000)
-
-    def update(self, now: float | None, ages: FloatArray, answered: int) -> None:
-        if now is not None and self._now is not None and now > self._now:
-            dt = now - self._now
-            gone = _unmatched(self._ages + dt, np.sort(ages), tol=0.05 + 0.01 * dt)
-            k = min(max(answered - self._answered, 0), gone.size)
-            self._seen.extend(np.maximum(gone[:k] - dt / 2, 0.0).tolist())
-        self._now, self._ages, self._answered = now, np.sort(ages), answered
-
-    def sample(self) -> FloatArray:
-        return np.array(self._seen, dtype=np.float64)
-
-
-def _unmatched(expected: FloatArray, seen: FloatArray, tol: float) -> FloatArray:
-    """The items of sorted ``expected`` with no item of sorted ``seen`` within ``tol``."""
-    out: list[float] = []
-    j = 0
-    for x in expected:
-        while j < seen.size and seen[j] < x - tol:
-            j += 1  # a new one (or one that does not match any)
-        if j < seen.size and seen[j] <= x + tol:
-            j += 1
-        else:
-            out.append(float(x))
-    return np.array(out, dtype=np.float64)
 
 
 # --- the pacers ---------------------------------------------------------------------------
@@ -502,9 +433,9 @@ class PredictivePacer:
         self._seen_abandoned = 0
         self._seen_human = 0
         self._prior_ring: FloatArray | None = None
-        self._talk = _DurationWatch()
-        self._wrap = _DurationWatch()
-        self._rings = _RingWatch()
+        self._talk = DurationWatch()
+        self._wrap = DurationWatch()
+        self._rings = RingWatch()
 
     # The decision ---------------------------------------------------------------------------
 
@@ -598,7 +529,7 @@ class PredictivePacer:
                                    v.human - v.abandoned - v.busy.size - v.wrap.size)
 
     @staticmethod
-    def _duration_mean(given: float | None, prior: float, watch: _DurationWatch,
+    def _duration_mean(given: float | None, prior: float, watch: DurationWatch,
                        running: FloatArray, finished: int) -> float:
         if given is None:  # the snapshot keeps its mean to itself: the one watched
             return _censored_mean(watch.mean(), prior, watch.ended, running)
