@@ -19,22 +19,27 @@ def free_udp_port() -> int:
 
 
 def free_rtp_port() -> int:
-    """An even UDP port with its odd neighbour (RTCP) free too. (``free_udp_port() & ~1``, used
-    before, handed out the unchecked port below an odd free one half the time: SIPp then failed
-    on "Unable to bind audio RTP socket".)"""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp:
-            rtp.bind(("127.0.0.1", 0))
-            port = int(rtp.getsockname()[1])
-            if port % 2 or port >= 65535:
+    """A UDP port for SIPp's media, with the three above it free too: SIPp binds audio RTP at
+    the port, its RTCP at +1 and video at +2/+3. Blocks start at a multiple of 4, so two
+    SIPps given ports before either starts never overlap (an even port checked with +1 only
+    let one SIPp's video take the next one's audio: "Unable to bind audio RTP socket")."""
+    for _ in range(500):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            if port % 4 or port + 3 > 65535:
                 continue
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtcp:
-                try:
-                    rtcp.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free even UDP port pair on 127.0.0.1 for SIPp's media")
+            others = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+            try:
+                for offset, sock in enumerate(others, 1):
+                    sock.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+            finally:
+                for sock in others:
+                    sock.close()
+            return port
+    raise RuntimeError("no free block of 4 UDP ports on 127.0.0.1 for SIPp's media")
 
 
 @dataclass
