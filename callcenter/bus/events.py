@@ -33,7 +33,7 @@ class EventPayload(BaseModel):
 
 
 class CallUpdate(EventPayload):
-    """A call started, moved (IVR node, queue, agent, transfer) or ended."""
+    """A call started, moved (IVR node, queue, agent, transfer), ended or got its disposition."""
 
     schema_name: ClassVar[str] = "call.update"
     topic_template: ClassVar[str] = "calls/{call_id}"
@@ -51,6 +51,7 @@ class CallUpdate(EventPayload):
         "resumed",
         "abandoned",
         "ended",
+        "dispositioned",
     ]
     direction: Literal["inbound", "outbound", "internal"] = "inbound"
     voice_layer: Literal["sip", "twilio"] = "sip"
