@@ -18,7 +18,6 @@ offers time out with nobody calling.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 from callcenter import acd
 from callcenter.bus import AgentState, EventBus, QueueStats
+from callcenter.calls.changes import Changes
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,9 @@ class AcdService:
         self._pending: set[asyncio.Task[None]] = set()
         #: When (on ``clock``) each agent entered its current state; absent: not since start.
         self.state_since: dict[str, float] = {}
-        #: How many events the router has handled: a watcher compares it to what it last saw.
-        self.revision = 0
-        #: Set by :meth:`close_watchers`: watchers end (an open stream must not hold up
-        #: the HTTP server's shutdown).
-        self.watchers_closed = False
-        self._changed = asyncio.Event()
+        #: Its revision counts the events the router has handled: a watcher (the console's
+        #: stream) waits on it; closed by :meth:`close_watchers`.
+        self.changes = Changes()
 
     def register(self, task_id: str, owner: TaskOwner) -> None:
         self._owners[task_id] = owner
@@ -92,26 +89,26 @@ class AcdService:
                 self.state_since[action.agent_id] = now
         await self._dispatch(actions)
         self._arm_timer()
-        self._announce_change()
+        self.changes.announce()
         return actions
 
-    def _announce_change(self) -> None:
-        self.revision += 1
-        self._changed.set()
-        self._changed = asyncio.Event()
+    @property
+    def revision(self) -> int:
+        """How many events the router has handled."""
+        return self.changes.revision
+
+    @property
+    def watchers_closed(self) -> bool:
+        return self.changes.closed
 
     async def next_change(self, seen: int, timeout_s: float) -> int:
         """Wait until the router has handled an event after revision ``seen``, at most
         ``timeout_s``, or until :meth:`close_watchers`; return the revision now."""
-        if self.revision == seen and not self.watchers_closed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout_s)
-        return self.revision
+        return await self.changes.next_change(seen, timeout_s)
 
     def close_watchers(self) -> None:
         """Wake every :meth:`next_change` for good: the engine is stopping."""
-        self.watchers_closed = True
-        self._changed.set()
+        self.changes.close()
 
     async def _dispatch(self, actions: list[acd.Action]) -> None:
         for action in actions:

@@ -13,9 +13,7 @@ between snapshots. ``GET /api/console`` returns the same snapshot once, for scri
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -25,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from callcenter.acd import AgentState
+from callcenter.web import sse
 from callcenter.web.operations import _acd, _engine
 
 if TYPE_CHECKING:
@@ -38,7 +37,6 @@ router = APIRouter(tags=["supervisor console"])
 PAGE = Path(__file__).with_name("static") / "console.html"
 MIN_INTERVAL_S = 1.0  # at most one snapshot a second, however busy the ACD is
 KEEPALIVE_S = 15.0  # a comment line so proxies and the browser keep the connection
-RETRY_MS = 2000  # how soon the browser reconnects after losing the stream
 _COUNTED = [s.value for s in AgentState if s is not AgentState.LOGGED_OUT]
 
 
@@ -100,31 +98,15 @@ async def console_snapshot(request: Request) -> dict[str, Any]:
 @router.get("/api/console/stream", summary="The console's snapshots as Server-Sent Events")
 async def console_stream(request: Request) -> StreamingResponse:
     service, directory = _acd(request), _engine(request).directory
-    return StreamingResponse(
-        _events(service, directory, _campaigns(request)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.response(_events(service, directory, _campaigns(request)))
 
 
-async def _events(service: AcdService, directory: Directory,
-                  campaigns: Campaigns = tuple) -> AsyncIterator[str]:
-    # When the client goes, Starlette cancels this generator (it listens for the disconnect
-    # while streaming); when the engine stops, close_watchers ends it.
-    loop = asyncio.get_running_loop()
-    yield f"retry: {RETRY_MS}\n\n"
-    seen, sent_at = -1, float("-inf")
-    while not service.watchers_closed:
-        if service.revision != seen:
-            if (pause := sent_at + MIN_INTERVAL_S - loop.time()) > 0:
-                await asyncio.sleep(pause)  # changes meanwhile go into this one snapshot
-            seen = service.revision
-            yield _event(snapshot(service, directory, campaigns()))
-            sent_at = loop.time()
-        if await service.next_change(seen, KEEPALIVE_S) == seen and not service.watchers_closed:
-            live = campaigns()
-            yield _event(snapshot(service, directory, live)) if live else ": keep-alive\n\n"
+def _events(service: AcdService, directory: Directory,
+            campaigns: Campaigns = tuple) -> AsyncIterator[str]:
+    def quiet() -> dict[str, Any] | None:
+        live = campaigns()  # a running campaign's figures move without the ACD
+        return snapshot(service, directory, live) if live else None
 
-
-def _event(data: dict[str, Any]) -> str:
-    return f"event: snapshot\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    return sse.snapshot_stream(
+        service.changes, lambda: snapshot(service, directory, campaigns()),
+        min_interval_s=MIN_INTERVAL_S, keepalive_s=KEEPALIVE_S, quiet=quiet)
