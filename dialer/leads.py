@@ -1,42 +1,68 @@
 """Lead lists and number lists: parse a CSV into leads, or a do-not-call file into numbers,
-all in E.164. Pure parsing, no database.
+all in E.164. Pure parsing, no database; reading the file itself (encoding, delimiter, rows of
+uneven length, header names) is :mod:`dialer.csv_source`'s.
 
 Every row either becomes (part of) a lead or is reported as a :class:`BadRow` with its line
 number and reason: nothing is dropped silently. Rows with the same number are merged into
 one lead (the first non-empty value of each field wins) and counted as duplicates. Columns
-not mapped to a standard field become custom fields, shown on the agent's screen pop. A
-lead's own time zone (column ``timezone``: an IANA name or a US state code) is checked here
-and kept in its fields as ``timezone``, where compliance reads it.
+not mapped to a standard field become custom fields, shown on the agent's screen pop (an
+unnamed column that holds data as ``column N``). A lead's own time zone (column
+``timezone``: an IANA name or a US state code) is checked here and kept in its fields as
+``timezone``, where compliance reads it.
+
+Header names match ignoring case, spaces, underscores and hyphens; the phone column, when
+the mapping keeps its default name ``phone``, is also found under one of
+:data:`PHONE_ALIASES` (two such columns are an error naming both). Numbers as spreadsheets
+mangle them: a leading apostrophe (Excel's text marker) is dropped, a trailing ``.0`` is
+dropped (exact), scientific notation is reported (its digits are lost), an extension
+(``x123``, ``ext. 123``) is kept in the lead's field ``extension`` and the number dialled. A
+national number that does not parse in the campaign's region is reported, never re-read
+with a guessed country code: the reason names the international number it would be, for
+the user to confirm by writing the ``+``.
 
 :func:`parse_numbers` reads a do-not-call file: a CSV with a phone column, or one number per
-line; the same rules for bad rows and duplicates.
+line; the same reading and the same rules for bad rows and duplicates (an extension is
+dropped: the whole number is kept off the dial list).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callcenter.errors import CallCenterError
+import phonenumbers
+
 from dialer.compliance import named_zones, normalise
+from dialer.csv_source import (
+    BadRow,
+    CsvFormat,
+    LeadListError,
+    Table,
+    decode,
+    fit_row,
+    header_key,
+    one_column_hint,
+    open_text,
+    read_table,
+)
+
+__all__ = [
+    "LEAD_ZONE_FIELD", "EXTENSION_FIELD", "PHONE_ALIASES", "BadRow", "ColumnMapping",
+    "CsvFormat", "Lead", "LeadImport", "LeadListError", "NumberList", "lead_zone",
+    "parse_leads", "parse_leads_bytes", "parse_leads_file", "parse_leads_text",
+    "parse_numbers", "parse_numbers_bytes", "parse_numbers_file", "read_phone",
+]
 
 LEAD_ZONE_FIELD = "timezone"  # the lead's own zone, in its fields
-
-
-class LeadListError(CallCenterError):
-    """The lead list cannot be read at all (no header, the phone column missing, ...)."""
-
-    exit_code = 2
-
-    def __init__(self, source: str, message: str) -> None:
-        super().__init__(f"{source}: {message}")
-        self.source = source
-        self.message = message
+EXTENSION_FIELD = "extension"  # the extension written after a lead's number, in its fields
+PHONE_ALIASES = ("phone", "phone number", "telephone", "telephone number", "tel", "mobile",
+                 "mobile number", "cell", "cell phone", "number", "msisdn")
+_PHONE_KEYS = frozenset(header_key(alias) for alias in PHONE_ALIASES)
 
 
 @dataclass(frozen=True)
@@ -74,12 +100,6 @@ def lead_zone(fields: dict[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True)
-class BadRow:
-    line: int
-    reason: str
-
-
-@dataclass(frozen=True)
 class LeadImport:
     leads: tuple[Lead, ...]
     bad_rows: tuple[BadRow, ...]
@@ -100,32 +120,125 @@ class NumberList:
 Progress = Callable[[int], None]
 
 
-def _records(reader: Any, bad: list[BadRow]) -> Iterator[tuple[int, list[str]]]:
-    """(first line, cells) of each non-blank row left in ``reader``; an unreadable row is
-    reported in ``bad`` and skipped."""
-    line = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            bad.append(BadRow(line, f"unreadable CSV: {err}"))
-            line = reader.line_num + 1
-            continue
-        start, line = line, reader.line_num + 1
-        if any(cell.strip() for cell in row):  # blank lines are not rows
-            yield start, row
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+_POINT_ZERO = re.compile(r"(\+?\d+)\.0+")  # a number column Excel read as a decimal
+_EXTENSION = re.compile(r"[A-Za-z#;]")  # what phonenumbers takes for an extension's mark
 
 
-def _phone(raw: str, region: str) -> tuple[str | None, str]:
-    """(E.164, "") or (None, why not)."""
-    if not raw:
-        return None, "no phone number"
-    e164 = normalise(raw, region)
+def read_phone(raw: str, region: str) -> tuple[str, str] | str:
+    """(E.164, extension) of a phone cell as spreadsheets write it, or why it is refused."""
+    text = raw.strip()
+    text = text[1:].strip() if text.startswith("'") else text  # Excel's text marker
+    if not text:
+        return "no phone number"
+    if _SCIENTIFIC.fullmatch(text):
+        return (f"Excel turned the number into scientific notation ({text!r}), which lost "
+                "its last digits: format the column as text and export again")
+    exact = _POINT_ZERO.fullmatch(text)
+    text = exact.group(1) if exact else text
+    e164 = normalise(text, region)
     if e164 is None:
-        return None, f"invalid phone number {raw!r} (region {region})"
-    return e164, ""
+        return f"invalid phone number {raw.strip()!r} (region {region})" + _abroad(text, region)
+    extension = phonenumbers.parse(text, region).extension if _EXTENSION.search(text) else ""
+    return e164, extension or ""
+
+
+def _abroad(text: str, region: str) -> str:
+    """The hint for a national number that is valid as an international one: never dialled
+    as such unasked, since a wrong country code rings a stranger."""
+    if text.startswith("+"):
+        return ""
+    digits = re.sub(r"\D", "", text)
+    e164 = normalise("+" + (digits[2:] if digits.startswith("00") else digits))
+    if e164 is not None:
+        return (f": if it is the international number {e164}, write it with its + "
+                f"(numbers without one are read as national numbers of {region})")
+    if digits.startswith("00"):
+        return f": write an international number with + instead of 00 (region {region})"
+    return ""
+
+
+def _column(table: Table, name: str, aliases: frozenset[str], option: str,
+            source: str) -> int | None:
+    """The index of column ``name`` (or, failing it, of the one column named by an alias)."""
+    keys = [header_key(h) for h in table.header]
+    found = [i for i, key in enumerate(keys) if key == header_key(name)]
+    found = found or [i for i, key in enumerate(keys) if key in aliases]
+    if len(found) > 1:
+        both = " and ".join(f"{table.header[i]!r} (column {i + 1})" for i in found)
+        raise LeadListError(source, f"columns {both} could both be the phone number: pass "
+                                    f"the one to dial with {option}")
+    return found[0] if found else None
+
+
+def _unique(table: Table, used: Iterable[int], source: str) -> None:
+    """Refuse two columns of one name (ignoring case and spaces) when either is read: their
+    values would be mixed up."""
+    keys = [header_key(h) for h in table.header]
+    for i in used:
+        twin = next((j for j, key in enumerate(keys) if key and key == keys[i] and j != i), None)
+        if twin is not None:
+            raise LeadListError(source, f"columns {min(i, twin) + 1} and {max(i, twin) + 1} "
+                                        f"are both named {table.header[i]!r}: rename one of "
+                                        "them in the header")
+
+
+def _no_phone_column(table: Table, name: str, option: str, source: str) -> LeadListError:
+    return LeadListError(source, f"no column {name!r} for the phone number (columns: "
+                                 f"{', '.join(table.header)}): name it with {option}"
+                                 + one_column_hint(table.header, table.delimiter))
+
+
+def _table(text: Iterable[str], fmt: CsvFormat, bad: list[BadRow], source: str,
+           empty: str) -> Table:
+    table = read_table(text, fmt, bad, source)
+    if table is None:
+        raise LeadListError(source, f"the file is empty; {empty}")
+    return table
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where each field of a lead is in the table (None: the file has no such column)."""
+
+    phone: int
+    first_name: int | None
+    last_name: int | None
+    external_id: int | None
+    timezone: int | None
+    custom: tuple[tuple[str, int], ...]  # (field name, index)
+
+    @classmethod
+    def find(cls, table: Table, mapping: ColumnMapping, source: str) -> _Columns:
+        aliases = _PHONE_KEYS if mapping.phone == ColumnMapping.phone else frozenset()
+        phone = _column(table, mapping.phone, aliases, "--phone", source)
+        if phone is None:
+            raise _no_phone_column(table, mapping.phone, "--phone", source)
+        missing: list[str] = []
+
+        def find(name: str | None, optional: bool) -> int | None:
+            index = _column(table, name, frozenset(), "", source) if name else None
+            if name and index is None and not optional:
+                missing.append(name)
+            return index
+
+        defaults = ColumnMapping()
+        first = find(mapping.first_name, mapping.first_name == defaults.first_name)
+        last = find(mapping.last_name, mapping.last_name == defaults.last_name)
+        external = find(mapping.external_id, False)
+        zone = find(mapping.timezone, mapping.timezone == defaults.timezone)
+        standard = {i for i in (phone, first, last, external, zone) if i is not None}
+        if mapping.custom is not None:
+            custom = [(name, find(name, False)) for name in mapping.custom]
+        else:
+            custom = [(name or f"column {i + 1}", i) for i, name in enumerate(table.header)
+                      if i not in standard]
+        if missing:
+            raise LeadListError(source, "mapped column(s) not in the header: "
+                                        f"{', '.join(missing)}")
+        chosen = tuple((name, i) for name, i in custom if i is not None)
+        _unique(table, [*standard, *(i for _, i in chosen)], source)
+        return cls(phone, first, last, external, zone, chosen)
 
 
 def parse_leads(
@@ -135,59 +248,45 @@ def parse_leads(
     progress: Progress | None = None,
     progress_every: int = 1000,
     source: str = "<leads>",
+    fmt: CsvFormat = CsvFormat(),
 ) -> LeadImport:
-    """Parse CSV lines (header first) into leads; ``progress(rows)`` every ``progress_every``."""
+    """Parse CSV lines (header first) into leads; ``progress(rows)`` every ``progress_every``.
+    ``fmt.delimiter`` None detects it from the header."""
     mapping = mapping or ColumnMapping()
-    reader = csv.reader(text)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise LeadListError(source, "the file is empty; expected a header row") from None
-    except csv.Error as err:
-        raise LeadListError(source, f"line 1: {err}") from None
-    columns = {name: i for i, name in enumerate(header)}
-    if mapping.phone not in columns:
-        raise LeadListError(
-            source,
-            f"no column {mapping.phone!r} for the phone number (columns: {', '.join(header)})",
-        )
-    standard = {c for c in (mapping.phone, mapping.first_name, mapping.last_name,
-                            mapping.external_id, mapping.timezone) if c}
-    missing = [c for c in (mapping.custom or ()) if c not in columns]
-    missing += [c for c in standard if c not in columns
-                and c not in ("first_name", "last_name", LEAD_ZONE_FIELD)]  # optional
-    if missing:
-        raise LeadListError(source, f"mapped column(s) not in the header: {', '.join(missing)}")
-    custom_cols = list(mapping.custom) if mapping.custom is not None else [
-        h for h in header if h not in standard and h]
-
-    by_phone: dict[str, Lead] = {}
     bad: list[BadRow] = []
+    table = _table(text, fmt, bad, source, "expected a header row")
+    columns = _Columns.find(table, mapping, source)
+    by_phone: dict[str, Lead] = {}
     duplicates = rows = 0
-    for start, row in _records(reader, bad):
+    for start, row in table.rows:
         rows += 1
         if progress is not None and rows % progress_every == 0:
             progress(rows)
-        if len(row) != len(header):
-            bad.append(BadRow(start, f"expected {len(header)} columns, found {len(row)}"))
+        cells = fit_row(row, len(table.header))
+        if isinstance(cells, str):
+            bad.append(BadRow(start, cells))
             continue
-        values = {name: row[i].strip() for name, i in columns.items()}
-        e164, why = _phone(values[mapping.phone], region)
-        if e164 is None:
-            bad.append(BadRow(start, why))
+        value = _cells(cells)
+        number = read_phone(cells[columns.phone], region)
+        if isinstance(number, str):
+            bad.append(BadRow(start, number))
             continue
-        zone = values.get(mapping.timezone or "", "")
+        zone = value(columns.timezone)
         if zone and not named_zones(zone):
             bad.append(BadRow(start, f"unknown time zone {zone!r} in column "
                                      f"{mapping.timezone!r}: use an IANA name such as "
                                      "America/Chicago or a US state code such as TX"))
             continue
+        e164, extension = number
+        custom = {name: value(i) for name, i in columns.custom if value(i)}
+        if extension:
+            custom.setdefault(EXTENSION_FIELD, extension)
         incoming = Lead(
             phone=e164,
-            first_name=values.get(mapping.first_name or "", ""),
-            last_name=values.get(mapping.last_name or "", ""),
-            external_id=values.get(mapping.external_id or "", ""),
-            custom={c: values[c] for c in custom_cols if values.get(c)},
+            first_name=value(columns.first_name),
+            last_name=value(columns.last_name),
+            external_id=value(columns.external_id),
+            custom=custom,
             lines=[start],
             timezone=zone,
         )
@@ -199,7 +298,13 @@ def parse_leads(
             _merge(known, incoming)
     if progress is not None and rows % progress_every:
         progress(rows)
-    return LeadImport(tuple(by_phone.values()), tuple(bad), duplicates, rows)
+    return LeadImport(tuple(by_phone.values()), tuple(sorted(bad, key=lambda b: b.line)),
+                      duplicates, rows)
+
+
+def _cells(cells: list[str]) -> Callable[[int | None], str]:
+    """The stripped value of a row's cell by index ("" for a column the file lacks)."""
+    return lambda index: cells[index].strip() if index is not None else ""
 
 
 def _merge(known: Lead, extra: Lead) -> None:
@@ -213,18 +318,24 @@ def _merge(known: Lead, extra: Lead) -> None:
 
 
 def parse_leads_file(path: Path, mapping: ColumnMapping | None = None, region: str = "US",
-                     progress: Progress | None = None) -> LeadImport:
-    """Parse a CSV file (UTF-8, with or without BOM)."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            return parse_leads(f, mapping, region, progress, source=str(path))
-    except (OSError, UnicodeDecodeError) as err:
-        raise LeadListError(str(path), f"cannot read: {err}") from None
+                     progress: Progress | None = None,
+                     fmt: CsvFormat = CsvFormat()) -> LeadImport:
+    """Parse a CSV file in its encoding and with its delimiter (detected, or ``fmt``'s)."""
+    with open_text(path, fmt) as f:
+        return parse_leads(f, mapping, region, progress, source=str(path), fmt=fmt)
+
+
+def parse_leads_bytes(data: bytes, mapping: ColumnMapping | None = None,
+                      region: str = "US", fmt: CsvFormat = CsvFormat(),
+                      source: str = "body") -> LeadImport:
+    """Parse an uploaded file, read as :func:`parse_leads_file` reads one."""
+    text = io.StringIO(decode(data, fmt, source), newline="")
+    return parse_leads(text, mapping, region, source=source, fmt=fmt)
 
 
 def parse_leads_text(text: str, mapping: ColumnMapping | None = None,
-                     region: str = "US") -> LeadImport:
-    return parse_leads(io.StringIO(text, newline=""), mapping, region)
+                     region: str = "US", fmt: CsvFormat = CsvFormat()) -> LeadImport:
+    return parse_leads(io.StringIO(text, newline=""), mapping, region, fmt=fmt)
 
 
 def parse_numbers(
@@ -234,54 +345,61 @@ def parse_numbers(
     progress: Progress | None = None,
     progress_every: int = 10_000,
     source: str = "<numbers>",
+    fmt: CsvFormat = CsvFormat(),
 ) -> NumberList:
     """Parse a do-not-call file: a CSV whose header names ``column``, or one number per line
     (no header). ``progress(rows)`` every ``progress_every`` rows."""
-    reader = csv.reader(text)
     bad: list[BadRow] = []
-    records = _records(reader, bad)
-    first = next(records, None)
-    if first is None:
-        if bad:
-            raise LeadListError(source, f"line {bad[0].line}: {bad[0].reason}")
-        raise LeadListError(source, "the file is empty; expected phone numbers")
-    header = [cell.strip() for cell in first[1]]
-    if column in header:
-        index, width, body = header.index(column), len(header), records
-    elif len(header) == 1:  # one number per line: the first line is a number too
-        index, width, body = 0, 1, itertools.chain([first], records)
+    table = _table(text, fmt, bad, source, "expected phone numbers")
+    aliases = _PHONE_KEYS if column == "phone" else frozenset()
+    index = _column(table, column, aliases, "--column", source)
+    body = table.rows
+    if index is not None:
+        _unique(table, [index], source)
+        width = len(table.header)
+    elif len(table.header) == 1:  # one number per line: the first line is a number too
+        if one_column_hint(table.header, table.delimiter) and isinstance(
+                read_phone(table.header[0], region), str):
+            raise _no_phone_column(table, column, "--column", source)
+        index, width = 0, 1
+        body = itertools.chain([(table.header_line, table.header)], table.rows)
     else:
-        raise LeadListError(source, f"no column {column!r} for the phone number (columns: "
-                                    f"{', '.join(header)}): name it with --column")
+        raise _no_phone_column(table, column, "--column", source)
     seen: dict[str, None] = {}  # insertion-ordered set
     duplicates = rows = 0
     for line, row in body:
         rows += 1
         if progress is not None and rows % progress_every == 0:
             progress(rows)
-        if len(row) != width:
-            bad.append(BadRow(line, f"expected {width} columns, found {len(row)}" if width > 1
+        cells = fit_row(row, width)
+        if isinstance(cells, str):
+            bad.append(BadRow(line, cells if body is table.rows
                               else f"expected one number per line, found {len(row)} columns"))
             continue
-        e164, why = _phone(row[index].strip(), region)
-        if e164 is None:
-            header_like = body is not records and line == first[0]
+        number = read_phone(cells[index], region)
+        if isinstance(number, str):
+            header_like = body is not table.rows and line == table.header_line
             hint = "; if this line is a header, name the phone column with --column"
-            bad.append(BadRow(line, why + (hint if header_like else "")))
-        elif e164 in seen:
+            bad.append(BadRow(line, number + (hint if header_like else "")))
+        elif number[0] in seen:
             duplicates += 1
         else:
-            seen[e164] = None
+            seen[number[0]] = None
     if progress is not None and rows % progress_every:
         progress(rows)
     return NumberList(tuple(seen), tuple(sorted(bad, key=lambda b: b.line)), duplicates, rows)
 
 
 def parse_numbers_file(path: Path, column: str = "phone", region: str = "US",
-                       progress: Progress | None = None) -> NumberList:
-    """Parse a do-not-call file (UTF-8, with or without BOM)."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            return parse_numbers(f, column, region, progress, source=str(path))
-    except (OSError, UnicodeDecodeError) as err:
-        raise LeadListError(str(path), f"cannot read: {err}") from None
+                       progress: Progress | None = None,
+                       fmt: CsvFormat = CsvFormat()) -> NumberList:
+    """Parse a do-not-call file in its encoding and with its delimiter (detected or given)."""
+    with open_text(path, fmt) as f:
+        return parse_numbers(f, column, region, progress, source=str(path), fmt=fmt)
+
+
+def parse_numbers_bytes(data: bytes, column: str = "phone", region: str = "US",
+                        fmt: CsvFormat = CsvFormat(), source: str = "body") -> NumberList:
+    """Parse an uploaded do-not-call file, read as :func:`parse_numbers_file` reads one."""
+    text = io.StringIO(decode(data, fmt, source), newline="")
+    return parse_numbers(text, column, region, source=source, fmt=fmt)

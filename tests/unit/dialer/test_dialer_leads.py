@@ -127,7 +127,8 @@ def test_number_lists_csv_with_header_or_one_number_per_line() -> None:
     assert [(b.line, b.reason) for b in listed.bad_rows] == [
         (4, "invalid phone number '12' (region US)"),
         (6, "no phone number"),
-        (7, "expected 2 columns, found 3"),
+        (7, "expected 2 columns, found 3: extra value(s) 'x' after the last column; quote "
+            "values that hold the delimiter, or name the column in the header"),
     ]
     gb = "2125550100\n\n(212) 555-0101\n212-555-0100\n020 7946 0958\n"
     plain = parse_numbers(io.StringIO(gb), region="GB")
@@ -135,13 +136,13 @@ def test_number_lists_csv_with_header_or_one_number_per_line() -> None:
     plain = parse_numbers(io.StringIO("2125550100\n(212) 555-0101\n212-555-0100\n1,2\n"))
     assert plain.numbers == ("+12125550100", "+12125550101") and plain.duplicates == 1
     assert plain.bad_rows[0].line == 4 and "one number per line" in plain.bad_rows[0].reason
-    header = parse_numbers(io.StringIO("telephone\n2125550100\n"))
+    header = parse_numbers(io.StringIO("fax\n2125550100\n"))
     assert header.bad_rows[0].line == 1 and "--column" in header.bad_rows[0].reason
 
 
 def test_number_lists_refuse_what_cannot_be_read() -> None:
     with pytest.raises(LeadListError, match="no column 'phone' .*name it with --column"):
-        parse_numbers(io.StringIO("name,tel\nAnn,2125550100\n"))
+        parse_numbers(io.StringIO("name,fax\nAnn,2125550100\n"))
     with pytest.raises(LeadListError, match="empty"):
         parse_numbers(io.StringIO("\n\n"))
     seen: list[int] = []
