@@ -82,10 +82,10 @@ def _first_error(chunks: Iterable[bytes], encoding: str) -> tuple[int, int, byte
     for chunk in itertools.chain(chunks, [b""]):
         try:
             text = decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError as err:
+        except UnicodeDecodeError as err:  # err.object: the bytes held back, then chunk
             before = err.object[: err.start].decode(encoding, errors="replace")
-            return lines + before.count("\n") + 1, offset + err.start, err.object[
-                err.start : err.end]
+            at = offset + len(chunk) - len(err.object) + err.start
+            return lines + before.count("\n") + 1, at, err.object[err.start : err.end]
         lines += text.count("\n")
         offset += len(chunk)
     return None
@@ -122,7 +122,7 @@ def _encoding(head: bytes, chunks: Callable[[], Iterable[bytes]], encoding: str 
     line, offset, what = error
     found = f"byte(s) {what.hex(' ')}" if what else "a character cut short at the end"
     tried = (f"is not {encoding}" if encoding is not None
-             else f"is not {bom} (its byte-order mark says so)" if bom
+             else f"does not decode as {bom}, which its byte-order mark names" if bom
              else "is neither UTF-8 nor Windows-1252")
     raise LeadListError(source, f"line {line}, byte {offset}: {found}: the file {tried}; "
                                 f"{_SAVE_AS}")
@@ -221,6 +221,13 @@ class Table:
     header_line: int
     delimiter: str
     rows: Iterator[tuple[int, list[str]]]  # (first line, cells) of each non-blank row
+
+    def named(self) -> list[str]:
+        """The header without the empty cells Excel leaves after the last name."""
+        end = len(self.header)
+        while end > 1 and not self.header[end - 1]:
+            end -= 1
+        return self.header[:end]
 
 
 def read_table(text: Iterable[str], fmt: CsvFormat, bad: list[BadRow],

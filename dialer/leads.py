@@ -132,8 +132,8 @@ def read_phone(raw: str, region: str) -> tuple[str, str] | str:
     if not text:
         return "no phone number"
     if _SCIENTIFIC.fullmatch(text):
-        return (f"Excel turned the number into scientific notation ({text!r}), which lost "
-                "its last digits: format the column as text and export again")
+        return (f"Excel turned the number into scientific notation ({text!r}, its last "
+                "digits may be lost): format the column as text and export again")
     exact = _POINT_ZERO.fullmatch(text)
     text = exact.group(1) if exact else text
     e164 = normalise(text, region)
@@ -162,8 +162,10 @@ def _column(table: Table, name: str, aliases: frozenset[str], option: str,
             source: str) -> int | None:
     """The index of column ``name`` (or, failing it, of the one column named by an alias)."""
     keys = [header_key(h) for h in table.header]
-    found = [i for i, key in enumerate(keys) if key == header_key(name)]
-    found = found or [i for i, key in enumerate(keys) if key in aliases]
+    exact = [i for i, key in enumerate(keys) if key == header_key(name)]
+    if exact:  # two of them: refused by _unique, as any two columns of one name
+        return exact[0]
+    found = [i for i, key in enumerate(keys) if key in aliases]
     if len(found) > 1:
         both = " and ".join(f"{table.header[i]!r} (column {i + 1})" for i in found)
         raise LeadListError(source, f"columns {both} could both be the phone number: pass "
@@ -185,8 +187,8 @@ def _unique(table: Table, used: Iterable[int], source: str) -> None:
 
 def _no_phone_column(table: Table, name: str, option: str, source: str) -> LeadListError:
     return LeadListError(source, f"no column {name!r} for the phone number (columns: "
-                                 f"{', '.join(table.header)}): name it with {option}"
-                                 + one_column_hint(table.header, table.delimiter))
+                                 f"{', '.join(table.named())}): name it with {option}"
+                                 + one_column_hint(table.named(), table.delimiter))
 
 
 def _table(text: Iterable[str], fmt: CsvFormat, bad: list[BadRow], source: str,
@@ -357,8 +359,8 @@ def parse_numbers(
     if index is not None:
         _unique(table, [index], source)
         width = len(table.header)
-    elif len(table.header) == 1:  # one number per line: the first line is a number too
-        if one_column_hint(table.header, table.delimiter) and isinstance(
+    elif len(table.named()) == 1:  # one number per line: the first line is a number too
+        if one_column_hint(table.named(), table.delimiter) and isinstance(
                 read_phone(table.header[0], region), str):
             raise _no_phone_column(table, column, "--column", source)
         index, width = 0, 1

@@ -152,3 +152,106 @@ def test_number_lists_refuse_what_cannot_be_read() -> None:
         == 2500
     )
     assert seen == [1000, 2000, 2500]
+
+
+def test_header_names_match_ignoring_case_spaces_underscores_and_hyphens() -> None:
+    text = "PHONE-NUMBER,First Name,LAST_NAME,Time Zone,Plan\n2025550101,Zoe,Roe,TX,gold\n"
+    (lead,) = parse_leads_text(text, ColumnMapping(phone="phone_number")).leads
+    assert (lead.phone, lead.first_name, lead.last_name, lead.fields()) == (
+        "+12025550101", "Zoe", "Roe", {"Plan": "gold", "timezone": "TX"})
+    for header in ("Phone", "Phone Number", "telephone", "TEL", "Mobile", "cell_phone",
+                   "Number", "MSISDN"):  # the phone column's aliases
+        (lead,) = parse_leads_text(f"Name,{header}\nAnn,2025550101\n").leads
+        assert (lead.phone, lead.custom) == ("+12025550101", {"Name": "Ann"}), header
+    both = "phone,mobile\n2025550101,2025550102\n"  # the exact name wins over an alias
+    assert parse_leads_text(both).leads[0].custom == {"mobile": "2025550102"}
+    with pytest.raises(LeadListError, match=r"columns 'Mobile' \(column 2\) and 'Telephone' "
+                                            r"\(column 3\) could both be the phone number: "
+                                            "pass the one to dial with --phone"):
+        parse_leads_text("Name,Mobile,Telephone\nAnn,2025550101,2025550102\n")
+    with pytest.raises(LeadListError, match="no column 'home' .*name it with --phone"):
+        parse_leads_text("Phone\n2025550101\n", ColumnMapping(phone="home"))  # no aliases
+
+
+def test_duplicate_and_unnamed_header_columns() -> None:
+    with pytest.raises(LeadListError, match="columns 2 and 4 are both named 'Plan': rename"):
+        parse_leads_text("phone,Plan,city,plan\n2025550101,gold,NYC,silver\n")
+    with pytest.raises(LeadListError, match="columns 1 and 3 are both named 'Phone'"):
+        parse_leads_text("Phone,city,phone\n2025550101,NYC,2025550102\n",
+                         ColumnMapping(custom=()))
+    # two same-named columns that are not read are no one's business
+    (lead,) = parse_leads_text("phone,x,x\n2025550101,1,2\n", ColumnMapping(custom=())).leads
+    assert lead.custom == {}
+    # Excel's trailing unnamed columns: empty ones ignored, one holding data kept by position
+    text = "phone,plan,,\n2025550101,gold,,\n2025550102,,,note\n"
+    first, second = parse_leads_text(text).leads
+    assert (first.custom, second.custom) == ({"plan": "gold"}, {"column 4": "note"})
+
+
+def test_ragged_rows_as_spreadsheets_write_them() -> None:
+    text = (
+        "phone,first_name,plan\n"
+        "2025550101,Ann,gold,,\n"  # 2 trailing empty cells: fine
+        "2025550102,Bob\n"  # 3 trailing cells dropped: empty
+        "2025550103\n"  # 4 the phone alone
+        "2025550104,Carl,gold,,x, y ,z,w\n"  # 5 extra cells with data: bad
+    )
+    result = parse_leads_text(text)
+    assert [(lead.phone, lead.first_name, lead.custom) for lead in result.leads] == [
+        ("+12025550101", "Ann", {"plan": "gold"}),
+        ("+12025550102", "Bob", {}),
+        ("+12025550103", "", {}),
+    ]
+    assert [(b.line, b.reason) for b in result.bad_rows] == [
+        (5, "expected 3 columns, found 8: extra value(s) 'x', 'y', 'z', ... after the last "
+            "column; quote values that hold the delimiter, or name the column in the header"),
+    ]
+
+
+def test_numbers_as_spreadsheets_mangle_them() -> None:
+    text = (
+        "phone,name\n"
+        "1.21255501E+10,sci\n"  # 2 scientific notation: digits lost, reported
+        "12125550100.0,point zero\n"  # 3 exact: accepted
+        "'+442071234567,apostrophe\n"  # 4 Excel's text marker: dropped
+        "202-555-0143 x123,extension\n"  # 5 kept in the field extension
+        '"(415) 555-0132 ext. 45",ext\n'  # 6
+        "0044 20 7946 0958,double zero\n"  # 7 not read in US: reported with the hint
+        "442079460958,no plus\n"  # 8 not guessed: reported with the hint
+        "2.0255501E9,sci\n"  # 9
+    )
+    result = parse_leads_text(text)
+    assert {lead.phone: (lead.custom["name"], lead.fields().get("extension"))
+            for lead in result.leads} == {
+        "+12125550100": ("point zero", None),
+        "+442071234567": ("apostrophe", None),
+        "+12025550143": ("extension", "123"),
+        "+14155550132": ("ext", "45"),
+    }
+    bad = {b.line: b.reason for b in result.bad_rows}
+    assert set(bad) == {2, 7, 8, 9}
+    assert bad[2] == ("Excel turned the number into scientific notation ('1.21255501E+10', "
+                      "its last digits may be lost): format the column as text and export "
+                      "again")
+    assert "scientific notation" in bad[9]
+    assert bad[7] == ("invalid phone number '0044 20 7946 0958' (region US): if it is the "
+                      "international number +442079460958, write it with its + (numbers "
+                      "without one are read as national numbers of US)")
+    assert "+442079460958" in bad[8]
+    gb = parse_leads_text("phone\n0044 20 7946 0958\n020 7946 0959\n", region="GB")
+    assert [lead.phone for lead in gb.leads] == ["+442079460958", "+442079460959"]
+    assert "+" not in parse_leads_text("phone\n12\n").bad_rows[0].reason  # no hint to give
+
+
+def test_number_lists_take_spreadsheet_rows_and_drop_extensions() -> None:
+    listed = parse_numbers(io.StringIO(
+        "Telephone;Name;;\n"  # semicolons, an alias, trailing unnamed columns
+        "'202-555-0143 x12;Ann;;\n"
+        "12125550100.0\n"
+        "1.21255501E+10;Sci\n"
+    ))
+    assert listed.numbers == ("+12025550143", "+12125550100")
+    assert [b.line for b in listed.bad_rows] == [4]
+    one = parse_numbers(io.StringIO("2025550143,\n2025550144,,\n2025550145,x\n"))
+    assert one.numbers == ("+12025550143", "+12025550144")
+    assert one.bad_rows[0].reason == "expected one number per line, found 2 columns"
