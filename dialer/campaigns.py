@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
 from dialer import compliance
-from dialer.leads import BadRow, ColumnMapping, LeadImport, lead_zone, parse_leads_file
+from dialer.leads import BadRow, ColumnMapping, CsvFormat, LeadImport, lead_zone, parse_leads_file
 from dialer.retry import DEFAULT_BY_DISPOSITION, DEFAULT_BY_OUTCOME, Outcome, RetryPolicy, RetryRule
 from dialer.store import Callback, Campaign, LeadAttempt
 from dialer.store import Lead as LeadRow
@@ -278,12 +278,15 @@ class CampaignRepository:
 
 def import_csv(db: Database, name: str, path: Path, mapping: ColumnMapping | None = None,
                region: str | None = None,
-               progress: Callable[[str, int], None] | None = None) -> ImportReport:
-    """Parse ``path`` and store its leads in one transaction; ``progress(stage, count)``."""
+               progress: Callable[[str, int], None] | None = None,
+               fmt: CsvFormat = CsvFormat()) -> ImportReport:
+    """Parse ``path`` and store its leads in one transaction; ``progress(stage, count)``;
+    ``fmt`` gives the encoding and delimiter when they are not to be detected."""
     with db.session() as s:
         region = region or CampaignRepository(s).get(name).region
     parsed = parse_leads_file(path, mapping, region,
-                              progress=(lambda n: progress("read", n)) if progress else None)
+                              progress=(lambda n: progress("read", n)) if progress else None,
+                              fmt=fmt)
     with db.session() as s:
         return CampaignRepository(s).import_leads(
             name, parsed, (lambda n: progress("stored", n)) if progress else None)

@@ -5,6 +5,12 @@ For each question: how many leads answered, the count and share of each answer, 
 when every answer is a number (a 1-5 rating); ``mean`` is None for free or mixed answers.
 The chart needs matplotlib (in the dev group, not a runtime dependency).
 
+The CSV holds what leads' files and callers put in (names, survey answers): a cell that a
+spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) is
+written with a leading ``'``, as OWASP's CSV-injection advice says, except a phone number in
+E.164 (``+`` and digits only): it is the data the reader expects, and a spreadsheet reads it
+as a number, never as a call to a function.
+
 AMD accuracy (:func:`amd_accuracy`): of the calls AMD passed to an agent as a person, how many
 the agent dispositioned ``machine`` (a miss: a machine let through). Synthesised greetings
 flatter any detector; this is the live measure.
@@ -13,6 +19,7 @@ flatter any detector; this is the live measure.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +35,15 @@ from dialer.ports import Result
 from dialer.store import Lead, LeadAttempt, SurveyAnswer
 
 MACHINE_DISPOSITION = "machine"  # seeded by migration 0001: "Answering machine"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it without running it (see the module docstring)."""
+    if cell.startswith(_FORMULA_START) and not _E164.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 @dataclass(frozen=True)
@@ -130,7 +146,8 @@ def export_csv(session: Session, campaign: str, out: TextIO) -> int:
         .order_by(Lead.phone, SurveyAnswer.question))
     n = 0
     for phone, ext, first, last, question, value, at in rows:
-        writer.writerow([phone, ext, first, last, question, value, at.isoformat()])
+        cells = (phone, ext, first, last, question, value)
+        writer.writerow([*(spreadsheet_safe(str(c)) for c in cells), at.isoformat()])
         n += 1
     return n
 

@@ -25,7 +25,7 @@ from dialer.campaigns import (
     import_csv,
     lead_flow,
 )
-from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping
+from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, CsvFormat
 from dialer.results import AmdAccuracy, amd_accuracy, chart, export_csv, summarise
 
 app = typer.Typer(
@@ -36,6 +36,15 @@ app = typer.Typer(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+ENCODING = typer.Option(
+    None, help="The file's encoding (utf-8, cp1252, latin-1, utf-16, ...); default: "
+    "detected (byte-order mark, else UTF-8, else Windows-1252).",
+)
+DELIMITER = typer.Option(
+    None, help="comma, semicolon, tab or pipe; default: detected from the header line."
+)
 
 
 def progress_line(stage: str, n: int) -> None:
@@ -125,7 +134,10 @@ def import_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(...),
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a header."),
-    phone: str = typer.Option("phone", help="Column of the phone number."),
+    phone: str = typer.Option(
+        "phone", help="Column of the phone number (default: phone, or one column named "
+        "phone number, telephone, tel, mobile, cell, number or msisdn)."
+    ),
     first_name: str = typer.Option("first_name", help="Column of the first name."),
     last_name: str = typer.Option("last_name", help="Column of the last name."),
     external_id: str | None = typer.Option(None, help="Column of your own lead id."),
@@ -136,10 +148,13 @@ def import_cmd(
     region: str | None = typer.Option(
         None, help="Region of national numbers (default: the campaign's)."
     ),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
 ) -> None:
     """Import leads from a CSV; bad rows are listed with their line number."""
     mapping = ColumnMapping(phone, first_name, last_name, external_id, timezone=timezone_column)
-    report = import_csv(state(ctx).database(), name, file, mapping, region, progress_line)
+    report = import_csv(state(ctx).database(), name, file, mapping, region, progress_line,
+                        CsvFormat(encoding, delimiter))
     print(file=sys.stderr)
     typer.echo(
         f"{file}: {report.rows} rows, {report.added} leads added, {report.merged} "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from callcenter.cli.campaign import progress_line
+from callcenter.cli.campaign import DELIMITER, ENCODING, progress_line
 from callcenter.cli.context import state
 from callcenter.errors import NotFound
 from dialer.attempts import (
@@ -29,7 +29,7 @@ from dialer.attempts import (
     remove_dnc,
 )
 from dialer.campaigns import CampaignRepository
-from dialer.leads import parse_numbers_file
+from dialer.leads import CsvFormat, parse_numbers_file
 
 app = typer.Typer(
     help="Do-not-call lists (internal, national, per campaign): import, add, remove, check.",
@@ -67,11 +67,14 @@ def import_cmd(
         None, help="Region of national numbers (default: the campaign's, else US)."
     ),
     reason: str | None = typer.Option(None, help="Why (stored with each number)."),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
 ) -> None:
     """Import numbers; bad rows are listed with their line number, duplicates merged."""
     target = _target(ctx, scope, campaign)
     parsed = parse_numbers_file(
-        file, column, _region(ctx, region, campaign), lambda n: progress_line("read", n)
+        file, column, _region(ctx, region, campaign), lambda n: progress_line("read", n),
+        CsvFormat(encoding, delimiter),
     )
     with state(ctx).database().session() as s:
         report = import_dnc(

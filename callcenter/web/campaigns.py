@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -29,12 +29,22 @@ from dialer.campaigns import (
     CampaignStateError,
     lead_flow,
 )
-from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, LeadListError, parse_leads_text
+from dialer.leads import (
+    LEAD_ZONE_FIELD,
+    ColumnMapping,
+    CsvFormat,
+    LeadListError,
+    parse_leads_bytes,
+)
 from dialer.results import amd_accuracy, chart, export_csv, summarise
 from dialer.store import Campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 T = TypeVar("T")
+ENCODING = Query(None, description="The file's encoding (utf-8, cp1252, utf-16, ...); "
+                 "default: detected (byte-order mark, else UTF-8, else Windows-1252).")
+DELIMITER = Query(None, description="comma, semicolon, tab or pipe; default: detected from "
+                  "the header line.")
 
 
 def _db(request: Request) -> Database:
@@ -102,15 +112,19 @@ async def import_leads(
     external_id: str | None = None,
     timezone: str = LEAD_ZONE_FIELD,
     region: str | None = None,
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
 ) -> dict[str, Any]:
-    """The body is the CSV itself (``Content-Type: text/csv``), header row first.
-    ``timezone`` names the column of the lead's own zone (IANA name or US state code)."""
-    text = (await request.body()).decode("utf-8-sig", errors="replace")
+    """The body is the CSV itself (``Content-Type: text/csv``), header row first, in any
+    encoding and delimiter ``campaign import`` reads. ``timezone`` names the column of the
+    lead's own zone (IANA name or US state code)."""
+    body = await request.body()
     mapping = ColumnMapping(phone, first_name, last_name, external_id, timezone=timezone)
 
     def work(s: Session) -> dict[str, Any]:
         repo = CampaignRepository(s)
-        parsed = parse_leads_text(text, mapping, region or repo.get(name).region)
+        parsed = parse_leads_bytes(body, mapping, region or repo.get(name).region,
+                                   CsvFormat(encoding, delimiter))
         report = repo.import_leads(name, parsed)
         return {
             "rows": report.rows,

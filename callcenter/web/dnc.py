@@ -8,7 +8,6 @@ national (read in ``?region=``, US by default). An invalid number, list or campa
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from callcenter.errors import NotFound
-from callcenter.web.campaigns import run_in_db
+from callcenter.web.campaigns import DELIMITER, ENCODING, run_in_db
 from dialer.attempts import (
     add_dnc,
     dnc_counts,
@@ -28,7 +27,7 @@ from dialer.attempts import (
     remove_dnc,
 )
 from dialer.campaigns import CampaignRepository
-from dialer.leads import parse_numbers
+from dialer.leads import CsvFormat, parse_numbers_bytes
 
 router = APIRouter(prefix="/api/dnc", tags=["do-not-call"])
 
@@ -76,6 +75,8 @@ async def import_numbers(
     column: str = Query("phone", description="Column of the phone number (CSV)."),
     region: str | None = REGION,
     reason: str | None = Query(None, description="Why; stored with each number."),
+    encoding: str | None = ENCODING,
+    delimiter: str | None = DELIMITER,
 ) -> dict[str, Any]:
     """The body is the file itself (``Content-Type: text/csv`` or ``text/plain``). Bad rows
     come back with their line numbers; numbers already on the list are counted, not doubled."""
@@ -85,13 +86,13 @@ async def import_numbers(
             "send the file itself as the request body (Content-Type: text/csv), e.g. "
             "curl --data-binary @dnc.csv -H 'Content-Type: text/csv' ...",
         )
-    text = (await request.body()).decode("utf-8-sig", errors="replace")
+    body = await request.body()
     now = datetime.now(UTC)
 
     def work(s: Session) -> dict[str, Any]:
         target = dnc_list(s, scope, campaign)
-        parsed = parse_numbers(
-            io.StringIO(text, newline=""), column, _region(s, region, campaign), source="body"
+        parsed = parse_numbers_bytes(
+            body, column, _region(s, region, campaign), CsvFormat(encoding, delimiter)
         )
         report = import_dnc(s, target, parsed, reason or "imported through the API", now)
         return {
