@@ -11,6 +11,8 @@ as ``now``):
   called party's zones, holidays, DNC lists, attempt limits, 72 h hold after an abandon,
   abandon-rate ceiling), plus the 15 s ring and 2 s connect rules;
 - :mod:`dialer.leads`: CSV lead lists to E.164 leads, bad rows reported by line;
+  :mod:`dialer.csv_source`: the files as spreadsheets save them (encoding, delimiter, header
+  names, rows of uneven length);
 - :mod:`dialer.retry`: retry rules by outcome and disposition;
 - :mod:`dialer.callback_times`: a scheduled callback's time read and checked (pure);
   :mod:`dialer.callbacks`: scheduled callbacks in the store (anyone's or one agent's);
