@@ -24,6 +24,7 @@ from callcenter.backoffice import BackOffice
 from callcenter.bus import EventBus, build_bus
 from callcenter.calls import AcdService, CdrWriter, Directory, load_directory
 from callcenter.calls.agent_pool import AcdAgentPool
+from callcenter.calls.desk_service import DeskService
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.flows import load_flows
 from callcenter.config import Settings
@@ -54,6 +55,7 @@ class Engine:
         self.http_port: int | None = None
         self.directory = Directory()
         self.acd: AcdService | None = None
+        self.desks: DeskService | None = None
         self.cdr: CdrWriter | None = None
         self.sip: Any = None
         self.twilio: Any = None
@@ -73,6 +75,8 @@ class Engine:
         self.bus = build_bus(s)
         await self.bus.start()
         log.info("event bus %s started", self.bus.kind)
+        self.desks = DeskService(self.bus)  # before the ACD: it sees every agent's first state
+        await self.desks.start()
         await self._start_call_center()
         await self._start_http()
 
@@ -172,6 +176,8 @@ class Engine:
     async def stop(self) -> None:
         if self.acd is not None:
             self.acd.close_watchers()  # open console streams end, or uvicorn waits for them
+        if self.desks is not None:
+            self.desks.close_watchers()  # and so do the agent desktops' streams
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task
@@ -193,6 +199,9 @@ class Engine:
         if self.cdr is not None:
             await self.cdr.stop()  # the last call records, committed before the bus goes
             self.cdr = None
+        if self.desks is not None:
+            await self.desks.stop()
+            self.desks = None
         if hasattr(self, "bus"):
             await self.bus.stop()
         if hasattr(self, "db"):

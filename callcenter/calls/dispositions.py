@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.bus import CallUpdate
 from callcenter.calls.escalations import CallEscalations
 from callcenter.errors import NotFound
 from callcenter.store import Database
@@ -40,6 +41,8 @@ class Dispositioned:
     resolved: bool
     event: rules.CallDispositioned
     callback: callbacks.Booked | None = None
+    #: The news for the bus once committed (``dispositioned``): the agent's desk clears the call.
+    update: CallUpdate | None = None
 
 
 async def set_disposition(
@@ -114,9 +117,23 @@ async def set_disposition(
             notes=notes,
             recording=(recording or {}).get("path"),
         )
-        return Dispositioned(call_id, code, disp.resolved, event, booked)
+        update = CallUpdate.model_validate({
+            "call_id": call_id, "kind": "dispositioned", "direction": call.direction,
+            "voice_layer": call.voice_layer, "caller": call.caller, "dialed": call.dialed,
+            "agent_id": event.agent or None, "detail": {"code": code}})
+        return Dispositioned(call_id, code, disp.resolved, event, booked, update)
 
     done = await db.run(write)
     if not done.resolved:
         await escalations.file(done.event)
     return done
+
+
+async def active(db: Database) -> list[dict[str, object]]:
+    """The active disposition codes, in their order: what a desktop offers."""
+
+    def read(s: Session) -> list[dict[str, object]]:
+        rows = s.scalars(select(Disposition).where(Disposition.active).order_by(Disposition.id))
+        return [{"code": d.code, "label": d.label, "resolved": d.resolved} for d in rows]
+
+    return await db.run(read)

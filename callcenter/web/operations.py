@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from callcenter import acd
 from callcenter.calls.transfer_targets import InvalidTransferTarget
@@ -151,15 +150,9 @@ class DispositionBody(BaseModel):
 
 @router.get("/dispositions", summary="The active disposition codes (what a desktop offers)")
 async def dispositions(request: Request) -> list[dict[str, object]]:
-    from sqlalchemy import select
+    from callcenter.calls.dispositions import active
 
-    from callcenter.store.models import Disposition
-
-    def read(s: Session) -> list[dict[str, object]]:
-        rows = s.scalars(select(Disposition).where(Disposition.active).order_by(Disposition.id))
-        return [{"code": d.code, "label": d.label, "resolved": d.resolved} for d in rows]
-
-    return await _engine(request).db.run(read)
+    return await active(_engine(request).db)
 
 
 @router.post("/calls/{call_id}/disposition", summary="Set the agent's disposition on a call")
@@ -190,6 +183,8 @@ async def disposition(request: Request, call_id: str, body: DispositionBody) -> 
         raise HTTPException(422, str(exc)) from None
     except CallbackError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+    if done.update is not None:
+        engine.bus.publish_event(done.update)  # committed: the agent's desk clears the call
     out: dict[str, object] = {
         "call_id": call_id,
         "code": done.code,

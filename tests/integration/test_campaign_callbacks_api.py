@@ -17,6 +17,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from callcenter import acd
+from callcenter.bus import InProcessBus
 from callcenter.cli.campaign import app as campaign_cli
 from callcenter.store import Database
 from callcenter.web import callbacks as callbacks_api
@@ -46,7 +47,8 @@ class _Acd:
 async def _api(db: Database, logged_in: set[str]) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.db = db
-    app.state.engine = SimpleNamespace(db=db, backoffice=None, acd=_Acd(logged_in))
+    app.state.engine = SimpleNamespace(db=db, backoffice=None, acd=_Acd(logged_in),
+                                       bus=InProcessBus("t"))
     app.include_router(operations.router)
     app.include_router(callbacks_api.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from callcenter.bus import InProcessBus
 from callcenter.store import Database
 from callcenter.web import callbacks, desktop, operations
 from dialer.store import Callback
@@ -42,7 +43,7 @@ def served(sqlite_url: str) -> Iterator[tuple[str, Database, dict[str, str]]]:
     db, calls = asyncio.run(support.answered_campaign(sqlite_url, support.NYC[:2]))
     app = FastAPI()
     app.state.db = db
-    app.state.engine = SimpleNamespace(db=db, backoffice=None, acd=None)
+    app.state.engine = SimpleNamespace(db=db, backoffice=None, acd=None, bus=InProcessBus("t"))
     for router in (operations.router, callbacks.router, desktop.router):
         app.include_router(router)
     port = _free_port()

@@ -5,12 +5,8 @@ the call."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 from sqlalchemy import select
@@ -24,21 +20,9 @@ from dialer.campaigns import CampaignRepository, CampaignSettings
 from dialer.store import Lead, LeadAttempt
 from tests.integration.test_campaigns_support import T0, Clock, leads
 from tests.support.sip import Sipp
-from tests.support.sip_engine import add_agent, connected_call, ready
+from tests.support.sip_engine import add_agent, connected_call, ready, until
 
 CALLED, SKIPPED = "+12125550101", "+12125550103"
-T = TypeVar("T")
-
-
-async def _until(check: Callable[[], Awaitable[T]], what: str, timeout: float = 20) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: last saw {got!r}")
-        await asyncio.sleep(0.1)
 
 
 def second_call_id(engine: Engine) -> str:
@@ -108,7 +92,7 @@ async def preview_campaign(
         )
 
     try:
-        await _until(logged_in, "the agent's login and the campaign's runner")
+        await until(logged_in, "the agent's login and the campaign's runner")
     except BaseException:
         for peer in (callee, line):
             if peer.proc is not None and peer.proc.returncode is None:
@@ -164,7 +148,7 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
                 state = engine.acd.router.agent_state("1001")
                 return state if bridged and state == "busy" else ""
 
-            assert await _until(on_the_call, "the bridge to the agent") == "busy"
+            assert await until(on_the_call, "the bridge to the agent") == "busy"
             assert engine.acd.router.task_status(second_call_id(engine)) == "connected"
 
         def outcome(s):  # type: ignore[no-untyped-def]
@@ -174,7 +158,7 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
             got = await engine.db.run(outcome)
             return got if got and all(got) else []
 
-        assert await _until(closed, "the attempt's outcome", 30) == ["human"]
+        assert await until(closed, "the attempt's outcome", 30) == ["human"]
         result = await callee.wait(30)
         assert result.ok, result.stderr + result.errors
 
@@ -187,7 +171,7 @@ async def test_preview_agent_dials_and_gets_the_callee(engine: Engine, tmp_path:
             call, _, _ = await engine.db.run(read)
             return call if call is not None and call.ended_at is not None else None
 
-        await _until(ended, "the CDR's end")
+        await until(ended, "the CDR's end")
         call, attempt, status_by_phone = await engine.db.run(read)
         assert call.direction == "outbound"
         assert call.agent_id == engine.directory.agents["1001"].id
@@ -244,7 +228,7 @@ async def test_preview_call_transferred_to_a_queue(engine: Engine, tmp_path: Pat
         async def wrapping_up() -> bool:
             return router.agent_state("1001") == "wrap_up"
 
-        await _until(wrapping_up, "the preview agent's wrap-up after the transfer", 5)
+        await until(wrapping_up, "the preview agent's wrap-up after the transfer", 5)
 
         async def with_second_agent() -> bool:
             call = engine.sip.calls.get(call_id)
@@ -255,7 +239,7 @@ async def test_preview_call_transferred_to_a_queue(engine: Engine, tmp_path: Pat
                 and router.task_status(call_id) == "connected"
             )
 
-        await _until(with_second_agent, "the queue's agent taking the call", 10)
+        await until(with_second_agent, "the queue's agent taking the call", 10)
         # The queue's agent talks 3 s and hangs up; the engine then ends the person's call.
         assert (await second.wait(20)).ok
         result = await callee.wait(20)
@@ -275,7 +259,7 @@ async def test_preview_call_transferred_to_a_queue(engine: Engine, tmp_path: Pat
                 and attempt.outcome is not None
             )
 
-        await _until(ended, "the CDR's end and the attempt's outcome")
+        await until(ended, "the CDR's end and the attempt's outcome")
         call, attempt = await engine.db.run(read)
         assert call.agent_id == engine.directory.agents["1002"].id
         assert call.queue_id == engine.directory.queues["billing"].id

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -17,6 +19,20 @@ from tests.support.brokers import free_port as free_tcp_port
 from tests.support.sip import Sipp, free_udp_port
 
 FLOW = Path(__file__).parents[1] / "integration" / "flows" / "sip_queue.yaml"
+T = TypeVar("T")
+
+
+async def until(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 20) -> T:
+    """What ``check`` returns once it is true; fails after ``timeout`` seconds saying ``what``
+    it waited for and the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: last saw {got!r}")
+        await asyncio.sleep(0.1)
 
 
 async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
