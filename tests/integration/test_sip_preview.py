@@ -32,11 +32,12 @@ def second_call_id(engine: Engine) -> str:
 
 
 async def preview_campaign(
-    engine: Engine, tmp_path: Path, callee_scenario: str, *numbers: str
+    engine: Engine, tmp_path: Path, callee_scenario: str, *numbers: str, **fields: str
 ) -> tuple[Sipp, Sipp]:
-    """Campaign "pv" (preview, queue support) on ``numbers``, a SIPp callee answering them, and
-    agent 1001 logged in on a nailed-up SIPp line (scenario agent_line_preview.xml, 20 s after
-    the login): the engine started, the campaign's runner live. Returns (callee, line)."""
+    """Campaign "pv" (preview, queue support) on ``numbers`` (with the custom ``fields``, by
+    default plan gold), a SIPp callee answering them, and agent 1001 logged in on a nailed-up
+    SIPp line (scenario agent_line_preview.xml, 20 s after the login): the engine started, the
+    campaign's runner live. Returns (callee, line)."""
     db = Database(engine.settings.database.url)
     with db.session() as s:
         AgentRepository(s).add("1001", "Ann", pin="1234")
@@ -64,7 +65,7 @@ async def preview_campaign(
                 ring_timeout_s=15,
             )
         )
-        repo.import_leads("pv", leads(*numbers, plan="gold"))
+        repo.import_leads("pv", leads(*numbers, **(fields or {"plan": "gold"})))
         repo.transition("pv", "running", T0)
 
     await engine.db.run(create)

@@ -1,0 +1,89 @@
+"""The live agent desktop in headless Chromium (Playwright) over a real SIP preview campaign:
+agent 1001 (logged in on a nailed-up SIPp line) signs in on the page, asks for the next lead,
+sees its custom fields, dials it; a SIPp callee answers and the page shows the call (its id,
+the campaign, the lead's fields) without a reload, then the ended call awaiting a disposition;
+the agent sets it from the page and it is in the database. A lead field holding HTML is shown
+as text."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.engine import Engine
+from callcenter.store.models import Call, CallEvent, Disposition
+from dialer.store import LeadAttempt
+from tests.integration.test_sip_preview import CALLED, preview_campaign
+from tests.support.sip_engine import connected_call
+
+async_api = pytest.importorskip("playwright.async_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
+MARKUP = "<b>VIP</b> & co"
+
+
+async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
+        engine: Engine, tmp_path: Path) -> None:
+    expect = async_api.expect
+    async with async_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=["--no-sandbox"])
+        # The line logs out 20 s after its login: everything up to the dial happens before.
+        callee, line = await preview_campaign(engine, tmp_path, "callee_preview.xml", CALLED,
+                                              plan="gold", note=MARKUP)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{engine.http_port}/desktop")
+            await page.get_by_label("Agent code").fill("1001")
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.locator("#state")).to_have_text("ready")
+            await expect(page.locator("#connection")).to_have_text("live")
+
+            await page.get_by_role("button", name="Next lead: pv").click()
+            lead = page.get_by_label("Next lead")
+            await expect(lead).to_contain_text(CALLED)
+            await expect(lead).to_contain_text("gold")
+            await expect(page.locator("#state")).to_have_text("paused")  # reading the lead
+            await page.get_by_role("button", name="Dial").click()
+
+            call_id = await connected_call(engine, "1001")
+            details = page.get_by_label("Call details")
+            await expect(details).to_contain_text(call_id)  # pushed: no reload
+            await expect(details).to_contain_text("pv")
+            await expect(details).to_contain_text(CALLED)
+            fields = page.get_by_label("Lead")
+            await expect(fields.locator("tr", has_text="plan")).to_contain_text("gold")
+            await expect(fields.locator("tr", has_text="note")).to_contain_text(MARKUP)
+            assert await page.locator("#lead b").count() == 0  # the CSV's text, not markup
+            await expect(page.get_by_label("Call", exact=True)).to_have_value(call_id)
+
+            # The callee hangs up after 3 s: the call waits for its disposition.
+            await expect(page.locator("#last-call")).to_contain_text(call_id, timeout=15_000)
+            await expect(page.locator("#no-call")).to_be_visible()
+            await expect(page.locator("#state")).to_have_text("wrap-up")
+            await page.get_by_label("Notes").fill("bought the gold plan")
+            await page.get_by_role("button", name="Sale").click()
+            await expect(page.locator("#result")).to_have_text(
+                f"Disposition sale saved on call {call_id}.")
+            await expect(page.locator("#last-call")).to_be_hidden()
+            await expect(page.get_by_label("Call", exact=True)).to_have_value("")
+        finally:
+            await browser.close()
+            result = await callee.wait(30)
+            line_result = await line.wait(40)
+    assert result.ok, result.stderr + result.errors
+    assert line_result.ok, line_result.stderr + line_result.errors
+
+    def read(s):  # type: ignore[no-untyped-def]
+        code = s.scalar(select(Disposition.code).join(Call, Call.disposition_id == Disposition.id)
+                        .where(Call.id == call_id))
+        notes = s.scalar(select(CallEvent.data).where(CallEvent.call_id == call_id,
+                                                      CallEvent.kind == "disposition"))
+        return code, notes, s.scalar(select(LeadAttempt.disposition))
+
+    code, notes, attempt_disposition = await engine.db.run(read)
+    assert code == "sale" and notes == {"code": "sale", "notes": "bought the gold plan"}
+    assert attempt_disposition == "sale"  # the campaign's attempt took it too
