@@ -449,7 +449,11 @@ async def test_preview_call_transferred_to_a_queue(
     assert call.agent_id == engine.directory.agents["1002"].id
     assert call.queue_id == engine.directory.queues["billing"].id
     assert [e.data["queue"] for e in call.events if e.kind == "queued"] == ["support", "billing"]
-    assert [e.data["agent"] for e in call.events if e.kind == "connected"] == ["1001", "1002"]
+    connected = [e.data for e in call.events if e.kind == "connected"]
+    assert [c["agent"] for c in connected] == ["1001", "1002"]
+    # The screen pop (the agent desktop's): the campaign and the lead, as over SIP.
+    assert connected[0]["campaign"] == "pv" and connected[0]["number"] == called.phone
+    assert connected[0]["lead"]["first_name"] == called.first_name
     [transferred] = [e.data for e in call.events if e.kind == "transferred"]
     assert transferred == {"to": "queue:billing", "by": "1001"}
     agent_legs = [leg for leg in call.legs if leg.role == "agent"]

@@ -76,6 +76,8 @@ class TwilioCall:
         self.recordings: set[str] = set()  # RecordingSids stored
         self.recording_files: set[Path] = set()  # files promised to Twilio's callbacks
         self.routing: TaskRouting = layer.acd  # who routes the call's queue task
+        # What the agent's desktop shows when the call is connected (a campaign's lead).
+        self.screen_pop: dict[str, object] = {}
 
     @property
     def task_id(self) -> str:

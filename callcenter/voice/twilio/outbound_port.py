@@ -154,6 +154,9 @@ class TwilioOutboundPort:
             amd=request.amd,
             routing=routing,
         )
+        # Set before anyone answers (the agent is connected after the person's answer).
+        call.screen_pop = {"campaign": request.campaign, "number": request.number,
+                           "lead": dict(request.lead_fields)}
         attempt = layer.attempts.get(call.rec.call_id)
         try:
             call_status, answered_by = await listener.final

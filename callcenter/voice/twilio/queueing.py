@@ -257,8 +257,10 @@ async def agent_answered(call: TwilioCall, agent_call_sid: str) -> str:
         path = call.layer.recording_file(call, "call")
         status_url = call.layer.recording_status_url(call, "call", path)
     offer.reply = str(twiml.bridge_to_queue(call.call_sid, status_url))
+    # On the bus (cc/<tenant>/calls/<id>, kind "connected") with the campaign's lead: the
+    # agent desktop's screen pop.
     await call.layer.cdr.event(
-        call.rec, "connected", {"agent": offer.agent_id}, announce="connected"
+        call.rec, "connected", {"agent": offer.agent_id, **call.screen_pop}, announce="connected"
     )
     return offer.reply
 
