@@ -101,6 +101,11 @@ def _encoding(head: bytes, chunks: Callable[[], Iterable[bytes]], encoding: str 
         except LookupError:
             raise LeadListError(source, f"unknown encoding {encoding!r}: use e.g. utf-8, "
                                         "cp1252, latin-1 or utf-16") from None
+        family = bom.removesuffix("-sig") if bom else ""  # utf-8, utf-16 or utf-32
+        if not given.startswith(family):
+            raise LeadListError(source, f"the file begins with the byte-order mark of "
+                                        f"{family}, not {encoding}: pass --encoding {family} "
+                                        "or leave --encoding out")
         candidates = ["utf-8-sig" if given == "utf-8" and bom == "utf-8-sig" else encoding]
     elif bom is not None:
         candidates = [bom]

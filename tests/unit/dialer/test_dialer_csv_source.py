@@ -98,6 +98,13 @@ def test_an_explicit_encoding_is_checked_and_a_wrong_one_says_where(tmp_path: Pa
     )
     path.write_bytes(codecs.BOM_UTF8 + table(",").encode())
     assert people(path, path.read_bytes(), CsvFormat(encoding="utf-8")) == PEOPLE  # BOM gone
+    with pytest.raises(LeadListError, match="byte-order mark of utf-8, not latin-1: pass "
+                                            "--encoding utf-8 or leave --encoding out"):
+        parse_leads_file(path, fmt=CsvFormat(encoding="latin-1"))
+    path.write_bytes(codecs.BOM_UTF16_BE + table("\t").encode("utf-16-be"))
+    assert people(path, path.read_bytes(), CsvFormat(encoding="UTF-16")) == PEOPLE
+    with pytest.raises(LeadListError, match="byte-order mark of utf-16, not cp1252"):
+        parse_leads_file(path, fmt=CsvFormat(encoding="cp1252"))
     with pytest.raises(LeadListError, match="unknown encoding 'klingon'"):
         parse_leads_file(path, fmt=CsvFormat(encoding="klingon"))
 
