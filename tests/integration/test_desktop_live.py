@@ -1,14 +1,22 @@
-"""The live agent desktop in headless Chromium (Playwright) over a real SIP preview campaign:
-agent 1001 (logged in on a nailed-up SIPp line) signs in on the page, asks for the next lead,
-sees its custom fields, dials it; a SIPp callee answers and the page shows the call (its id,
-the campaign, the lead's fields) without a reload, then the ended call awaiting a disposition;
-the agent sets it from the page and it is in the database. A lead field holding HTML is shown
-as text."""
+"""The live agent desktop in headless Chromium (Playwright) over real SIP calls.
+
+A preview campaign: agent 1001 (logged in on a nailed-up SIPp line) signs in on the page, asks
+for the next lead, sees its custom fields, dials it; a SIPp callee answers and the page shows
+the call (its id, the campaign, the lead's fields) without a reload, then the ended call
+awaiting a disposition; the agent sets it from the page and it is in the database. A lead
+field holding HTML is shown as text.
+
+An inbound call: a SIPp caller reaches agent 1001's SIPp phone; from the page the agent holds
+and resumes the caller, is told why a transfer to an unknown queue fails, and transfers the
+caller to the billing queue, whose agent takes the call; the page shows it as the last call.
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +25,14 @@ from callcenter.engine import Engine
 from callcenter.store.models import Call, CallEvent, Disposition
 from dialer.store import LeadAttempt
 from tests.integration.test_sip_preview import CALLED, preview_campaign
-from tests.support.sip_engine import connected_call
+from tests.support.sip import Sipp
+from tests.support.sip_engine import (
+    add_agent,
+    connected_call,
+    finished_call,
+    make_caller,
+    ready,
+)
 
 async_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,55 +40,65 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt in
 MARKUP = "<b>VIP</b> & co"
 
 
-async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
-        engine: Engine, tmp_path: Path) -> None:
-    expect = async_api.expect
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
     async with async_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                          args=["--no-sandbox"])
-        # The line logs out 20 s after its login: everything up to the dial happens before.
-        callee, line = await preview_campaign(engine, tmp_path, "callee_preview.xml", CALLED,
-                                              plan="gold", note=MARKUP)
-        try:
-            page = await browser.new_page()
-            await page.goto(f"http://127.0.0.1:{engine.http_port}/desktop")
-            await page.get_by_label("Agent code").fill("1001")
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.locator("#state")).to_have_text("ready")
-            await expect(page.locator("#connection")).to_have_text("live")
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                           args=["--no-sandbox"])
+        yield chromium
+        await chromium.close()
 
-            await page.get_by_role("button", name="Next lead: pv").click()
-            lead = page.get_by_label("Next lead")
-            await expect(lead).to_contain_text(CALLED)
-            await expect(lead).to_contain_text("gold")
-            await expect(page.locator("#state")).to_have_text("paused")  # reading the lead
-            await page.get_by_role("button", name="Dial").click()
 
-            call_id = await connected_call(engine, "1001")
-            details = page.get_by_label("Call details")
-            await expect(details).to_contain_text(call_id)  # pushed: no reload
-            await expect(details).to_contain_text("pv")
-            await expect(details).to_contain_text(CALLED)
-            fields = page.get_by_label("Lead")
-            await expect(fields.locator("tr", has_text="plan")).to_contain_text("gold")
-            await expect(fields.locator("tr", has_text="note")).to_contain_text(MARKUP)
-            assert await page.locator("#lead b").count() == 0  # the CSV's text, not markup
-            await expect(page.get_by_label("Call", exact=True)).to_have_value(call_id)
+async def signed_in(browser: Any, engine: Engine, code: str) -> Any:
+    """A page of the engine's desktop, signed in as agent ``code`` and following its desk."""
+    page = await browser.new_page()
+    await page.goto(f"http://127.0.0.1:{engine.http_port}/desktop")
+    await page.get_by_label("Agent code").fill(code)
+    await page.get_by_role("button", name="Sign in").click()
+    await async_api.expect(page.locator("#connection")).to_have_text("live")
+    return page
 
-            # The callee hangs up after 3 s: the call waits for its disposition.
-            await expect(page.locator("#last-call")).to_contain_text(call_id, timeout=15_000)
-            await expect(page.locator("#no-call")).to_be_visible()
-            await expect(page.locator("#state")).to_have_text("wrap-up")
-            await page.get_by_label("Notes").fill("bought the gold plan")
-            await page.get_by_role("button", name="Sale").click()
-            await expect(page.locator("#result")).to_have_text(
-                f"Disposition sale saved on call {call_id}.")
-            await expect(page.locator("#last-call")).to_be_hidden()
-            await expect(page.get_by_label("Call", exact=True)).to_have_value("")
-        finally:
-            await browser.close()
-            result = await callee.wait(30)
-            line_result = await line.wait(40)
+
+async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
+        engine: Engine, tmp_path: Path, browser: Any) -> None:
+    expect = async_api.expect
+    # The line logs out 20 s after its login: everything up to the dial happens before.
+    callee, line = await preview_campaign(engine, tmp_path, "callee_preview.xml", CALLED,
+                                          plan="gold", note=MARKUP)
+    try:
+        page = await signed_in(browser, engine, "1001")
+        await expect(page.locator("#state")).to_have_text("ready")
+        await page.get_by_role("button", name="Next lead: pv").click()
+        lead = page.get_by_label("Next lead")
+        await expect(lead).to_contain_text(CALLED)
+        await expect(lead).to_contain_text("gold")
+        await expect(page.locator("#state")).to_have_text("paused")  # reading the lead
+        await page.get_by_role("button", name="Dial").click()
+
+        call_id = await connected_call(engine, "1001")
+        details = page.get_by_label("Call details")
+        await expect(details).to_contain_text(call_id)  # pushed: no reload
+        await expect(details).to_contain_text("pv")
+        await expect(details).to_contain_text(CALLED)
+        fields = page.get_by_label("Lead")
+        await expect(fields.locator("tr", has_text="plan")).to_contain_text("gold")
+        await expect(fields.locator("tr", has_text="note")).to_contain_text(MARKUP)
+        assert await page.locator("#lead b").count() == 0  # the CSV's text, not markup
+        await expect(page.get_by_label("Call", exact=True)).to_have_value(call_id)
+
+        # The callee hangs up after 3 s: the call waits for its disposition.
+        await expect(page.locator("#last-call")).to_contain_text(call_id, timeout=15_000)
+        await expect(page.locator("#no-call")).to_be_visible()
+        await expect(page.locator("#state")).to_have_text("wrap-up")
+        await page.get_by_label("Notes").fill("bought the gold plan")
+        await page.get_by_role("button", name="Sale").click()
+        await expect(page.locator("#result")).to_have_text(
+            f"Disposition sale saved on call {call_id}.")
+        await expect(page.locator("#last-call")).to_be_hidden()
+        await expect(page.get_by_label("Call", exact=True)).to_have_value("")
+    finally:
+        result = await callee.wait(30)
+        line_result = await line.wait(40)
     assert result.ok, result.stderr + result.errors
     assert line_result.ok, line_result.stderr + line_result.errors
 
@@ -87,3 +112,56 @@ async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
     code, notes, attempt_disposition = await engine.db.run(read)
     assert code == "sale" and notes == {"code": "sale", "notes": "bought the gold plan"}
     assert attempt_disposition == "sale"  # the campaign's attempt took it too
+
+
+async def test_the_agent_holds_and_transfers_a_real_call_from_the_page(
+        engine: Engine, tmp_path: Path, browser: Any) -> None:
+    expect = async_api.expect
+    phone = Sipp(tmp_path, "phone", "agent_answer.xml", "-m", "1", "-d", "30000")
+    billing = Sipp(tmp_path, "billing", "agent_answer.xml", "-m", "1", "-d", "2000")
+    await add_agent(engine, "1001", phone.port)
+    await add_agent(engine, "1002", billing.port, queue="billing")
+    await engine.start()
+    await ready(engine, "1001")
+    await ready(engine, "1002")
+    await phone.start()
+    await billing.start()
+    try:
+        page = await signed_in(browser, engine, "1001")
+        await expect(page.locator("#state")).to_have_text("ready")
+        caller = make_caller(tmp_path, engine)
+        await caller.start()
+        call_id = await connected_call(engine, "1001")
+        details = page.get_by_label("Call details")
+        await expect(details).to_contain_text(call_id)
+        await expect(details).to_contain_text("inbound")
+        await expect(details).to_contain_text("support")
+        await expect(page.locator("#state")).to_have_text("on a call")
+
+        await page.get_by_role("button", name="Hold").click()
+        await expect(page.locator("#result")).to_have_text("The caller is on hold.")
+        await expect(details).to_contain_text("On hold")  # the held event, through the bus
+        await expect(page.get_by_role("button", name="Hold")).to_be_disabled()
+        await page.get_by_role("button", name="Resume").click()
+        await expect(details).not_to_contain_text("On hold")
+
+        await page.get_by_label("Transfer to").fill("queue:nope")
+        await page.get_by_role("button", name="Transfer", exact=True).click()
+        await expect(page.locator("#result.error")).to_have_text("no queue 'nope'")
+        await page.get_by_label("Transfer to").fill("queue:billing")
+        await page.get_by_role("button", name="Transfer", exact=True).click()
+        await expect(page.locator("#last-call")).to_contain_text(call_id)  # awaits 1001's code
+        await expect(page.locator("#no-call")).to_be_visible()
+        await expect(page.get_by_label("Call", exact=True)).to_have_value(call_id)
+        result = await caller.wait(60)
+        assert result.ok, result.stderr + result.errors
+        assert (await billing.wait(10)).ok
+    finally:
+        for peer in (phone, billing):
+            if peer.proc is not None and peer.proc.returncode is None:
+                peer.proc.kill()  # the first phone is still in its long talk
+    call = await finished_call(engine)
+    kinds = [e.kind for e in call.events]
+    assert [k for k in kinds if k in ("held", "resumed", "transferred")] == [
+        "held", "resumed", "transferred"]
+    assert call.agent_id == engine.directory.agents["1002"].id
