@@ -5,11 +5,16 @@ them back through the lead and do-not-call parsers."""
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dialer.csv_source import CsvFormat, LeadListError, decode, sniff_delimiter
+from dialer.csv_source import DELIMITERS, CsvFormat, LeadListError, decode, sniff_delimiter
 from dialer.leads import (
     parse_leads_bytes,
     parse_leads_file,
@@ -149,3 +154,31 @@ def test_positions_hold_across_chunks(tmp_path: Path, monkeypatch: pytest.Monkey
         parse_leads_file(path, fmt=CsvFormat(encoding="utf-8"))
     path.write_bytes(data[:-2])  # valid UTF-8 read in 5-byte chunks
     assert [lead.custom["name"] for lead in parse_leads_file(path).leads] == ["Zoë Müller", "Zoë"]
+
+
+FORMS: dict[str, tuple[Callable[[str], bytes], CsvFormat]] = {  # how a file is saved, read
+    "utf-8": (lambda text: text.encode(), CsvFormat()),
+    "utf-8 BOM": (lambda text: codecs.BOM_UTF8 + text.encode(), CsvFormat()),
+    "utf-16 LE BOM": (lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le"), CsvFormat()),
+    "utf-16 BE BOM": (lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"), CsvFormat()),
+    # without a mark, cp1252 bytes that happen to be valid UTF-8 ("Ã©") read as UTF-8: named
+    "cp1252": (lambda text: text.encode("cp1252"), CsvFormat(encoding="cp1252")),
+}
+NAMES = st.text(st.characters(codec="cp1252", exclude_categories=("Cc", "Cs")), max_size=12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(names=st.lists(st.tuples(NAMES, NAMES), min_size=1, max_size=8),
+       sep=st.sampled_from(sorted(DELIMITERS)), form=st.sampled_from(sorted(FORMS)))
+def test_every_delimiter_and_encoding_reads_what_was_written(
+        names: list[tuple[str, str]], sep: str, form: str) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n")
+    writer.writerow(["Phone Number", "First Name", "Notes"])
+    for i, (first, notes) in enumerate(names):  # any text: quotes, delimiters, line breaks
+        writer.writerow([f"+1 202 555 {i:04d}", first, notes])
+    encode, fmt = FORMS[form]
+    result = parse_leads_bytes(encode(out.getvalue()), fmt=fmt)
+    assert result.bad_rows == () and result.rows == len(names)
+    assert [(lead.first_name, lead.custom.get("Notes", "")) for lead in result.leads] == [
+        (first.strip(), notes.strip()) for first, notes in names]
