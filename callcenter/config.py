@@ -159,6 +159,14 @@ class BackofficeSettings(_Section):
     escalation: EscalationSettings = EscalationSettings()
 
 
+class DialerSettings(_Section):
+    local_rules: Path | None = Field(
+        None,
+        description="TOML table of stricter local calling rules (US states, countries) that "
+        "replaces the shipped dialer/local_rules.toml; unset: the shipped table.",
+    )
+
+
 class SipSettings(_Section):
     """The SIP voice layer (pjsua2): where it listens and which numbers run which flow."""
 
@@ -273,6 +281,7 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     twilio: TwilioSettings = TwilioSettings()
     backoffice: BackofficeSettings = BackofficeSettings()
+    dialer: DialerSettings = DialerSettings()
 
     @classmethod
     def settings_customise_sources(

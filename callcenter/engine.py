@@ -32,6 +32,7 @@ from callcenter.errors import ConfigError
 from callcenter.store import Database, ensure_current, open_database, upgrade
 from callcenter.store.models import AgentStateChange
 from callcenter.web import create_app
+from dialer import local_rules
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Engine:
 
     async def start(self) -> None:
         s = self.settings
+        local_rules.use_table(s.dialer.local_rules)  # a bad table fails the start
         s.var_dir.mkdir(parents=True, exist_ok=True)
         s.recordings_dir.mkdir(parents=True, exist_ok=True)
         self.db = await asyncio.to_thread(open_database, s.database.url, s.database.echo)

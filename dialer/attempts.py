@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError
-from dialer import callbacks, compliance
+from dialer import callbacks, compliance, local_rules
 from dialer.campaigns import PENDING, CampaignRepository, aware, retry_policy_of, rules_of
 from dialer.leads import BadRow, NumberList, lead_zone
 from dialer.ports import CallOutcome, DialRequest, Result
@@ -212,9 +212,11 @@ def check_claimed(session: Session, campaign: Campaign, lead: Lead, now: datetim
                for at, outcome in session.execute(
                    select(LeadAttempt.started_at, LeadAttempt.outcome)
                    .where(LeadAttempt.lead_id == lead.id))]
+    fields = lead.fields or {}
     decision = compliance.check_dial(lead.phone, rules, dnc_lists(session, lead.phone,
                                                                  campaign.id),
-                                     history, abandons, now, lead_zone(lead.fields or {}))
+                                     history, abandons, now, lead_zone(fields),
+                                     local_rules.lead_state(fields))
     if decision.allowed:
         return None
     _hold(session, lead, decision, now)

@@ -57,7 +57,7 @@ class CallbackTime:
 
 def callback_time(raw: str, zones: tuple[ZoneInfo, ...] | compliance.Reason, now: datetime,
                   rules: compliance.CampaignRules,
-                  max_ahead: timedelta = MAX_AHEAD) -> CallbackTime:
+                  max_ahead: timedelta = MAX_AHEAD, places: tuple[str, ...] = ()) -> CallbackTime:
     """Read ``raw`` (see the module's docstring) for a lead in ``zones`` (or the reason its
     zone is unknown) at ``now``; :class:`CallbackTimeError` when it cannot be used."""
     try:
@@ -79,8 +79,9 @@ def callback_time(raw: str, zones: tuple[ZoneInfo, ...] | compliance.Reason, now
         raise CallbackTimeError(f"callback_at {raw!r} is more than {max_ahead.days} days ahead: "
                                 f"send a time before {latest.isoformat()}")
     opens = None
-    if not isinstance(zones, compliance.Reason) and compliance.window_closed(zones, due, rules):
-        found = compliance.next_window_opening(zones, due, rules)
+    if not isinstance(zones, compliance.Reason) and compliance.window_closed(zones, due, rules,
+                                                                             places):
+        found = compliance.next_window_opening(zones, due, rules, places)
         opens = found.astimezone(UTC) if found is not None else None
     return CallbackTime(due, read_as, opens)
 

@@ -29,8 +29,7 @@ from callcenter.errors import CallCenterError, NotFound
 from callcenter.store.models import Agent
 from dialer import compliance
 from dialer.callback_times import CallbackTime, callback_time
-from dialer.campaigns import CampaignRepository, aware, rules_of
-from dialer.leads import lead_zone
+from dialer.campaigns import CampaignRepository, aware, called_party, rules_of
 from dialer.store import CALLBACK_STATES, Callback, Campaign, Lead, LeadAttempt
 
 WAITING = "CALLBACK"  # wait_reason of a lead waiting for its scheduled callback
@@ -96,15 +95,12 @@ def pending(session: Session, lead_id: int) -> Callback | None:
                                                  Callback.state == "pending"))
 
 
-def lead_zones(campaign: Campaign, lead: Lead) -> tuple[Any, ...] | compliance.Reason:
-    """Where the lead lives, as the dial-time check finds it."""
-    return compliance.called_party_zones(lead.phone, lead_zone(lead.fields or {}),
-                                         rules_of(campaign).fallback_zone)
-
-
 def read_time(campaign: Campaign, lead: Lead, raw: str, now: datetime) -> CallbackTime:
-    """``raw`` read for this lead (see :mod:`dialer.callback_times`)."""
-    return callback_time(raw, lead_zones(campaign, lead), now, rules_of(campaign))
+    """``raw`` read for this lead (see :mod:`dialer.callback_times`), where the dial-time
+    check finds it lives."""
+    rules = rules_of(campaign)
+    zones, places = called_party(rules, lead.phone, lead.fields or {})
+    return callback_time(raw, zones, now, rules, places=places)
 
 
 def schedule(session: Session, campaign: Campaign, lead: Lead, when: CallbackTime,
@@ -185,8 +181,7 @@ def _view(cb: Callback, lead: Lead, campaign: str, now: datetime) -> CallbackVie
         if lead.status == "dialing":
             waiting = "dialing"
         elif dial_from > now:
-            window = lead.wait_reason in (compliance.Reason.OUTSIDE_WINDOW.name,
-                                          compliance.Reason.HOLIDAY.name)
+            window = lead.wait_reason in {r.name for r in compliance.WINDOW_REASONS}
             waiting = "waiting_for_window" if window else "scheduled"
         else:
             waiting = "due"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
-from dialer import compliance
+from dialer import compliance, local_rules
 from dialer.leads import BadRow, ColumnMapping, CsvFormat, LeadImport, lead_zone, parse_leads_file
 from dialer.retry import DEFAULT_BY_DISPOSITION, DEFAULT_BY_OUTCOME, Outcome, RetryPolicy, RetryRule
 from dialer.store import Callback, Campaign, LeadAttempt
@@ -39,7 +39,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "stopped": frozenset(),
 }
 PENDING = ("new", "retry")
-_WINDOW_REASONS = {compliance.Reason.OUTSIDE_WINDOW.name, compliance.Reason.HOLIDAY.name}
+_WINDOW_REASONS = {r.name for r in compliance.WINDOW_REASONS}
 
 
 class CampaignStateError(CallCenterError):
@@ -99,6 +99,13 @@ class CampaignSettings(BaseModel):
         description="Minutes past its time an agent-only callback waits for its agent; then "
         "any agent of the campaign may take it (the dialer calls it). None: it waits for its "
         "agent until a supervisor reassigns it.")
+    local_rules: bool = Field(
+        True, description="Apply the stricter law of the called party's state or country "
+        "(hours, Sundays, legal holidays, call caps; dialer/local_rules.toml). Turn off only "
+        "for calls that law exempts.")
+    public_holidays: bool = Field(
+        False, description="No calls on the public holidays of the called party's country "
+        "and state.")
 
     @field_validator("weekdays")
     @classmethod
@@ -178,7 +185,18 @@ def rules_of(c: Campaign) -> compliance.CampaignRules:
                                                            for d in c.holidays),
         max_attempts_per_day=c.max_attempts_per_day, max_attempts_total=c.max_attempts_total,
         abandon_target=c.abandon_target, ring_timeout_s=c.ring_timeout_s,
-        default_region=c.region, fallback_zone=ZoneInfo(c.timezone) if c.timezone else None)
+        default_region=c.region, fallback_zone=ZoneInfo(c.timezone) if c.timezone else None,
+        local_rules=local_rules.active_rules() if c.local_rules else local_rules.NO_RULES,
+        public_holidays=c.public_holidays)
+
+
+def called_party(rules: compliance.CampaignRules, phone: str, fields: dict[str, Any],
+                 ) -> tuple[tuple[ZoneInfo, ...] | compliance.Reason, tuple[str, ...]]:
+    """Where a lead lives as the dial-time check finds it: its zones (or why unknown) and
+    the places whose rules apply (:func:`dialer.local_rules.called_party_places`)."""
+    zone, state = lead_zone(fields), local_rules.lead_state(fields)
+    return (compliance.called_party_zones(phone, zone, rules.fallback_zone, state),
+            local_rules.called_party_places(phone, state, zone))
 
 
 def retry_policy_of(c: Campaign) -> RetryPolicy:
@@ -325,11 +343,10 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
             else:
                 waiting_retry += 1
             continue
-        zones = compliance.called_party_zones(row.phone, lead_zone(row.fields or {}),
-                                              rules.fallback_zone)
+        zones, places = called_party(rules, row.phone, row.fields or {})
         if isinstance(zones, compliance.Reason):
             zone_unknown += 1
-        elif compliance.window_closed(zones, now, rules) is not None:
+        elif compliance.window_closed(zones, now, rules, places) is not None:
             waiting_window += 1
         else:
             dialable += 1

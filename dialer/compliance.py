@@ -13,6 +13,10 @@ them; stricter local law is configured through the rules):
   campaign's fallback zone, else no call (:func:`called_party_zones`); when there are
   several zones, only the hours legal in all of them; never before 08:00 nor at or after
   21:00 local whatever the campaign's window says; no calls on holidays;
+- stricter local law where the called party lives (:mod:`dialer.local_rules`: a US state's
+  hours, Sundays, legal holidays and call caps, a country's rules), for every place that
+  may apply (the number's country, its area code's state, the lead's state); and, when the
+  campaign asks, no calls on the called party's public holidays;
 - do-not-call lists (internal, per campaign, national) win over everything;
 - at most ``max_attempts_per_day`` attempts per local day and ``max_attempts_total`` ever;
 - no redial within 72 h of a call to the number that was abandoned;
@@ -32,6 +36,9 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
+
+from dialer import local_rules
+from dialer.local_rules import LocalRule, LocalRules
 
 EARLIEST_LEGAL = time(8, 0)
 LATEST_LEGAL = time(21, 0)
@@ -60,8 +67,17 @@ class Reason(StrEnum):
     ROLLING_ABANDON_RATE = "abandon rate over the last 30 days over target"
     ABANDON_HOLD = "abandoned call to this number less than 72 h ago"
     DAILY_LIMIT = "attempt limit for today reached"
+    LOCAL_CAP = "calls to this number reach the cap of the called party's state or country"
     HOLIDAY = "holiday in the called party's time zone"
+    LOCAL_HOLIDAY = "legal holiday where the called party lives, a day its law forbids calls"
+    PUBLIC_HOLIDAY = "public holiday where the called party lives"
     OUTSIDE_WINDOW = "outside calling hours in the called party's time zone"
+    LOCAL_HOURS = "outside the hours the called party's state or country allows"
+
+
+# Refusals that end when the called party's calling window opens.
+WINDOW_REASONS = frozenset({Reason.OUTSIDE_WINDOW, Reason.HOLIDAY, Reason.LOCAL_HOURS,
+                            Reason.LOCAL_HOLIDAY, Reason.PUBLIC_HOLIDAY})
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,7 @@ class DialDecision:
     allowed: bool
     reason: Reason
     next_allowed_at: datetime | None = None
+    detail: str = ""  # which local rule or holiday, when one refused the call
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,10 @@ class CampaignRules:
     default_region: str = "US"
     # Assumed when neither the lead nor the number tells the called party's zone.
     fallback_zone: ZoneInfo | None = None
+    # Stricter local law by place (US states, countries); NO_RULES turns it off.
+    local_rules: LocalRules = field(default_factory=local_rules.shipped_rules)
+    # No calls on the public holidays of the called party's country and state.
+    public_holidays: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,17 +210,20 @@ def named_zones(name: str) -> tuple[ZoneInfo, ...]:
 
 
 def called_party_zones(
-    e164: str, lead_zone: str | None = None, fallback: ZoneInfo | None = None
+    e164: str, lead_zone: str | None = None, fallback: ZoneInfo | None = None,
+    lead_state: str | None = None,
 ) -> tuple[ZoneInfo, ...] | Reason:
     """Where the called party may be, in order: the lead's own zone (which also narrows a
-    number spanning several zones), the number's zones, the campaign's fallback zone. A
-    :class:`Reason` when none is known or the lead's zone names none."""
+    number spanning several zones), the number's zones, the campaign's fallback zone; a
+    lead's US state (its address) adds that state's zones to the last two, since the person
+    may live there rather than where the number is. A :class:`Reason` when none is known or
+    the lead's zone names none."""
     if lead_zone and lead_zone.strip():
         return named_zones(lead_zone) or Reason.BAD_LEAD_ZONE
-    zones = time_zones(e164)
-    if zones:
-        return zones
-    return (fallback,) if fallback is not None else Reason.UNKNOWN_ZONE
+    zones = time_zones(e164) or ((fallback,) if fallback is not None else ())
+    if lead_state:
+        zones += tuple(z for z in named_zones(lead_state) if z not in zones)
+    return zones or Reason.UNKNOWN_ZONE
 
 
 def legal_hours(rules: CampaignRules) -> tuple[time, time]:
@@ -207,40 +231,77 @@ def legal_hours(rules: CampaignRules) -> tuple[time, time]:
     return max(rules.window_start, EARLIEST_LEGAL), min(rules.window_end, LATEST_LEGAL)
 
 
-def _open_in(zone: ZoneInfo, at: datetime, rules: CampaignRules) -> Reason | None:
+Closed = tuple[Reason, str]  # why, and which rule or holiday ("" for the campaign's own)
+
+
+def _closed_in(zone: ZoneInfo, at: datetime, rules: CampaignRules,
+               places: tuple[str, ...]) -> Closed | None:
     local = at.astimezone(zone)
-    if local.date() in rules.holidays:
-        return Reason.HOLIDAY
+    day, clock = local.date(), local.time()
+    if day in rules.holidays:
+        return Reason.HOLIDAY, ""
+    strict = rules.local_rules.applying(places)
+    for rule in strict:
+        name = local_rules.holiday_name(rule.place, day) if rule.no_holidays else None
+        if name:
+            return Reason.LOCAL_HOLIDAY, f"{name} in {rule.place}"
+    if rules.public_holidays:
+        for place in places:
+            name = local_rules.holiday_name(place, day)
+            if name:
+                return Reason.PUBLIC_HOLIDAY, f"{name} in {place}"
     start, end = legal_hours(rules)
-    if local.weekday() not in rules.weekdays or not start <= local.time() < end:
-        return Reason.OUTSIDE_WINDOW
+    if local.weekday() not in rules.weekdays or not start <= clock < end:
+        return Reason.OUTSIDE_WINDOW, ""
+    for rule in strict:
+        if not local_rules.is_open(rule.ranges(day), clock):
+            return Reason.LOCAL_HOURS, rule.describe()
     return None
 
 
-def window_closed(zones: Iterable[ZoneInfo], at: datetime, rules: CampaignRules) -> Reason | None:
-    """Why ``at`` is outside the hours legal in all ``zones`` (None when inside)."""
+def window_closed_why(zones: Iterable[ZoneInfo], at: datetime, rules: CampaignRules,
+                      places: tuple[str, ...] = ()) -> Closed | None:
+    """Why ``at`` is outside the hours legal in all ``zones`` under the rules of all
+    ``places`` (:func:`dialer.local_rules.called_party_places`), with the rule's detail."""
     for zone in zones:
-        reason = _open_in(zone, at, rules)
-        if reason is not None:
-            return reason
+        closed = _closed_in(zone, at, rules, places)
+        if closed is not None:
+            return closed
     return None
+
+
+def window_closed(zones: Iterable[ZoneInfo], at: datetime, rules: CampaignRules,
+                  places: tuple[str, ...] = ()) -> Reason | None:
+    """Why ``at`` is outside the hours legal in all ``zones`` (None when inside)."""
+    closed = window_closed_why(zones, at, rules, places)
+    return closed[0] if closed is not None else None
+
+
+def _openings(day: date, rules: CampaignRules, strict: tuple[LocalRule, ...]) -> set[time]:
+    """The times of ``day`` at which a closed window may open."""
+    starts = {legal_hours(rules)[0]}
+    for rule in strict:
+        starts.update(start for start, _ in rule.ranges(day))
+    return starts
 
 
 def next_window_opening(
-    zones: tuple[ZoneInfo, ...], after: datetime, rules: CampaignRules
+    zones: tuple[ZoneInfo, ...], after: datetime, rules: CampaignRules,
+    places: tuple[str, ...] = (),
 ) -> datetime | None:
     """The first moment from ``after`` at which every zone is inside its window."""
-    start, _ = legal_hours(rules)
+    strict = rules.local_rules.applying(places)
     local_day = after.astimezone(zones[0]).date() - timedelta(days=1)
     candidates = {after}
     for zone in zones:
         for d in range(_SEARCH_DAYS):
             day = local_day + timedelta(days=d)
-            opening = datetime.combine(day, start, tzinfo=zone)
-            if opening > after:
-                candidates.add(opening)
+            for start in _openings(day, rules, strict):
+                opening = datetime.combine(day, start, tzinfo=zone)
+                if opening > after:
+                    candidates.add(opening)
     for at in sorted(candidates):
-        if window_closed(zones, at, rules) is None:
+        if window_closed(zones, at, rules, places) is None:
             return at
     return None
 
@@ -280,9 +341,11 @@ def check_dial(
     abandons: AbandonCounts,
     now: datetime,
     lead_zone: str | None = None,
+    lead_state: str | None = None,
 ) -> DialDecision:
     """May ``number`` be dialed at ``now`` (an aware datetime)? Checked in order of gravity.
-    ``lead_zone`` is the lead's own ``timezone`` field, if any (see :func:`called_party_zones`)."""
+    ``lead_zone`` is the lead's own ``timezone`` field, if any (see :func:`called_party_zones`);
+    ``lead_state`` the US state its address is in (:func:`dialer.local_rules.lead_state`)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (with a time zone)")
     e164 = normalise(number, rules.default_region)
@@ -294,7 +357,7 @@ def check_dial(
         return DialDecision(False, Reason.DNC_CAMPAIGN)
     if e164 in dnc.national:
         return DialDecision(False, Reason.DNC_NATIONAL)
-    zones = called_party_zones(e164, lead_zone, rules.fallback_zone)
+    zones = called_party_zones(e164, lead_zone, rules.fallback_zone, lead_state)
     if isinstance(zones, Reason):
         return DialDecision(False, zones)
     attempts = list(history)
@@ -304,20 +367,26 @@ def check_dial(
     if rate is not None:
         return DialDecision(False, rate)
     last_abandon = max((a.at for a in attempts if a.abandoned), default=None)
+    places = local_rules.called_party_places(e164, lead_state, lead_zone)
     if last_abandon is not None and now < last_abandon + ABANDON_HOLD:
-        return _wait(Reason.ABANDON_HOLD, last_abandon + ABANDON_HOLD, zones, rules)
+        return _wait(Reason.ABANDON_HOLD, last_abandon + ABANDON_HOLD, zones, rules, places)
     if _attempts_today(zones, attempts, now) >= rules.max_attempts_per_day:
-        return _wait(Reason.DAILY_LIMIT, _next_local_midnight(zones, now), zones, rules)
-    closed = window_closed(zones, now, rules)
+        return _wait(Reason.DAILY_LIMIT, _next_local_midnight(zones, now), zones, rules, places)
+    for rule in rules.local_rules.applying(places):
+        if rule.cap is not None:
+            until = local_rules.cap_reached(rule.cap, [a.at for a in attempts], now)
+            if until is not None:
+                return _wait(Reason.LOCAL_CAP, until, zones, rules, places, rule.describe())
+    closed = window_closed_why(zones, now, rules, places)
     if closed is not None:
-        return DialDecision(False, closed, next_window_opening(zones, now, rules))
+        return DialDecision(False, closed[0], next_window_opening(zones, now, rules, places),
+                            closed[1])
     return DialDecision(True, Reason.ALLOWED, now)
 
 
-def _wait(
-    reason: Reason, until: datetime, zones: tuple[ZoneInfo, ...], rules: CampaignRules
-) -> DialDecision:
-    return DialDecision(False, reason, next_window_opening(zones, until, rules))
+def _wait(reason: Reason, until: datetime, zones: tuple[ZoneInfo, ...], rules: CampaignRules,
+          places: tuple[str, ...], detail: str = "") -> DialDecision:
+    return DialDecision(False, reason, next_window_opening(zones, until, rules, places), detail)
 
 
 def ring_timeout_s(rules: CampaignRules) -> float:

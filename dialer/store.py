@@ -37,6 +37,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,6 +83,11 @@ class Campaign(Base):
     # Minutes past its time an owner-only callback waits for its agent before any agent of
     # the campaign may take it (0008; NULL: it waits for its owner, VICIdial's default).
     callback_owner_wait_min: Mapped[int | None] = mapped_column(Integer)
+    # Stricter local law where the called party lives (0009; dialer.local_rules), and no
+    # calls on their public holidays.
+    local_rules: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    public_holidays: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

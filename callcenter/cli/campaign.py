@@ -80,6 +80,15 @@ def create_cmd(
         False, "--amd/--no-amd",
         help="Answering-machine detection on answered calls (machines are hung up on).",
     ),
+    local_rules: bool = typer.Option(
+        True, "--local-rules/--no-local-rules",
+        help="Apply the stricter law of the called party's state or country (hours, Sundays, "
+        "legal holidays, call caps: `callcenter dialer rules`). Off only for exempt calls.",
+    ),
+    public_holidays: bool = typer.Option(
+        False, "--public-holidays/--no-public-holidays",
+        help="No calls on the public holidays of the called party's country and state.",
+    ),
     callback_owner_wait: int | None = typer.Option(
         None, metavar="MINUTES",
         help="Minutes past its time an agent-only callback waits for its agent; then any "
@@ -112,6 +121,8 @@ def create_cmd(
             region=region,
             ring_timeout_s=ring_timeout,
             amd=amd,
+            local_rules=local_rules,
+            public_holidays=public_holidays,
             callback_owner_wait_min=callback_owner_wait,
             retry=json.loads(retry) if retry else {},
         )

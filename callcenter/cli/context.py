@@ -11,6 +11,7 @@ import typer
 from callcenter.config import Settings, load_settings
 from callcenter.logs import configure_logging
 from callcenter.store import Database, open_database
+from dialer import local_rules
 
 
 @dataclass
@@ -23,6 +24,7 @@ class CliState:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_file)
+            local_rules.use_table(self._settings.dialer.local_rules)
             log = self._settings.log
             configure_logging(
                 log.level, self.json_logs if self.json_logs is not None else log.json_lines

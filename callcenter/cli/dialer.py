@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from callcenter.cli.context import state
+from callcenter.errors import ConfigError
+from dialer import compliance, local_rules
 from dialer.amd import AmdResult, AmdSettings, Verdict
 from dialer.amd_wav import AudioFileError, detect_file, label_of, score
+from dialer.campaigns import CampaignRepository, rules_of
 from dialer.pacing import AdaptivePacer, Pacer, PredictivePacer, ProgressivePacer
 from dialer.sim import ClairvoyantPacer, SimConfig, SimResult, simulate
 
@@ -155,3 +160,70 @@ def wav_files(paths: list[Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+@app.command("rules")
+def rules_cmd(
+    ctx: typer.Context,
+    number: str | None = typer.Argument(
+        None, help="A number to check (E.164, or national in --region); none: list the table."
+    ),
+    lead_state: str | None = typer.Option(
+        None, "--state", help="The US state the lead lives in (TX or Texas), as a lead's "
+        "state column says."),
+    timezone: str | None = typer.Option(
+        None, help="The lead's own zone (IANA name or US state code), as its timezone column."),
+    at: str | None = typer.Option(
+        None, help="When to check, ISO 8601 with an offset (default: now)."),
+    campaign: str | None = typer.Option(
+        None, help="Check with this campaign's window and settings (default: 09:00-20:00)."),
+    region: str = typer.Option("US", help="Region for a number without a country code."),
+) -> None:
+    """The stricter local calling rules (US states, countries) the dialer applies; with a
+    number, which places' rules apply to it and whether it may be called now, or when."""
+    _ = state(ctx).settings  # loads dialer.local_rules from the settings
+    table = local_rules.active_rules()
+    if number is None:
+        typer.echo(f"{len(table.by_place)} places, from {table.origin}"
+                   + (f" (reviewed {table.reviewed})" if table.reviewed else "")
+                   + ": not legal advice, review with counsel")
+        for rule in table.by_place.values():
+            typer.echo(rule.describe())
+        return
+    rules = compliance.CampaignRules(local_rules=table, default_region=region)
+    if campaign is not None:
+        with state(ctx).database().session() as s:
+            rules = rules_of(CampaignRepository(s).get(campaign))
+    when = _when(at)
+    e164 = compliance.normalise(number, rules.default_region)
+    if e164 is None:
+        raise ConfigError(f"{number!r} is not a valid phone number in region "
+                          f"{rules.default_region}: give it in E.164 (+12125550100) or pass "
+                          "--region")
+    places = local_rules.called_party_places(e164, local_rules.lead_state(
+        {"state": lead_state} if lead_state else {}), timezone)
+    typer.echo(f"{e164}: places {', '.join(places) or 'none known'}")
+    for rule in rules.local_rules.applying(places):
+        typer.echo(f"  {rule.describe()}")
+    decision = compliance.check_dial(e164, rules, compliance.DncLists(), (),
+                                     compliance.AbandonCounts(), when, timezone, lead_state)
+    if decision.allowed:
+        typer.echo(f"may be called at {when.isoformat()}")
+        return
+    opens = decision.next_allowed_at
+    typer.echo(f"not at {when.isoformat()}: {decision.reason.value}"
+               + (f" ({decision.detail})" if decision.detail else "")
+               + (f"; next allowed {opens.isoformat()}" if opens else ""))
+
+
+def _when(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ConfigError(f"--at {at!r} is not an ISO 8601 time with an offset: e.g. "
+                          "2026-12-06T10:30:00-05:00")
+    return when

@@ -78,6 +78,8 @@ def _public(c: Campaign) -> dict[str, Any]:
         "window_end": c.window_end.isoformat(),
         "weekdays": c.weekdays,
         "holidays": c.holidays,
+        "local_rules": c.local_rules,
+        "public_holidays": c.public_holidays,
         "timezone": c.timezone,
         "region": c.region,
         "retry_rules": c.retry_rules,
