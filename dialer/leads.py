@@ -349,13 +349,15 @@ def parse_numbers(
     source: str = "<numbers>",
     fmt: CsvFormat = CsvFormat(),
 ) -> NumberList:
-    """Parse a do-not-call file: a CSV whose header names ``column``, or one number per line
-    (no header). ``progress(rows)`` every ``progress_every`` rows."""
+    """Parse a do-not-call file: a CSV whose header names ``column``, one number per line
+    (no header), or the US national registry's flat file (an area code and a seven-digit
+    number per line: ``201,5550123``). ``progress(rows)`` every ``progress_every`` rows."""
     bad: list[BadRow] = []
     table = _table(text, fmt, bad, source, "expected phone numbers")
     aliases = _PHONE_KEYS if column == "phone" else frozenset()
     index = _column(table, column, aliases, "--column", source)
     body = table.rows
+    pairs = False  # the registry's "area code, number" rows
     if index is not None:
         _unique(table, [index], source)
         width = len(table.header)
@@ -364,6 +366,9 @@ def parse_numbers(
                 read_phone(table.header[0], region), str):
             raise _no_phone_column(table, column, "--column", source)
         index, width = 0, 1
+        body = itertools.chain([(table.header_line, table.header)], table.rows)
+    elif _registry_pair(table.header):
+        index, width, pairs = 0, 2, True
         body = itertools.chain([(table.header_line, table.header)], table.rows)
     else:
         raise _no_phone_column(table, column, "--column", source)
@@ -378,7 +383,11 @@ def parse_numbers(
             bad.append(BadRow(line, cells if body is table.rows
                               else f"expected one number per line, found {len(row)} columns"))
             continue
-        number = read_phone(cells[index], region)
+        if pairs and not _registry_pair(cells):
+            bad.append(BadRow(line, "expected an area code and a seven-digit number, as the "
+                                    f"registry's flat file has them (201,5550123): {row!r}"))
+            continue
+        number = read_phone(cells[0] + cells[1] if pairs else cells[index], region)
         if isinstance(number, str):
             header_like = body is not table.rows and line == table.header_line
             hint = "; if this line is a header, name the phone column with --column"
@@ -390,6 +399,12 @@ def parse_numbers(
     if progress is not None and rows % progress_every:
         progress(rows)
     return NumberList(tuple(seen), tuple(sorted(bad, key=lambda b: b.line)), duplicates, rows)
+
+
+def _registry_pair(cells: list[str]) -> bool:
+    """A row of the national registry's flat file: area code, seven-digit number."""
+    return (len(cells) == 2 and len(cells[0].strip()) == 3 and len(cells[1].strip()) == 7
+            and (cells[0] + cells[1]).strip().replace(" ", "").isdigit())
 
 
 def parse_numbers_file(path: Path, column: str = "phone", region: str = "US",

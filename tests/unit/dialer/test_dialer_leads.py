@@ -140,6 +140,16 @@ def test_number_lists_csv_with_header_or_one_number_per_line() -> None:
     assert header.bad_rows[0].line == 1 and "--column" in header.bad_rows[0].reason
 
 
+def test_the_national_registrys_flat_file_of_area_codes_and_numbers() -> None:
+    flat = parse_numbers(io.StringIO("201,2345678\n212,5550100\n212,555010\n201,2345678\n"))
+    assert flat.numbers == ("+12012345678", "+12125550100") and flat.duplicates == 1
+    assert [b.line for b in flat.bad_rows] == [3]
+    assert "area code and a seven-digit number" in flat.bad_rows[0].reason
+    # two columns that are not an area code and a number are still not guessed at
+    with pytest.raises(LeadListError, match="no column 'phone'"):
+        parse_numbers(io.StringIO("2125550100,2125550101\n"))
+
+
 def test_number_lists_refuse_what_cannot_be_read() -> None:
     with pytest.raises(LeadListError, match="no column 'phone' .*name it with --column"):
         parse_numbers(io.StringIO("name,fax\nAnn,2125550100\n"))
