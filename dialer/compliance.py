@@ -39,6 +39,7 @@ from phonenumbers import timezone as pn_timezone
 
 from dialer import local_rules
 from dialer.local_rules import LocalRule, LocalRules
+from dialer.number_prefix import by_nanp_prefix
 
 EARLIEST_LEGAL = time(8, 0)
 LATEST_LEGAL = time(21, 0)
@@ -152,6 +153,7 @@ def normalise(number: str, region: str = "US") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@by_nanp_prefix
 def time_zones(e164: str) -> tuple[ZoneInfo, ...]:
     """Every time zone the number may be in (empty when unknown)."""
     try:

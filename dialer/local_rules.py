@@ -30,6 +30,7 @@ import phonenumbers
 from phonenumbers import geocoder
 
 from callcenter.errors import CallCenterError
+from dialer.number_prefix import by_nanp_prefix
 
 SHIPPED = Path(__file__).with_name("local_rules.toml")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -265,20 +266,27 @@ def lead_state(fields: Mapping[str, Any]) -> str | None:
     return None
 
 
+@by_nanp_prefix
+def _number_place(e164: str) -> tuple[str | None, str | None]:
+    """The number's country (ISO code) and, for a US number, its area code's state."""
+    try:
+        country = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None, None
+    return country, area_code_state(e164) if country == "US" else None
+
+
 def called_party_places(e164: str, lead_state: str | None = None,
                         lead_zone: str | None = None) -> tuple[str, ...]:
     """The places whose rules apply to a call: the number's country; for a US number the
     state of its area code, the lead's ``state`` and a lead zone given as a state code."""
-    try:
-        country = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-    except phonenumbers.NumberParseException:
-        return ()
+    country, area_state = _number_place(e164)
     if not country or country == "001":  # 001: international freephone, satellite
         return ()
     places = [country]
     if country == "US":
         zone_state = lead_zone.strip().upper() if lead_zone else None
-        for state in (area_code_state(e164), lead_state,
+        for state in (area_state, lead_state,
                       zone_state if zone_state in _US_STATES else None):
             if state and f"US-{state}" not in places:
                 places.append(f"US-{state}")

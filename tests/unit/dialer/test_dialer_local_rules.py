@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from dialer import local_rules
 from dialer.compliance import (
@@ -20,6 +21,8 @@ from dialer.compliance import (
     Reason,
     check_dial,
     named_zones,
+    normalise,
+    time_zones,
     window_closed,
 )
 from dialer.local_rules import (
@@ -230,3 +233,23 @@ def test_caps_count_calls_in_a_rolling_window() -> None:
     assert local_rules.cap_reached(cap, calls, now) is None
     calls.append(now - timedelta(hours=1))
     assert local_rules.cap_reached(cap, calls, now) == now + timedelta(hours=14)
+
+
+# Exchanges whose zones phonenumbers tells apart from their area code's (split-zone areas):
+# where a memo keyed on too short a prefix would go wrong.
+EXCHANGES = sorted({k[1:7] for k in TIMEZONE_DATA if k.startswith("1") and len(k) == 7})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.sampled_from(EXCHANGES), st.integers(200200, 999999).map(str)),
+       st.integers(0, 9999), st.integers(0, 9999))
+def test_a_north_american_prefix_says_what_its_numbers_say(exchange: str, first: int,
+                                                           second: int) -> None:
+    """The +1NPANXX memo, filled by one number, gives another what phonenumbers gives it."""
+    a, b = (normalise(f"+1{exchange}{line:04d}") for line in (first, second))
+    if a is None or b is None:
+        return
+    place = local_rules._number_place
+    for memoised in (time_zones, place):
+        memoised(a)
+        assert memoised(b) == memoised.__wrapped__(b)  # type: ignore[attr-defined]
