@@ -25,14 +25,7 @@ from callcenter.engine import Engine
 from callcenter.store.models import Call, CallEvent, Disposition
 from dialer.store import LeadAttempt
 from tests.integration.test_sip_preview import CALLED, preview_campaign
-from tests.support.sip import Sipp
-from tests.support.sip_engine import (
-    add_agent,
-    connected_call,
-    finished_call,
-    make_caller,
-    ready,
-)
+from tests.support.sip_engine import connected_call, finished_call, make_caller, two_agents
 
 async_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -117,15 +110,7 @@ async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
 async def test_the_agent_holds_and_transfers_a_real_call_from_the_page(
         engine: Engine, tmp_path: Path, browser: Any) -> None:
     expect = async_api.expect
-    phone = Sipp(tmp_path, "phone", "agent_answer.xml", "-m", "1", "-d", "30000")
-    billing = Sipp(tmp_path, "billing", "agent_answer.xml", "-m", "1", "-d", "2000")
-    await add_agent(engine, "1001", phone.port)
-    await add_agent(engine, "1002", billing.port, queue="billing")
-    await engine.start()
-    await ready(engine, "1001")
-    await ready(engine, "1002")
-    await phone.start()
-    await billing.start()
+    phone, billing = await two_agents(engine, tmp_path, 30000, 2000)
     try:
         page = await signed_in(browser, engine, "1001")
         await expect(page.locator("#state")).to_have_text("ready")

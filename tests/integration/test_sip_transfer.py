@@ -16,19 +16,12 @@ from tests.support.sip_engine import (
     finished_call,
     make_caller,
     ready,
+    two_agents,
 )
 
 
 async def test_hold_resume_and_transfer_to_another_queue(engine: Engine, tmp_path: Path) -> None:
-    first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", "20000")
-    second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", "2000")
-    await add_agent(engine, "1001", first.port)
-    await add_agent(engine, "1002", second.port, queue="billing")
-    await engine.start()
-    await ready(engine, "1001")
-    await ready(engine, "1002")
-    await first.start()
-    await second.start()
+    first, second = await two_agents(engine, tmp_path, 20000, 2000)
     caller = make_caller(tmp_path, engine)
     await caller.start()
     call_id = await connected_call(engine, "1001")

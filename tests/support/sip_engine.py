@@ -70,6 +70,24 @@ async def add_agent(engine: Engine, code: str, port: int, queue: str = "support"
     db.dispose()
 
 
+async def two_agents(
+    engine: Engine, tmp_path: Path, first_talk_ms: int, second_talk_ms: int
+) -> tuple[Sipp, Sipp]:
+    """Agent 1001 (queue support) and agent 1002 (queue billing) ready on SIPp phones that
+    answer and hang up after talking ``first_talk_ms`` / ``second_talk_ms``; the engine
+    started. Returns the two phones."""
+    first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", str(first_talk_ms))
+    second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", str(second_talk_ms))
+    await add_agent(engine, "1001", first.port)
+    await add_agent(engine, "1002", second.port, queue="billing")
+    await engine.start()
+    await ready(engine, "1001")
+    await ready(engine, "1002")
+    await first.start()
+    await second.start()
+    return first, second
+
+
 async def ready(engine: Engine, code: str) -> None:
     assert engine.acd is not None
     await engine.acd.handle(acd.AgentLoggedIn(code))
