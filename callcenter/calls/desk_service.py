@@ -26,7 +26,6 @@ class DeskService:
         self.bus = bus
         self.desks = Desks()
         self.changes = Changes()
-        self.received = 0  # messages taken from the bus (for tests and health)
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -45,7 +44,6 @@ class DeskService:
     async def _follow(self, topic_filter: str) -> None:
         try:
             async for message in self.bus.subscribe(topic_filter):
-                self.received += 1
                 if self.desks.apply(message) is not None:
                     self.changes.announce()
         except asyncio.CancelledError:

@@ -163,14 +163,13 @@ async def test_on_mqtt_the_desk_follows_a_call_connected_on_another_node(
             await http.post("/api/agents/1001/login")  # this node's ACD, through the broker
             await desk_where(http, "1001", "the login", lambda d: d["state"] == "available")
 
-            # The subscription to calls is live once one of them comes back.
-            def probe() -> None:
-                other_node.publish_event(CallUpdate(call_id="probe", kind="started"))
-
+            # The subscription to calls is live once a call for a probe agent comes back.
             async def heard() -> bool:
-                probe()
-                return await asyncio.sleep(0.2, engine.desks is not None
-                                           and engine.desks.received >= 2)
+                other_node.publish_event(CallUpdate(call_id="probe", kind="connected",
+                                                    agent_id="probe"))
+                await asyncio.sleep(0.2)
+                assert engine.desks is not None
+                return engine.desks.desks.get("probe").current is not None
 
             await until(heard, "the desks' subscription to calls", 10)
             other_node.publish_event(CallUpdate(
