@@ -66,6 +66,7 @@ async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
         await expect(lead).to_contain_text(CALLED)
         await expect(lead).to_contain_text("gold")
         await expect(page.locator("#state")).to_have_text("paused")  # reading the lead
+        await expect(page.locator("#state-reason")).to_have_text("(preview)")
         await page.get_by_role("button", name="Dial").click()
 
         call_id = await connected_call(engine, "1001")
