@@ -76,6 +76,20 @@ class BusSettings(_Section):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port.")
+    auth: Literal["auto", "required", "off"] = Field(
+        "auto",
+        description="Who may use the REST API and the pages (docs/security.md): auto: required "
+        "when host is not a loopback address, off on loopback; required; off (a warning at "
+        "start when not on loopback).",
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Signs the browser session cookies; the same on every node behind one "
+        "address. Unset: generated into var_dir/session.key on first start.",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="How long a browser login lasts."
+    )
 
 
 class LogSettings(_Section):

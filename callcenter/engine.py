@@ -32,6 +32,7 @@ from callcenter.errors import ConfigError
 from callcenter.store import Database, ensure_current, open_database, upgrade
 from callcenter.store.models import AgentStateChange
 from callcenter.web import create_app
+from callcenter.web.auth import WebAuth
 from dialer import local_rules
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Engine:
         self._server_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.http_port: int | None = None
+        self.auth: WebAuth | None = None
         self.directory = Directory()
         self.acd: AcdService | None = None
         self.desks: DeskService | None = None
@@ -74,6 +76,7 @@ class Engine:
         else:
             await asyncio.to_thread(ensure_current, self.db)
         log.info("database %s ready", self.db.safe_url)
+        self.auth = await WebAuth.build(s, self.db)  # refuses an open port nobody can log in to
         self.bus = build_bus(s)
         await self.bus.start()
         log.info("event bus %s started", self.bus.kind)

@@ -9,6 +9,7 @@ import typer
 
 from callcenter.cli import (
     acd,
+    audit,
     bus,
     campaign,
     configuration,
@@ -18,6 +19,7 @@ from callcenter.cli import (
     dnc,
     flow,
     staffing,
+    users,
 )
 from callcenter.cli.context import state
 from callcenter.cli.serve import serve
@@ -57,6 +59,8 @@ app.add_typer(acd.app, name="acd")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(dnc.app, name="dnc")
 app.command("staffing")(staffing.staffing)
+app.add_typer(users.app, name="user")
+app.command("audit")(audit.audit)
 
 
 def main() -> None:

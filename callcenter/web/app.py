@@ -1,10 +1,10 @@
-"""The FastAPI application: operations endpoints now; later issues add their routers here."""
+"""The FastAPI application: every router, each behind the role check but the open ones."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import callcenter
 from callcenter.backoffice import chat_router
@@ -15,10 +15,12 @@ from callcenter.web import (
     desktop,
     dnc,
     health,
+    login,
     operations,
     preview,
     tickets,
 )
+from callcenter.web.auth import authorize
 
 if TYPE_CHECKING:
     from callcenter.engine import Engine
@@ -32,17 +34,14 @@ def create_app(engine: Engine) -> FastAPI:
         "docs/events.asyncapi.yaml.",
     )
     app.state.engine = engine
+    app.state.auth = engine.auth
     app.state.metrics = health.metrics_registry(engine)
-    app.include_router(health.router)
-    app.include_router(operations.router)
-    app.include_router(tickets.router)
-    app.include_router(campaigns.router)
-    app.include_router(preview.router)
-    app.include_router(callbacks.router)
-    app.include_router(desktop.router)
-    app.include_router(console.router)
-    app.include_router(dnc.router)
-    app.include_router(chat_router)
+    app.include_router(health.router)  # open: docs/security.md says to firewall /metrics
+    checked = [Depends(authorize)]  # who may call what: callcenter/web/roles.py
+    for router in (login.router, operations.router, tickets.router, campaigns.router,
+                   preview.router, callbacks.router, desktop.router, console.router,
+                   dnc.router, chat_router):
+        app.include_router(router, dependencies=checked)
     if engine.twilio is not None:
-        app.include_router(engine.twilio.router)
+        app.include_router(engine.twilio.router)  # open: each webhook's signature is checked
     return app

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
+from callcenter.web.auth import audit, import_figures
 from dialer.attempts import DncError
 from dialer.campaigns import (
     CampaignRepository,
@@ -96,7 +97,10 @@ async def list_campaigns(request: Request) -> list[dict[str, Any]]:
 
 @router.post("", status_code=201)
 async def create_campaign(request: Request, body: CampaignSettings) -> dict[str, Any]:
-    return await run_in_db(request, lambda s: _public(CampaignRepository(s).create(body)))
+    created = await run_in_db(request, lambda s: _public(CampaignRepository(s).create(body)))
+    await audit(request, "campaign.create", created["name"],
+                {"dial_mode": created["dial_mode"], "voice_layer": created["voice_layer"]})
+    return created
 
 
 @router.get("/{name}")
@@ -135,16 +139,24 @@ async def import_leads(
             "bad_rows": [{"line": b.line, "reason": b.reason} for b in report.bad_rows],
         }
 
-    return await run_in_db(request, work)
+    done = await run_in_db(request, work)
+    await audit(request, "campaign.leads.import", name,
+                import_figures(done, "rows", "added", "merged", "bad_rows"))
+    return done
 
 
 async def _move(
     request: Request, name: str, wanted: Literal["running", "paused", "stopped"]
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return await run_in_db(
+    moved = await run_in_db(
         request, lambda s: _public(CampaignRepository(s).transition(name, wanted, now))
     )
+    await audit(request, f"campaign.{_VERBS[wanted]}", name)
+    return moved
+
+
+_VERBS = {"running": "start", "paused": "pause", "stopped": "stop"}
 
 
 @router.post("/{name}/start")

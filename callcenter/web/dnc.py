@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from callcenter.errors import NotFound
+from callcenter.web.auth import audit, import_figures
 from callcenter.web.campaigns import DELIMITER, ENCODING, run_in_db
 from dialer.attempts import (
     add_dnc,
@@ -105,7 +106,14 @@ async def import_numbers(
             "bad_rows": [{"line": b.line, "reason": b.reason} for b in report.bad_rows],
         }
 
-    return await run_in_db(request, work)
+    done = await run_in_db(request, work)
+    await audit(request, "dnc.import", _list_name(done),
+                import_figures(done, "rows", "added", "already", "bad_rows"))
+    return done
+
+
+def _list_name(out: dict[str, Any]) -> str:
+    return f"{out['list']}:{out['campaign']}" if out["campaign"] else str(out["list"])
 
 
 @router.get("/{number}", summary="Which lists hold a number")
@@ -139,6 +147,8 @@ async def put(
 
     out = await run_in_db(request, work)
     response.status_code = 201 if out["added"] else 200
+    if out["added"]:
+        await audit(request, "dnc.add", out["number"], {"list": _list_name(out), "reason": reason})
     return out
 
 
@@ -160,4 +170,6 @@ async def remove(
             )
         return {"number": e164, "list": target.scope, "campaign": target.campaign, "removed": True}
 
-    return await run_in_db(request, work)
+    out = await run_in_db(request, work)
+    await audit(request, "dnc.remove", out["number"], {"list": _list_name(out)})
+    return out

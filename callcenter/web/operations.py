@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from callcenter import acd
 from callcenter.calls.transfer_targets import InvalidTransferTarget
 from callcenter.errors import CallCenterError
+from callcenter.web.auth import audit, principal
 
 if TYPE_CHECKING:
     from callcenter.calls import AcdService
@@ -90,7 +91,11 @@ async def _apply(request: Request, code: str, event: acd.Event) -> ActionResult:
         await service.handle(event)
     except acd.ACDError as exc:
         raise HTTPException(409, str(exc)) from None
-    return ActionResult(agent_id=code, state=service.router.agent_state(code))
+    state = service.router.agent_state(code)
+    who = principal(request)
+    if who is not None and who.agent != code:  # a supervisor changed someone else's state
+        await audit(request, "agent.state", code, {"event": type(event).__name__, "state": state})
+    return ActionResult(agent_id=code, state=state)
 
 
 @router.post("/agents/{code}/login", response_model=ActionResult)
@@ -324,4 +329,5 @@ async def monitor(request: Request, call_id: str, body: MonitorBody) -> dict[str
         leg = await engine.sip.monitor(call_id, body.supervisor, body.mode)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
+    await audit(request, f"call.{body.mode}", call_id, {"supervisor": body.supervisor})
     return {"call_id": call_id, "mode": body.mode, "supervisor_leg": leg}
