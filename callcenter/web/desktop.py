@@ -1,8 +1,8 @@
 """The agent desktop in the browser: one static page over the REST API, and the agent's live desk.
 
 ``GET /desktop`` serves the page (``static/desktop.html``, plain HTML and JavaScript, no build
-step). The agent signs in with their code (no password yet: anyone who can reach the page
-can act as any agent), sees and changes their state, sees the call they are on as soon as it
+step). The agent signs in with their code (with authentication on, docs/security.md, an
+agent user may act only as their own agent), sees and changes their state, sees the call they are on as soon as it
 is connected (the screen pop: the campaign's lead with its own fields), holds and transfers
 it, sets its disposition (with, for ``callback``, the time to call back in the lead's local
 time and an "only me" box), asks preview campaigns for their next lead, and sees their

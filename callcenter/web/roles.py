@@ -86,8 +86,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("*", "/api/tickets/*"): BACKOFFICE,
     ("*", "/api/tickets"): BACKOFFICE,
     ("WS", "/api/chat/customer"): PUBLIC,  # the customers' web chat
-    ("WS", "/api/chat/agent/{code}"): Rule(frozenset({"supervisor", "backoffice"}),
-                                           agent="path"),
+    ("WS", "/api/chat/agent/{code}"): OWN_AGENT,  # back-office staff are agents too
 }
 
 

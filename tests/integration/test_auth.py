@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import select
 
 from callcenter.engine import Engine
@@ -307,3 +308,19 @@ async def test_off_on_a_public_address_warns(tmp_path: Path, sqlite_url: str,
             assert (await http.get("/api/campaigns")).status_code == 200
     finally:
         await eng.stop()
+
+
+async def test_the_agents_chat_socket_is_their_own_and_the_customers_is_open(
+        engine: tuple[Engine, dict[str, str]]) -> None:
+    eng, tokens = engine
+    base = f"ws://127.0.0.1:{eng.http_port}/api/chat"
+    for headers in ({}, bearer(await token_for(eng, "bob"))):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"{base}/agent/1001", additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+    async with websockets.connect(f"{base}/agent/1001",
+                                  additional_headers=bearer(tokens["ann"])) as mine:
+        assert mine.state.name == "OPEN"
+    async with websockets.connect(f"{base}/customer") as customer:
+        assert customer.state.name == "OPEN"
