@@ -7,6 +7,7 @@ users."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ import pytest
 import websockets
 from sqlalchemy import select
 
+from callcenter.bus.events import CallUpdate
 from callcenter.engine import Engine
 from callcenter.errors import ConfigError
 from callcenter.store import AgentRepository, open_database
@@ -324,3 +326,20 @@ async def test_the_agents_chat_socket_is_their_own_and_the_customers_is_open(
         assert mine.state.name == "OPEN"
     async with websockets.connect(f"{base}/customer") as customer:
         assert customer.state.name == "OPEN"
+
+
+async def test_an_agent_controls_the_call_their_desk_shows(
+        engine: tuple[Engine, dict[str, str]], http: httpx.AsyncClient) -> None:
+    eng, tokens = engine
+    assert eng.desks is not None
+    eng.bus.publish_event(CallUpdate(call_id="live-1", kind="connected", agent_id="1002",
+                                     caller="+15550100"))
+    for _ in range(100):  # the desk follows the bus
+        if eng.desks.desks.get("1002").current is not None:
+            break
+        await asyncio.sleep(0.05)
+    bob = bearer(await token_for(eng, "bob"))
+    held = await http.post("/api/calls/live-1/hold", headers=bob)
+    assert held.status_code == 409 and "SIP" in held.json()["detail"]  # past the role check
+    assert (await http.post("/api/calls/live-1/hold", headers=bearer(tokens["ann"]))
+            ).status_code == 403
