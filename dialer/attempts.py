@@ -326,8 +326,10 @@ def _move_lead(session: Session, attempt: LeadAttempt, lead: Lead, policy: Retry
     as_retry = Outcome.ANSWERED if result is Result.HUMAN else Outcome(result.value)
     same = (LeadAttempt.disposition == disposition if disposition
             else LeadAttempt.outcome == result.value)
+    this_round = (LeadAttempt.started_at >= lead.recycled_at if lead.recycled_at is not None
+                  else LeadAttempt.id.is_not(None))  # since the lead was last recycled
     earlier = int(session.scalar(select(func.count()).select_from(LeadAttempt).where(
-        LeadAttempt.lead_id == lead.id, LeadAttempt.id != attempt.id, same)) or 0)
+        LeadAttempt.lead_id == lead.id, LeadAttempt.id != attempt.id, same, this_round)) or 0)
     decision = next_attempt(policy, as_retry, disposition, earlier, now)
     if decision.retry:
         at = decision.at.astimezone(UTC) if decision.at else None

@@ -122,6 +122,9 @@ class Lead(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a supervisor last recycled the lead (0011; dialer.recycle): its retry counters
+    # count the attempts from then on.
+    recycled_at: Mapped[datetime | None]
     __table_args__ = (
         UniqueConstraint("campaign_id", "phone", name="uq_leads_campaign_id_phone"),
         CheckConstraint(_in("status", LEAD_STATUSES), name="status"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import typer
@@ -26,6 +26,7 @@ from dialer.campaigns import (
     lead_flow,
 )
 from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, CsvFormat
+from dialer.recycle import outcomes_from, recycle
 from dialer.results import AmdAccuracy, amd_accuracy, chart, export_csv, summarise
 
 app = typer.Typer(
@@ -247,6 +248,31 @@ def status_cmd(ctx: typer.Context, name: str | None = typer.Argument(None)) -> N
             typer.echo("no campaigns: create one with `callcenter campaign create`")
         for c in campaigns:
             typer.echo(f"{c.name:20} {c.state:10} {c.kind:14} {c.dial_mode:12} {c.voice_layer}")
+
+
+@app.command("recycle")
+def recycle_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The campaign."),
+    outcome: list[str] = typer.Option(
+        [], help="Recycle leads closed on this outcome: busy, no_answer, machine, failed, "
+        "abandoned; repeatable (default: busy, no_answer, machine)."),
+    older_than: float = typer.Option(
+        24.0, "--older-than-hours", min=0.0, help="Only leads last called at least this long ago."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
+) -> None:
+    """Put leads whose retries ran out back into the list for another round (never leads a
+    person answered; the lifetime attempt limit, DNC and calling windows still apply)."""
+    with state(ctx).database().session() as s:
+        report = recycle(s, name, outcomes_from(outcome), timedelta(hours=older_than), _now(),
+                         dry_run)
+    outcomes = ", ".join(f"{k} {v}" for k, v in report.by_outcome.items()) or "none"
+    verb = "would be recycled" if dry_run else "recycled"
+    typer.echo(f"{report.recycled} leads {verb} ({outcomes}); {report.at_attempt_limit} at "
+               f"the attempt limit, {report.too_recent} called too recently; campaign "
+               f"{report.campaign} is {report.campaign_state}"
+               + (": start it with `callcenter campaign start`" if report.recycled
+                  and report.campaign_state == "paused" and not dry_run else ""))
 
 
 @app.command("results")

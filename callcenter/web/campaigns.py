@@ -12,12 +12,13 @@ import asyncio
 import io
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
@@ -37,6 +38,7 @@ from dialer.leads import (
     LeadListError,
     parse_leads_bytes,
 )
+from dialer.recycle import RecycleError, outcomes_from, recycle
 from dialer.results import amd_accuracy, chart, export_csv, summarise
 from dialer.store import Campaign
 
@@ -61,7 +63,7 @@ async def run_in_db(request: Request, work: Callable[[Session], T]) -> T:
         raise HTTPException(404, str(exc)) from None
     except (AlreadyExists, CampaignStateError) as exc:
         raise HTTPException(409, str(exc)) from None
-    except (LeadListError, DncError) as exc:
+    except (LeadListError, DncError, RecycleError) as exc:
         raise HTTPException(422, str(exc)) from None
 
 
@@ -184,6 +186,29 @@ async def status(request: Request, name: str) -> dict[str, Any]:
         request,
         lambda s: {**lead_flow(s, name, now).as_dict(), "amd": amd_accuracy(s, name).as_dict()},
     )
+
+
+class RecycleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcomes: list[str] = Field(
+        default_factory=list, description="Outcomes to recycle on: busy, no_answer, machine, "
+        "failed, abandoned (default: busy, no_answer, machine).")
+    older_than_h: float = Field(24.0, ge=0, description="Only leads last called this long ago.")
+    dry_run: bool = Field(False, description="Count, change nothing.")
+
+
+@router.post("/{name}/recycle", summary="Put leads whose retries ran out back in the list")
+async def recycle_leads(request: Request, name: str, body: RecycleBody) -> dict[str, Any]:
+    """Leads nobody took (busy, no answer, machine, ...) go back for another round; the
+    answer counts them by outcome and those left out (see docs/dialer.md, Recycling)."""
+    now = datetime.now(UTC)
+    done = await run_in_db(request, lambda s: recycle(
+        s, name, outcomes_from(body.outcomes), timedelta(hours=body.older_than_h), now,
+        body.dry_run).as_dict())
+    if not body.dry_run:
+        await audit(request, "campaign.leads.recycle", name,
+                    {"recycled": done["recycled"], "outcomes": sorted(done["by_outcome"])})
+    return done
 
 
 @router.get("/{name}/results")
