@@ -12,6 +12,7 @@ at the current pace.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -169,6 +170,10 @@ class LeadFlow:
     # waiting_window / waiting_retry; and due owner-only callbacks waiting for their agent.
     callbacks_scheduled: int
     callbacks_for_owner: int
+    # The waiting leads (window and retry) by what they wait for: a compliance reason
+    # (OUTSIDE_WINDOW, LOCAL_HOURS, LOCAL_HOLIDAY, LOCAL_CAP, DAILY_LIMIT, ABANDON_HOLD, ...)
+    # or "retry" (a retry rule's delay).
+    waiting_why: dict[str, int]
     attempts_last_hour: int
     runs_dry_at: datetime | None
 
@@ -321,6 +326,7 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         counts[status] = int(n)
     dialable = waiting_window = waiting_retry = zone_unknown = 0
     scheduled = for_owner = 0
+    why: Counter[str] = Counter()  # waiting leads by what they wait for
     booked: dict[int, str | None] = {lead_id: owner for lead_id, owner in session.execute(
         select(Callback.lead_id, Callback.owner).where(Callback.campaign_id == campaign.id,
                                                        Callback.state == "pending"))}
@@ -342,12 +348,14 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
                 waiting_window += 1
             else:
                 waiting_retry += 1
+            why[row.wait_reason or "retry"] += 1
             continue
         zones, places = called_party(rules, row.phone, row.fields or {})
         if isinstance(zones, compliance.Reason):
             zone_unknown += 1
-        elif compliance.window_closed(zones, now, rules, places) is not None:
+        elif (closed := compliance.window_closed(zones, now, rules, places)) is not None:
             waiting_window += 1
+            why[closed.name] += 1
         else:
             dialable += 1
     last_hour = int(session.scalar(
@@ -365,7 +373,8 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         dialable_now=dialable, waiting_window=waiting_window, waiting_retry=waiting_retry,
         dialing=counts["dialing"], done=counts["done"], dnc=counts["dnc"],
         failed=counts["failed"], zone_unknown=zone_unknown, callbacks_scheduled=scheduled,
-        callbacks_for_owner=for_owner, attempts_last_hour=last_hour,
+        callbacks_for_owner=for_owner, waiting_why=dict(why.most_common()),
+        attempts_last_hour=last_hour,
         runs_dry_at=runs_dry)
 
 

@@ -222,6 +222,8 @@ def render_flow(f: LeadFlow) -> str:
             f"  dialable now    {f.dialable_now}",
             f"  waiting window  {f.waiting_window}",
             f"  waiting retry   {f.waiting_retry}",
+            *([f"  waiting for     {why}"] if (why := ", ".join(
+                f"{k} {v}" for k, v in f.waiting_why.items())) else []),
             f"  dialing         {f.dialing}",
             f"  done            {f.done}",
             f"  do not call     {f.dnc}",

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from callcenter.cli import app as root_cli
 from callcenter.store import Database, open_database, upgrade
 from callcenter.web.campaigns import router
+from callcenter.cli.campaign import render_flow
 from dialer import attempts
 from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
@@ -51,6 +52,7 @@ def test_state_rules_hold_leads_until_their_state_allows(db_url: str) -> None:
     with db.session() as s:
         flow = lead_flow(s, "spring", SUNDAY_10_CENTRAL)
         assert (flow.dialable_now, flow.waiting_window) == (1, 2)
+        assert flow.waiting_why == {"LOCAL_HOURS": 2}
     claimed = _claim_all(db, "spring")
     assert isinstance(claimed[MIAMI], attempts.Claimed)
     assert {n: r.reason for n, r in claimed.items() if isinstance(r, attempts.Refused)} == {
@@ -64,6 +66,8 @@ def test_state_rules_hold_leads_until_their_state_allows(db_url: str) -> None:
         }
         flow = lead_flow(s, "spring", SUNDAY_10_CENTRAL)
         assert (flow.dialable_now, flow.waiting_window, flow.dialing) == (0, 2, 1)
+        assert flow.waiting_why == {"LOCAL_HOURS": 2}
+        assert "waiting for     LOCAL_HOURS 2" in render_flow(flow)
     db.dispose()
 
 
