@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -25,6 +26,7 @@ from dialer.campaigns import (
     import_csv,
     lead_flow,
 )
+from dialer.exports import export_attempts, export_leads
 from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, CsvFormat
 from dialer.recycle import outcomes_from, recycle
 from dialer.results import AmdAccuracy, amd_accuracy, chart, export_csv, summarise
@@ -300,6 +302,43 @@ def results_cmd(
             typer.echo(f"CSV: {csv_path} ({rows} answers)")
     if chart_path is not None:
         typer.echo(f"Chart: {chart(summaries, chart_path, f'Survey {name}')}")
+
+
+class ExportWhat(StrEnum):
+    leads = "leads"
+    attempts = "attempts"
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The campaign."),
+    what: ExportWhat = typer.Argument(..., help="leads (one row per lead, its custom fields "
+                                      "too) or attempts (one row per call placed)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the CSV here (default: stdout)."),
+    status: list[str] = typer.Option([], help="leads: only this status; repeatable."),
+    since: str | None = typer.Option(
+        None, help="attempts: only calls placed from this time (ISO 8601, e.g. 2026-12-01)."),
+) -> None:
+    """A campaign's leads or call attempts as CSV, for reports and compliance records."""
+    start = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            raise ConfigError(f"--since {since!r} is not an ISO 8601 date or time "
+                              "(2026-12-01 or 2026-12-01T09:00:00-05:00)") from None
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    sink = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
+    try:
+        with state(ctx).database().session() as s:
+            n = (export_leads(s, name, sink, status) if what is ExportWhat.leads
+                 else export_attempts(s, name, sink, start))
+    finally:
+        if out:
+            sink.close()
+    if out:
+        typer.echo(f"CSV: {out} ({n} {what.value})")
 
 
 @app.command("callbacks")

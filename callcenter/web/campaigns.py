@@ -31,6 +31,7 @@ from dialer.campaigns import (
     CampaignStateError,
     lead_flow,
 )
+from dialer.exports import ExportError, export_attempts, export_leads
 from dialer.leads import (
     LEAD_ZONE_FIELD,
     ColumnMapping,
@@ -63,7 +64,7 @@ async def run_in_db(request: Request, work: Callable[[Session], T]) -> T:
         raise HTTPException(404, str(exc)) from None
     except (AlreadyExists, CampaignStateError) as exc:
         raise HTTPException(409, str(exc)) from None
-    except (LeadListError, DncError, RecycleError) as exc:
+    except (LeadListError, DncError, RecycleError, ExportError) as exc:
         raise HTTPException(422, str(exc)) from None
 
 
@@ -228,6 +229,40 @@ async def results_csv(request: Request, name: str) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
+
+
+def _csv(name: str, what: str, body: str) -> Response:
+    return Response(body, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}-{what}.csv"'})
+
+
+@router.get("/{name}/leads.csv", summary="The lead list as CSV: where each lead is, its last "
+            "call and disposition, its custom fields")
+async def leads_csv(request: Request, name: str,
+                    status: list[str] = Query([], description="Only leads in these statuses."),
+                    ) -> Response:
+    def work(s: Session) -> str:
+        out = io.StringIO()
+        export_leads(s, name, out, status)
+        return out.getvalue()
+
+    return _csv(name, "leads", await run_in_db(request, work))
+
+
+@router.get("/{name}/attempts.csv", summary="Every call placed, with its outcome, disposition "
+            "and agent, as CSV")
+async def attempts_csv(request: Request, name: str,
+                       since: datetime | None = Query(None, description="Calls placed from "
+                                                      "then on (ISO 8601)."),
+                       ) -> Response:
+    start = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+
+    def work(s: Session) -> str:
+        out = io.StringIO()
+        export_attempts(s, name, out, start)
+        return out.getvalue()
+
+    return _csv(name, "attempts", await run_in_db(request, work))
 
 
 @router.get("/{name}/results.png")
