@@ -51,6 +51,11 @@ def _alaw_table() -> NDArray[np.float64]:
 _G711 = {_ULAW: _ulaw_table(), _ALAW: _alaw_table()}
 
 
+def ulaw_decode(codes: bytes) -> NDArray[np.float64]:
+    """G.711 mu-law bytes as samples on the int16 scale."""
+    return _G711[_ULAW][np.frombuffer(codes, dtype=np.uint8)]
+
+
 def _chunks(path: Path, data: bytes) -> dict[bytes, bytes]:
     if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
         raise AudioFileError(path, "not a WAV file (no RIFF/WAVE header)")

@@ -14,7 +14,8 @@ import pytest
 
 from dialer.amd import AmdDetector, AmdResult, AmdSettings, Verdict, detect
 from dialer.amd_wav import AudioFileError, detect_file, label_of, read_wav
-from tests.support.amd_corpus import greetings, on_line, synthetic_words
+from tests.support.amd_corpus import greetings, synthetic_words
+from tests.support.amd_line import on_line
 from tests.support.audio import ulaw_encode, write_wav
 
 RATE = 8000
