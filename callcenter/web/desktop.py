@@ -1,13 +1,13 @@
 """The agent desktop in the browser: one static page over the REST API, and the agent's live desk.
 
 ``GET /desktop`` serves the page (``static/desktop.html``, plain HTML and JavaScript, no build
-step). The agent signs in with their code (with authentication on, docs/security.md, an
-agent user may act only as their own agent), sees and changes their state, sees the call they are on as soon as it
-is connected (the screen pop: the campaign's lead with its own fields), holds and transfers
-it, sets its disposition (with, for ``callback``, the time to call back in the lead's local
-time and an "only me" box), asks preview campaigns for their next lead, and sees their
-scheduled callbacks ("My callbacks"). Everything it does is an API call any other desktop
-could make.
+step). The agent signs in with their code (with authentication on, docs/security.md, an agent
+user may act only as their own agent), sees and changes their state, sees the call they are on
+as soon as it is connected (the screen pop: the campaign's lead with its own fields), holds and
+transfers it, sets its disposition (with, for ``callback``, the time to call back in the lead's
+local time and an "only me" box), asks preview campaigns for their next lead, and sees their
+scheduled callbacks ("My callbacks"). Everything it does is an API call any other desktop could
+make.
 
 - ``GET /api/agents/{code}/desk``: the agent's desk now (JSON): state, reason, since and
   seconds in it, the current call, the last call awaiting a disposition, the disposition codes
