@@ -39,6 +39,7 @@ from dialer.campaigns import PENDING, CampaignRepository, aware, retry_policy_of
 from dialer.leads import BadRow, NumberList, lead_zone
 from dialer.ports import CallOutcome, DialRequest, Result
 from dialer.retry import Outcome, RetryPolicy, next_attempt
+from dialer.scripts import render_script
 from dialer.store import DNC_SCOPES, Campaign, DncEntry, Lead, LeadAttempt, SurveyAnswer
 
 CRASH = "crash: the runner stopped before the call's outcome was known"
@@ -229,6 +230,13 @@ def screen_fields(lead: Lead) -> dict[str, str]:
             "external_id": lead.external_id, **{k: str(v) for k, v in lead.fields.items()}}
 
 
+def script_for(campaign: Campaign, lead: Lead) -> str:
+    """The campaign's agent script with the lead's fields in place ("" without a script)."""
+    if not campaign.script:
+        return ""
+    return render_script(campaign.script, {**screen_fields(lead), "number": lead.phone})
+
+
 def record_attempt(session: Session, campaign: Campaign, lead: Lead, now: datetime,
                    agent: str | None = None) -> Claimed:
     """Record the next attempt of a claimed, checked lead (before any call is placed) and the
@@ -242,6 +250,7 @@ def record_attempt(session: Session, campaign: Campaign, lead: Lead, now: dateti
     request = DialRequest(
         attempt_key=attempt.key, campaign=campaign.name, kind=campaign.kind, number=lead.phone,
         caller_id=campaign.caller_id, lead_fields=screen_fields(lead),
+        script=script_for(campaign, lead),
         ring_timeout_s=compliance.ring_timeout_s(rules_of(campaign)), flow=campaign.flow,
         queue=campaign.queue, amd=campaign.amd, agent=agent)
     return Claimed(attempt.id, lead.id, request)

@@ -29,6 +29,7 @@ from callcenter.store import Database
 from dialer import compliance, local_rules
 from dialer.leads import BadRow, ColumnMapping, CsvFormat, LeadImport, lead_zone, parse_leads_file
 from dialer.retry import DEFAULT_BY_DISPOSITION, DEFAULT_BY_OUTCOME, Outcome, RetryPolicy, RetryRule
+from dialer.scripts import MAX_SCRIPT_CHARS, check_script
 from dialer.store import Callback, Campaign, LeadAttempt
 from dialer.store import Lead as LeadRow
 
@@ -107,6 +108,10 @@ class CampaignSettings(BaseModel):
     public_holidays: bool = Field(
         False, description="No calls on the public holidays of the called party's country "
         "and state.")
+    script: str | None = Field(
+        None, max_length=MAX_SCRIPT_CHARS,
+        description="What the agents read, shown with the call: plain text where "
+        "{{first_name}}, {{number}} or any CSV column's name is replaced by the lead's value.")
 
     @field_validator("weekdays")
     @classmethod
@@ -114,6 +119,11 @@ class CampaignSettings(BaseModel):
         if not days or any(d not in range(7) for d in days):
             raise ValueError("weekdays are 0 (Monday) to 6 (Sunday), at least one")
         return sorted(set(days))
+
+    @field_validator("script")
+    @classmethod
+    def _script(cls, text: str | None) -> str | None:
+        return check_script(text) if text else None
 
     @field_validator("timezone")
     @classmethod

@@ -60,6 +60,13 @@ class DialRequest:
     # Preview dialing: the agent who chose the lead and waits for this call. A person who
     # answers goes to that agent (no queue, no ACD choice); None: the queue's agents.
     agent: str | None = None
+    script: str = ""  # the campaign's agent script with this lead's fields in (screen pop)
+
+    def screen_pop(self) -> dict[str, object]:
+        """What the agent's desktop shows when the call reaches them."""
+        pop: dict[str, object] = {"campaign": self.campaign, "number": self.number,
+                                  "lead": dict(self.lead_fields)}
+        return pop | ({"script": self.script} if self.script else {})
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ class Reservation:
     last_outcome: str | None
     expires_at: datetime
     skips_in_a_row: int  # leads this agent skipped in a row in this campaign, before this one
+    script: str = ""  # the campaign's agent script with this lead's fields in
 
     def as_dict(self) -> dict[str, Any]:
         return {"campaign": self.campaign, "lead_id": self.lead_id, "agent": self.agent,
@@ -112,7 +113,7 @@ class Reservation:
                 "fields": self.fields, "attempts": self.attempts,
                 "last_outcome": self.last_outcome,
                 "expires_at": self.expires_at.isoformat(),
-                "skips_in_a_row": self.skips_in_a_row}
+                "skips_in_a_row": self.skips_in_a_row, "script": self.script}
 
 
 def preview_campaign(session: Session, name: str, callbacks_too: bool = False) -> Campaign:
@@ -138,7 +139,7 @@ def _reservation(session: Session, c: Campaign, lead: Lead, agent: str,
     return Reservation(c.name, lead.id, agent, lead.phone, lead.first_name, lead.last_name,
                        lead.external_id, dict(lead.fields or {}), lead.attempts,
                        lead.last_outcome, aware(lead.claimed_at) + timedelta(seconds=hold_s),
-                       skips_in_a_row(session, c.id, agent))
+                       skips_in_a_row(session, c.id, agent), attempts.script_for(c, lead))
 
 
 def skips_in_a_row(session: Session, campaign_id: int, agent: str) -> int:

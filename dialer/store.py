@@ -33,6 +33,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     Time,
     UniqueConstraint,
     false,
@@ -88,6 +89,8 @@ class Campaign(Base):
     local_rules: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     public_holidays: Mapped[bool] = mapped_column(Boolean, default=False,
                                                   server_default=false())
+    # What the agents read, with {{field}} placeholders (0012; dialer.scripts).
+    script: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

@@ -48,6 +48,7 @@ class DeskCall:
     connected_at: datetime
     on_hold: bool = False
     ended_at: datetime | None = None
+    script: str = ""  # the campaign's agent script with the lead's fields in
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class DeskCall:
             "connected_at": self.connected_at.isoformat(),
             "on_hold": self.on_hold,
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "script": self.script,
         }
 
 
@@ -169,6 +171,7 @@ class Desks:
             campaign=str(campaign) if campaign else None,
             lead=dict(lead) if isinstance(lead, Mapping) else {},
             connected_at=at,
+            script=str(d.get("script") or ""),
         )
         for other in list(self._desks.values()):  # the call left them (a transfer not seen)
             if other.agent != agent and other.current and other.current.call_id == p.call_id:

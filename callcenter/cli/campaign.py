@@ -92,6 +92,9 @@ def create_cmd(
         False, "--public-holidays/--no-public-holidays",
         help="No calls on the public holidays of the called party's country and state.",
     ),
+    script: Path | None = typer.Option(
+        None, help="A text file with the agents' script; {{first_name}}, {{number}} or a "
+        "CSV column's name in it is replaced by the lead's value on the agent's screen."),
     callback_owner_wait: int | None = typer.Option(
         None, metavar="MINUTES",
         help="Minutes past its time an agent-only callback waits for its agent; then any "
@@ -126,6 +129,7 @@ def create_cmd(
             amd=amd,
             local_rules=local_rules,
             public_holidays=public_holidays,
+            script=_read_script(script),
             callback_owner_wait_min=callback_owner_wait,
             retry=json.loads(retry) if retry else {},
         )
@@ -141,6 +145,16 @@ def create_cmd(
             f"campaign {c.name} created ({c.kind}, {c.dial_mode}, {c.voice_layer}): "
             f"import leads with `callcenter campaign import {c.name} FILE.csv`"
         )
+
+
+def _read_script(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--script {path}: cannot read it ({exc}): give a UTF-8 text file") \
+            from None
 
 
 @app.command("import")

@@ -84,6 +84,7 @@ def _public(c: Campaign) -> dict[str, Any]:
         "holidays": c.holidays,
         "local_rules": c.local_rules,
         "public_holidays": c.public_holidays,
+        "script": c.script,
         "timezone": c.timezone,
         "region": c.region,
         "retry_rules": c.retry_rules,

@@ -67,8 +67,7 @@ class OutboundCall(SipCall):
         self.rec.caller, self.rec.dialed = request.caller_id, request.number
         self.rec.external_id = None
         self.request, self.report = request, report
-        self.screen_pop = {"campaign": request.campaign, "number": request.number,
-                           "lead": dict(request.lead_fields)}
+        self.screen_pop = request.screen_pop()
         self.answers: list[AnswerGiven] = []
         self.opted_out = False
         self.unreached = ""  # why the preview agent could not be reached

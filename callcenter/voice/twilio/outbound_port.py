@@ -155,8 +155,7 @@ class TwilioOutboundPort:
             routing=routing,
         )
         # Set before anyone answers (the agent is connected after the person's answer).
-        call.screen_pop = {"campaign": request.campaign, "number": request.number,
-                           "lead": dict(request.lead_fields)}
+        call.screen_pop = request.screen_pop()
         attempt = layer.attempts.get(call.rec.call_id)
         try:
             call_status, answered_by = await listener.final

@@ -22,11 +22,11 @@ def call(kind: str, call_id: str = "c1", agent: str | None = "1001", **more: Any
                       T0 + timedelta(seconds=5))
 
 
-def campaign_call(call_id: str = "c1", agent: str = "1001") -> Message:
+def campaign_call(call_id: str = "c1", agent: str = "1001", **pop: Any) -> Message:
     return call("connected", call_id, agent, direction="outbound", caller="+12125550999",
                 dialed="+12125550101", queue="support",
                 detail={"event": "connected", "agent": agent, "campaign": "pv",
-                        "number": "+12125550101", "lead": LEAD})
+                        "number": "+12125550101", "lead": LEAD, **pop})
 
 
 def state(agent: str, value: str, reason: str = "") -> Message:
@@ -57,7 +57,7 @@ def test_a_campaign_call_pops_with_its_lead_then_awaits_the_disposition() -> Non
         "call_id": "c1", "direction": "outbound", "number": "+12125550101",
         "queue": "support", "campaign": "pv", "lead": LEAD,
         "connected_at": (T0 + timedelta(seconds=5)).isoformat(), "on_hold": False,
-        "ended_at": None}
+        "ended_at": None, "script": ""}
 
     assert desks.apply(call("held")) == "1001"
     assert desks.get("1001").current.on_hold  # type: ignore[union-attr]
@@ -74,6 +74,13 @@ def test_a_campaign_call_pops_with_its_lead_then_awaits_the_disposition() -> Non
     assert desks.get("1001").last is not None  # still there to disposition in wrap-up
     assert desks.apply(call("dispositioned", detail={"code": "sale"})) == "1001"
     assert desks.get("1001").last is None
+
+
+def test_a_campaign_call_pops_with_its_script() -> None:
+    desks = Desks()
+    desks.apply(campaign_call(script="Hello Ann, about your gold plan"))
+    current = desks.get("1001").current
+    assert current is not None and current.as_dict()["script"] == "Hello Ann, about your gold plan"
 
 
 def test_an_inbound_call_shows_the_caller() -> None:
