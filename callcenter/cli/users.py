@@ -19,7 +19,8 @@ from callcenter.cli.context import state
 from callcenter.store import audit
 from callcenter.store.users import ROLES, UserRepository
 
-app = typer.Typer(help="Users of the API and the pages: add, list, passwd, disable, tokens.",
+app = typer.Typer(help="Users of the API and the pages: add, list, passwd, roles, disable, "
+                       "enable, tokens.",
                   no_args_is_help=True)
 
 PASSWORD_STDIN = typer.Option(False, "--password-stdin",
@@ -92,6 +93,29 @@ def disable(ctx: typer.Context, username: str) -> None:
         UserRepository(s).disable(username, datetime.now(UTC))
         _audit(s, "user.disable", username)
     typer.echo(f"user {username} disabled")
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, username: str) -> None:
+    """Enable a disabled user again (their old sessions stay ended)."""
+    with state(ctx).database().session() as s:
+        UserRepository(s).enable(username)
+        _audit(s, "user.enable", username)
+    typer.echo(f"user {username} enabled")
+
+
+@app.command("roles")
+def roles(
+    ctx: typer.Context,
+    username: str,
+    role: list[str] = typer.Option(..., "--role", help=f"{', '.join(ROLES)} (repeatable)."),
+    agent: str | None = typer.Option(None, "--agent", help="Link the user to this agent."),
+) -> None:
+    """Replace a user's roles (they count from the user's next request)."""
+    with state(ctx).database().session() as s:
+        UserRepository(s).set_roles(username, role, agent)
+        _audit(s, "user.roles", username, roles=sorted(set(role)), agent=agent)
+    typer.echo(f"user {username}: {', '.join(sorted(set(role)))}")
 
 
 @app.command("token")

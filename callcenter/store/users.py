@@ -110,6 +110,22 @@ class UserRepository:
         user.active = False
         user.sessions_after = now
 
+    def enable(self, username: str) -> None:
+        self.get(username).active = True
+
+    def set_roles(self, username: str, roles: Sequence[str], agent: str | None = None) -> User:
+        """Replace the user's roles (and link their agent, with ``agent``)."""
+        user = self.get(username)
+        if not roles:
+            raise UserError(f"give a user at least one role: {', '.join(ROLES)}")
+        if agent is not None:
+            self.link_agent(user, agent)
+        if "agent" in roles and self.agent_code(user) is None:
+            raise UserError("a user with the agent role needs --agent CODE (their agent)")
+        user.roles = [self._role(r) for r in dict.fromkeys(roles)]
+        self.session.flush()
+        return user
+
     def end_sessions(self, user_id: int, now: datetime) -> None:
         user = self.session.get(User, user_id)
         if user is not None:

@@ -1,7 +1,7 @@
 """``callcenter user`` and ``callcenter audit`` on SQLite and PostgreSQL: add (password from
 stdin, agent link), list, token (printed once, only its hash kept), tokens, revoke, passwd,
-disable, each change audited; and ``serve`` on a public address with nobody able to log in
-stops with one line saying what to run."""
+disable, enable, roles, each change audited; and ``serve`` on a public address with nobody
+able to log in stops with one line saying what to run."""
 
 from __future__ import annotations
 
@@ -71,12 +71,19 @@ def test_users_tokens_and_the_audit_log(db_url: str) -> None:
     assert cli(db_url, "user", "disable", "ann")[0] == 0
     with db.session() as s:
         assert UserRepository(s).check_login("ann", "a new long password") is None  # disabled
+    assert cli(db_url, "user", "enable", "ann")[0] == 0
+    code, _, err = cli(db_url, "user", "roles", "ci", "--role", "agent")
+    assert code == 1 and "needs --agent CODE" in err
+    assert cli(db_url, "user", "roles", "ann", "--role", "agent", "--role", "backoffice")[0] == 0
+    with db.session() as s:
+        who = UserRepository(s).check_login("ann", "a new long password")
+        assert who is not None and who.roles == {"agent", "backoffice"} and who.agent == "1001"
         actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == ["user.add", "user.add", "token.add", "token.revoke", "user.passwd",
-                       "user.disable"]
+                       "user.disable", "user.enable", "user.roles"]
 
     code, out, _ = cli(db_url, "audit", "--since", "1h")
-    assert code == 0 and out.splitlines()[0].split()[3:5] == ["user.disable", "ann"]
+    assert code == 0 and out.splitlines()[0].split()[3:5] == ["user.roles", "ann"]
     assert "cli:" in out and "a long password" not in out and token not in out
     assert "user.add" in cli(db_url, "audit", "--action", "user.add", "--json")[1]
     assert cli(db_url, "audit", "--since", "yesterday")[0] == 2
