@@ -284,7 +284,8 @@ async def cancel_transfer(request: Request, call_id: str) -> dict[str, object]:
 
 
 class RecordingPauseBody(BaseModel):
-    by: str = Field(..., max_length=64, description="Who pauses (kept in the audit trail).")
+    by: str = Field(..., max_length=64, description="Who pauses (kept in the audit trail); "
+                    "with authentication on, the logged-in user's name replaces it.")
     reason: str = Field("sensitive data", max_length=255)
 
 
@@ -302,7 +303,7 @@ async def pause_recording(
 ) -> dict[str, object]:
     from callcenter.voice.sip.conversation import PauseRecording
 
-    return _control(request, call_id, PauseRecording(body.by, body.reason))
+    return _control(request, call_id, PauseRecording(_by(request, body.by), body.reason))
 
 
 @router.post(
@@ -315,7 +316,13 @@ async def resume_recording(
 ) -> dict[str, object]:
     from callcenter.voice.sip.conversation import ResumeRecording
 
-    return _control(request, call_id, ResumeRecording(body.by))
+    return _control(request, call_id, ResumeRecording(_by(request, body.by)))
+
+
+def _by(request: Request, claimed: str) -> str:
+    """Who pauses or resumes a recording: the logged-in user, else who the body says."""
+    who = principal(request)
+    return who.username if who is not None else claimed
 
 
 @router.post("/calls/{call_id}/monitor", status_code=201, summary="Listen, whisper or barge")
