@@ -117,7 +117,9 @@ def read_wav(path: Path | str) -> tuple[NDArray[np.float64], int]:
 def detect_file(path: Path | str, settings: AmdSettings | None = None) -> AmdResult:
     """The AMD verdict on a WAV recording that starts when the call is answered."""
     samples, rate = read_wav(path)
-    return detect(samples, rate, settings)
+    # detect() takes floats as [-1, 1]: the int16-scale floats read_wav gives must be scaled
+    # down, or every frame is 32768 times too loud (app_amd's threshold hears noise as words).
+    return detect(samples / 32768.0, rate, settings)
 
 
 def label_of(path: Path | str) -> Verdict | None:

@@ -142,6 +142,9 @@ def test_wav_files_pcm_and_ulaw_are_judged_and_bad_ones_explained(tmp_path: Path
     assert rate == 16000 and samples.shape == (audio.size, 1)
     assert np.array_equal(samples[:, 0], audio)
     assert detect_file(pcm) == detect(audio, 16000)
+    # The same level as in memory: noise under app_amd's 256 stays silence, read from a file.
+    assert detect_file(pcm, FIXED) == detect(audio, 16000, FIXED)
+    assert detect_file(pcm, FIXED).verdict is Verdict.HUMAN
     assert label_of(pcm) is Verdict.HUMAN and label_of(tmp_path / "x.wav") is None
 
     at8 = audio[::2]
