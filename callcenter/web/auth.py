@@ -192,6 +192,13 @@ def principal(conn: HTTPConnection) -> Principal | None:
     return getattr(conn.state, "principal", None)
 
 
+def acting_as(conn: HTTPConnection, claimed: str) -> str:
+    """Who does it, for the records (a recording's pause, a ticket's history): the logged-in
+    user's name, else the name the request gives (authentication off)."""
+    who = principal(conn)
+    return who.username if who is not None else claimed
+
+
 def source(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client is not None else ""
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from callcenter import acd
 from callcenter.calls.transfer_targets import InvalidTransferTarget
 from callcenter.errors import CallCenterError
-from callcenter.web.auth import audit, principal
+from callcenter.web.auth import acting_as, audit, principal
 
 if TYPE_CHECKING:
     from callcenter.calls import AcdService
@@ -303,7 +303,7 @@ async def pause_recording(
 ) -> dict[str, object]:
     from callcenter.voice.sip.conversation import PauseRecording
 
-    return _control(request, call_id, PauseRecording(_by(request, body.by), body.reason))
+    return _control(request, call_id, PauseRecording(acting_as(request, body.by), body.reason))
 
 
 @router.post(
@@ -316,13 +316,7 @@ async def resume_recording(
 ) -> dict[str, object]:
     from callcenter.voice.sip.conversation import ResumeRecording
 
-    return _control(request, call_id, ResumeRecording(_by(request, body.by)))
-
-
-def _by(request: Request, claimed: str) -> str:
-    """Who pauses or resumes a recording: the logged-in user, else who the body says."""
-    who = principal(request)
-    return who.username if who is not None else claimed
+    return _control(request, call_id, ResumeRecording(acting_as(request, body.by)))
 
 
 @router.post("/calls/{call_id}/monitor", status_code=201, summary="Listen, whisper or barge")

@@ -2,7 +2,8 @@
 
 The consoles of later issues use these. Errors are the engine's own: an unknown ticket or
 agent is 404, a change the life cycle forbids (reopening a merged ticket, closed -> pending)
-is 409 with the sentence that says what is allowed.
+is 409 with the sentence that says what is allowed. With authentication on, the ``actor`` of a
+change, an assignment or a merge is the logged-in user, whatever the body says.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callcenter.backoffice.desk import TicketDesk, TicketFilter
 from callcenter.errors import NotFound
 from callcenter.tickets import InvalidTransition
+from callcenter.web.auth import acting_as
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 
@@ -114,7 +116,7 @@ async def update_ticket(request: Request, ticket_id: str, change: TicketChange) 
     await _guarded(
         _desk(request).update(
             number,
-            change.actor,
+            acting_as(request, change.actor),
             status=change.status,
             priority=change.priority,
             category=change.category,
@@ -138,11 +140,13 @@ async def reply(request: Request, ticket_id: str, body: Reply) -> dict[str, Any]
 
 @router.post("/{ticket_id}/assign")
 async def assign(request: Request, ticket_id: str, body: Assignment) -> dict[str, Any]:
-    await _guarded(_desk(request).assign(_number(ticket_id), body.agent, body.actor))
+    await _guarded(_desk(request).assign(_number(ticket_id), body.agent,
+                                         acting_as(request, body.actor)))
     return await read_ticket(request, ticket_id)
 
 
 @router.post("/{ticket_id}/merge")
 async def merge(request: Request, ticket_id: str, body: Merge) -> dict[str, Any]:
-    await _guarded(_desk(request).merge(_number(ticket_id), _number(body.into), body.actor))
+    await _guarded(_desk(request).merge(_number(ticket_id), _number(body.into),
+                                        acting_as(request, body.actor)))
     return await read_ticket(request, ticket_id)

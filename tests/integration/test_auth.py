@@ -26,6 +26,7 @@ from callcenter.errors import ConfigError
 from callcenter.store import AgentRepository, open_database
 from callcenter.store.models import AuditEntry, Call
 from callcenter.store.users import UserRepository
+from callcenter.tickets import Priority
 from tests.support.twilio_standin import TwilioStandIn, whole_engine_settings
 
 FLOW = Path(__file__).parent / "flows" / "sip_queue.yaml"
@@ -345,3 +346,17 @@ async def test_an_agent_controls_the_call_their_desk_shows(
     assert held.status_code == 409 and "SIP" in held.json()["detail"]  # past the role check
     assert (await http.post("/api/calls/live-1/hold", headers=bearer(tokens["ann"]))
             ).status_code == 403
+
+
+async def test_a_ticket_change_is_recorded_as_the_logged_in_user(
+        engine: tuple[Engine, dict[str, str]], http: httpx.AsyncClient) -> None:
+    eng, _ = engine
+    service = eng.backoffice.service
+    number = await service.transact(lambda s, b: service.open_ticket(
+        s, b, None, subject="Late parcel", category="general", priority=Priority.NORMAL,
+        channel="web", source="test", waiting_since=b.now, route=False).id)
+    tia = bearer(await token_for(eng, "tia"))
+    changed = await http.patch(f"/api/tickets/{number}", headers=tia,
+                               json={"actor": "someone else", "priority": "high"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["audit"][-1]["actor"] == "tia"

@@ -176,10 +176,10 @@ def test_every_route_of_the_app_is_named_in_the_table() -> None:
     assert unnamed == []
 
 
-def test_a_recording_is_paused_by_the_logged_in_user_not_the_body() -> None:
-    from callcenter.web.operations import _by
+def test_the_records_name_the_logged_in_user_not_the_body() -> None:
+    from callcenter.web.auth import acting_as
 
     logged_in = SimpleNamespace(state=SimpleNamespace(principal=who("agent", agent="1001")))
-    assert _by(logged_in, "someone else") == "pat"  # type: ignore[arg-type]
+    assert acting_as(logged_in, "someone else") == "pat"  # type: ignore[arg-type]
     open_api = SimpleNamespace(state=SimpleNamespace(principal=None))
-    assert _by(open_api, "1001") == "1001"  # type: ignore[arg-type]
+    assert acting_as(open_api, "1001") == "1001"  # type: ignore[arg-type]
