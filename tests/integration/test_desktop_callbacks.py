@@ -22,7 +22,7 @@ from sqlalchemy import select
 from callcenter.bus import InProcessBus
 from callcenter.store import Database
 from callcenter.web import callbacks, desktop, operations
-from dialer.store import Callback
+from dialer.store import Callback, Lead
 from tests.integration import test_campaigns_support as support
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -92,10 +92,22 @@ def test_an_agent_books_a_callback_for_themselves(
         assert row.count() == 1
         text = row.first.inner_text()
         assert support.NYC[0] in text and "scheduled" in text and "wants the gold plan" in text
+        assert not page.locator("#due").is_visible()
+
+        with db.session() as s:  # its time comes: the page says so on its next look
+            (cb,) = s.scalars(select(Callback)).all()
+            due = datetime.combine(day, datetime.min.time().replace(hour=15, minute=30), NY)
+            assert cb.due_at.replace(tzinfo=cb.due_at.tzinfo or UTC) == due
+            lead = s.get(Lead, cb.lead_id)
+            assert lead is not None
+            cb.due_at = lead.next_attempt_at = datetime.now(UTC) - timedelta(minutes=1)
+        page.click("#refresh")
+        page.wait_for_selector("#due", state="visible")
+        assert "A callback is due now" in page.inner_text("#due")
+        assert support.NYC[0] in page.inner_text("#due")
+        assert page.get_by_role("button", name="Call now").count() == 1
         browser.close()
 
     with db.session() as s:
         (cb,) = s.scalars(select(Callback)).all()
-        due = datetime.combine(day, datetime.min.time().replace(hour=15, minute=30), NY)
         assert (cb.owner, cb.state, cb.note) == ("ann", "pending", "wants the gold plan")
-        assert cb.due_at.replace(tzinfo=cb.due_at.tzinfo or UTC) == due

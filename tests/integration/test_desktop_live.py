@@ -52,12 +52,16 @@ async def signed_in(browser: Any, engine: Engine, code: str) -> Any:
     return page
 
 
+SCRIPT = "Hello {{first_name}}, about your {{plan}} plan: {{note}}"
+SPOKEN = f"Hello P0, about your gold plan: {MARKUP}"  # a lead's markup stays text
+
+
 async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
         engine: Engine, tmp_path: Path, browser: Any) -> None:
     expect = async_api.expect
     # The line logs out 20 s after its login: everything up to the dial happens before.
     callee, line = await preview_campaign(engine, tmp_path, "callee_preview.xml", CALLED,
-                                          plan="gold", note=MARKUP)
+                                          script=SCRIPT, plan="gold", note=MARKUP)
     try:
         page = await signed_in(browser, engine, "1001")
         await expect(page.locator("#state")).to_have_text("ready")
@@ -65,6 +69,7 @@ async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
         lead = page.get_by_label("Next lead")
         await expect(lead).to_contain_text(CALLED)
         await expect(lead).to_contain_text("gold")
+        await expect(page.get_by_label("Preview script")).to_have_text(SPOKEN)
         await expect(page.locator("#state")).to_have_text("paused")  # reading the lead
         await expect(page.locator("#state-reason")).to_have_text("(preview)")
         await page.get_by_role("button", name="Dial").click()
@@ -77,6 +82,7 @@ async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
         fields = page.get_by_label("Lead")
         await expect(fields.locator("tr", has_text="plan")).to_contain_text("gold")
         await expect(fields.locator("tr", has_text="note")).to_contain_text(MARKUP)
+        await expect(page.get_by_label("Script", exact=True)).to_have_text(SPOKEN)
         assert await page.locator("#lead b").count() == 0  # the CSV's text, not markup
         await expect(page.get_by_label("Call", exact=True)).to_have_value(call_id)
 

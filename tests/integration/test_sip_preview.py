@@ -32,7 +32,8 @@ def second_call_id(engine: Engine) -> str:
 
 
 async def preview_campaign(
-    engine: Engine, tmp_path: Path, callee_scenario: str, *numbers: str, **fields: str
+    engine: Engine, tmp_path: Path, callee_scenario: str, *numbers: str,
+    script: str | None = None, **fields: str
 ) -> tuple[Sipp, Sipp]:
     """Campaign "pv" (preview, queue support) on ``numbers`` (with the custom ``fields``, by
     default plan gold), a SIPp callee answering them, and agent 1001 logged in on a nailed-up
@@ -63,6 +64,7 @@ async def preview_campaign(
                 dial_mode="preview",
                 queue="support",
                 ring_timeout_s=15,
+                script=script,
             )
         )
         repo.import_leads("pv", leads(*numbers, **(fields or {"plan": "gold"})))
