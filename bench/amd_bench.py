@@ -238,8 +238,8 @@ def plot(results: dict[Line, dict[str, AmdScore]], noises: list[str], path: Path
             if row == 1:
                 ax.set_xlabel("SNR dB")
     axes[0][0].legend(fontsize=7, ncol=2)
-    fig.suptitle(f"AMD on {corpus}: app_amd's fixed threshold (dashed) vs adaptive (solid), "
-                 "8 and 16 kHz")
+    fig.suptitle(f"AMD on {corpus}, 8 and 16 kHz:\n"
+                 "app_amd's fixed threshold (dashed) vs adaptive (solid)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
