@@ -13,9 +13,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from callcenter.cli import app as root_cli
+from callcenter.cli.campaign import render_flow
 from callcenter.store import Database, open_database, upgrade
 from callcenter.web.campaigns import router
-from callcenter.cli.campaign import render_flow
 from dialer import attempts
 from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
