@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, QueueRepository, open_database
@@ -17,7 +16,6 @@ from callcenter.store.users import UserRepository
 from tests.support.twilio_standin import TwilioStandIn, whole_engine_settings
 
 FLOW = Path(__file__).parents[1] / "integration" / "flows" / "sip_queue.yaml"
-T = TypeVar("T")
 
 
 @dataclass
@@ -25,9 +23,6 @@ class Running:
     base: str
     token: str  # a supervisor's API token, for changes made outside the page
     loop: asyncio.AbstractEventLoop
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(60)
 
 
 def running_engine(tmp_path: Path, sqlite_url: str) -> Iterator[Running]:
