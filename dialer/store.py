@@ -177,6 +177,24 @@ class PreviewSkips(Base):
     __table_args__ = (CheckConstraint("in_a_row >= 0", name="in_a_row"),)
 
 
+class CampaignLease(Base):
+    """Which engine node runs a campaign: one holder at a time (:mod:`dialer.leases`).
+
+    The holder renews ``expires_at`` while its runner runs; another node takes the campaign
+    over only after it expired. ``term`` counts the hand-overs: a claim of a lead checks the
+    holder's node and term in the same statement, so a node that lost its lease cannot dial.
+    """
+
+    __tablename__ = "campaign_leases"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    node: Mapped[str] = mapped_column(String(128))
+    term: Mapped[int] = mapped_column(Integer, default=1)
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 class Callback(Base):
     """An appointment to call a lead back at ``due_at`` (UTC): by the campaign's agents
     (``owner`` NULL) or by one agent only. Pending until an attempt is recorded for the
