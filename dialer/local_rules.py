@@ -235,6 +235,13 @@ US_STATE_NAMES: Mapping[str, str] = {
     "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
 }
 _US_STATES = frozenset(US_STATE_NAMES.values())
+CA_PROVINCE_NAMES: Mapping[str, str] = {
+    "alberta": "AB", "british columbia": "BC", "manitoba": "MB", "new brunswick": "NB",
+    "newfoundland and labrador": "NL", "northwest territories": "NT", "nova scotia": "NS",
+    "nunavut": "NU", "ontario": "ON", "prince edward island": "PE", "quebec": "QC",
+    "saskatchewan": "SK", "yukon": "YT",
+}
+_CA_PROVINCES = frozenset(CA_PROVINCE_NAMES.values())
 
 
 def area_code_state(e164: str) -> str | None:
@@ -274,6 +281,36 @@ def _number_place(e164: str) -> tuple[str | None, str | None]:
     except phonenumbers.NumberParseException:
         return None, None
     return country, area_code_state(e164) if country == "US" else None
+
+
+@by_nanp_prefix
+def _area_code_province(e164: str) -> str | None:
+    """A Canadian number's province as phonenumbers' geocoder tells it (``Toronto, ON`` or
+    ``Ontario``); an area code that provinces share gives them all (``NS/PE``)."""
+    try:
+        where = geocoder.description_for_number(phonenumbers.parse(e164), "en").strip()
+    except phonenumbers.NumberParseException:
+        return None
+    _, comma, code = where.rpartition(", ")
+    if comma and code in _CA_PROVINCES:
+        return code
+    codes = [CA_PROVINCE_NAMES.get(part.strip().lower()) for part in where.split("/")]
+    return "/".join(c for c in codes if c) or None
+
+
+def number_country(e164: str) -> str | None:
+    """The ISO code of the number's country (``001``: international freephone, satellite)."""
+    return _number_place(e164)[0]
+
+
+def area_code_subdivision(e164: str) -> str | None:
+    """Where a North American number's area code is: its US state (``US-NY``) or Canadian
+    province (``CA-ON``); None for a number with no such place (toll-free, other countries)."""
+    country, state = _number_place(e164)
+    if country == "US":
+        return f"US-{state}" if state else None
+    province = _area_code_province(e164) if country == "CA" else None
+    return f"CA-{province}" if province else None
 
 
 def called_party_places(e164: str, lead_state: str | None = None,

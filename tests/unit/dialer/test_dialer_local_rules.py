@@ -250,6 +250,6 @@ def test_a_north_american_prefix_says_what_its_numbers_say(exchange: str, first:
     if a is None or b is None:
         return
     place = local_rules._number_place
-    for memoised in (time_zones, place):
+    for memoised in (time_zones, place, local_rules._area_code_province):
         memoised(a)
         assert memoised(b) == memoised.__wrapped__(b)  # type: ignore[attr-defined]
