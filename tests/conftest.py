@@ -1,13 +1,15 @@
-"""Shared fixtures: real PostgreSQL and SQLite databases, a real Mosquitto broker.
+"""Shared fixtures: real PostgreSQL and SQLite databases, a real Mosquitto broker, Chromium.
 
 PostgreSQL and Mosquitto are required, never skipped: the test command starts them when they
 are not running (scripts/test.sh). Override their addresses with CALLCENTER_TEST_PG_URL and
-CALLCENTER_TEST_MQTT (host:port).
+CALLCENTER_TEST_MQTT (host:port). Chromium is required too: a browser test without it fails
+saying what to install (scripts/test.sh installs it), for a skipped test would pass for nothing.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -62,3 +64,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-
 def mqtt_address() -> tuple[str, int]:
     host, _, port = MQTT.rpartition(":")
     return host, int(port)
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The path of Debian's Chromium, which the browser tests drive through Playwright."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail(
+            "Chromium not found on PATH (as chromium or chromium-browser): install it with "
+            "`apt-get install chromium` (scripts/test.sh does this)",
+            pytrace=False,
+        )
+    return path

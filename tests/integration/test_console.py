@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import socket
 import threading
 import time
@@ -22,6 +21,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright import sync_api as playwright
 
 from callcenter import acd
 from callcenter.bus import InProcessBus
@@ -31,7 +31,6 @@ from callcenter.engine import Engine
 from callcenter.web import console, operations
 from dialer.runner import CampaignLive
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 T = TypeVar("T")
 
 
@@ -292,11 +291,9 @@ async def test_the_engine_serves_the_console_and_stops_with_a_stream_open(
             assert [line async for line in lines if line.startswith("data: ")] == []
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
-def test_the_page_follows_an_agent_live(served: Served) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
+def test_the_page_follows_an_agent_live(chromium: str, served: Served) -> None:
     with playwright.sync_playwright() as p, httpx.Client(base_url=served.base) as http:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
                                     args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(f"{served.base}/console")

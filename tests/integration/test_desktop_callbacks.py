@@ -6,7 +6,6 @@ shows under "My callbacks"; a bad time shows the API's message."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright import sync_api as playwright
 from sqlalchemy import select
 
 from callcenter.bus import InProcessBus
@@ -25,9 +25,6 @@ from callcenter.web import callbacks, desktop, operations
 from dialer.store import Callback, Lead
 from tests.integration import test_campaigns_support as support
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
 NY = ZoneInfo("America/New_York")
 
 
@@ -59,11 +56,11 @@ def served(sqlite_url: str) -> Iterator[tuple[str, Database, dict[str, str]]]:
 
 
 def test_an_agent_books_a_callback_for_themselves(
-        served: tuple[str, Database, dict[str, str]]) -> None:
+        chromium: str, served: tuple[str, Database, dict[str, str]]) -> None:
     base, db, calls = served
     day = datetime.now(NY).date() + timedelta(days=3)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
                                     args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(f"{base}/desktop")

@@ -13,12 +13,12 @@ caller to the billing queue, whose agent takes the call; the page shows it as th
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import async_api
 from sqlalchemy import select
 
 from callcenter.engine import Engine
@@ -27,19 +27,16 @@ from dialer.store import LeadAttempt
 from tests.integration.test_sip_preview import CALLED, preview_campaign
 from tests.support.sip_engine import connected_call, finished_call, make_caller, two_agents
 
-async_api = pytest.importorskip("playwright.async_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
 MARKUP = "<b>VIP</b> & co"
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+async def browser(chromium: str) -> AsyncIterator[Any]:
     async with async_api.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+        launched = await p.chromium.launch(executable_path=chromium, headless=True,
                                            args=["--no-sandbox"])
-        yield chromium
-        await chromium.close()
+        yield launched
+        await launched.close()
 
 
 async def signed_in(browser: Any, engine: Engine, code: str) -> Any:
