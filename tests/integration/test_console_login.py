@@ -5,43 +5,23 @@ an agent lacks, and logs out back to the form."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
+from playwright.sync_api import expect
 
-from tests.support.auth_engine import Running, running_engine
+from tests.support.auth_engine import (
+    Running,
+    log_in,
+    log_in_after_a_wrong_password,
+    page_and_api,
+    running_engine,
+)
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
+running = pytest.fixture(running_engine)
 
 
-@pytest.fixture
-def running(tmp_path: Path, sqlite_url: str) -> Iterator[Running]:
-    yield from running_engine(tmp_path, sqlite_url)
-
-
-def test_the_console_asks_for_a_login_then_goes_live(running: Running) -> None:
-    expect = playwright.expect
-    with playwright.sync_playwright() as p, httpx.Client(
-            base_url=running.base, headers={"Authorization": f"Bearer {running.token}"}) as api:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(f"{running.base}/console")
-        expect(page.locator("#login")).to_be_visible()
-        expect(page.locator("#console")).to_be_hidden()
-
-        page.fill("#username", "sue")
-        page.fill("#password", "not-the-password")
-        page.click("#login button[type=submit]")
-        expect(page.locator("#login-error")).to_have_text("wrong user name or password")
-
-        page.fill("#password", "supervisor-pass")
-        page.click("#login button[type=submit]")
+def test_the_console_asks_for_a_login_then_goes_live(chromium: str, running: Running) -> None:
+    with page_and_api(running, chromium, "/console") as (page, api):
+        log_in_after_a_wrong_password(page, "#console", "sue", "supervisor-pass")
         expect(page.locator("#connection")).to_have_text("live")
         expect(page.locator("#who")).to_have_text("Sue Park (sue)")
         expect(page.locator("#login")).to_be_hidden()
@@ -56,9 +36,6 @@ def test_the_console_asks_for_a_login_then_goes_live(running: Running) -> None:
         page.reload()
         expect(page.locator("#login")).to_be_visible()
 
-        page.fill("#username", "ann")  # an agent: logged in, but the console is not theirs
-        page.fill("#password", "agent-pass-1")
-        page.click("#login button[type=submit]")
+        log_in(page, "ann", "agent-pass-1")  # an agent: logged in, but the console is not theirs
         expect(page.locator("#notice")).to_contain_text("needs the admin or supervisor role")
         expect(page.locator("#who")).to_have_text("ann")
-        browser.close()

@@ -5,43 +5,23 @@ desk with the API's message, and logs out back to the form."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
+from playwright.sync_api import expect
 
-from tests.support.auth_engine import Running, running_engine
+from tests.support.auth_engine import (
+    Running,
+    log_in_after_a_wrong_password,
+    page_and_api,
+    running_engine,
+)
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
-
-
-@pytest.fixture
-def running(tmp_path: Path, sqlite_url: str) -> Iterator[Running]:
-    yield from running_engine(tmp_path, sqlite_url)
+running = pytest.fixture(running_engine)
 
 
-def test_the_desktop_asks_for_a_login_and_fills_in_the_agent(running: Running) -> None:
-    expect = playwright.expect
-    with playwright.sync_playwright() as p, httpx.Client(
-            base_url=running.base, headers={"Authorization": f"Bearer {running.token}"}) as api:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(f"{running.base}/desktop")
-        expect(page.locator("#auth")).to_be_visible()
-        expect(page.locator("#desk")).to_be_hidden()
-
-        page.fill("#auth-username", "ann")
-        page.fill("#auth-password", "wrong-password")
-        page.click("#auth button[type=submit]")
-        expect(page.locator("#auth-error")).to_have_text("wrong user name or password")
-        page.fill("#auth-password", "agent-pass-1")
-        page.click("#auth button[type=submit]")
-
+def test_the_desktop_asks_for_a_login_and_fills_in_the_agent(
+        chromium: str, running: Running) -> None:
+    with page_and_api(running, chromium, "/desktop") as (page, api):
+        log_in_after_a_wrong_password(page, "#desk", "ann", "agent-pass-1")
         expect(page.locator("#who")).to_have_text("ann")
         expect(page.locator("#agent")).to_have_value("1001")  # from /api/me
         expect(page.locator("#connection")).to_have_text("live")
@@ -59,4 +39,3 @@ def test_the_desktop_asks_for_a_login_and_fills_in_the_agent(running: Running) -
         expect(page.locator("#auth")).to_be_visible()
         expect(page.locator("#desk")).to_be_hidden()
         assert page.context.cookies() == []
-        browser.close()

@@ -1,14 +1,19 @@
 """A whole engine with ``http.auth=required`` on its own loop and thread, for browser tests
 (Playwright's sync API cannot run inside the test's event loop): Twilio over a stand-in, no
-SIP, supervisor sue, agent ann (1001) in the support queue."""
+SIP, supervisor sue, agent ann (1001) in the support queue. And the browser's side: a page on
+the engine next to an API client, and the login form's steps."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, QueueRepository, open_database
@@ -26,7 +31,8 @@ class Running:
 
 
 def running_engine(tmp_path: Path, sqlite_url: str) -> Iterator[Running]:
-    """Start it; yield its address; stop it."""
+    """Start it; yield its address; stop it. A test module makes it its fixture with
+    ``running = pytest.fixture(running_engine)`` (its arguments are fixtures too)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -61,3 +67,42 @@ def running_engine(tmp_path: Path, sqlite_url: str) -> Iterator[Running]:
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
+
+
+@contextmanager
+def page_and_api(running: Running, chromium: str, path: str) -> Iterator[tuple[Page, httpx.Client]]:
+    """Headless ``chromium`` opened on the engine's ``path``, not logged in, and an API client
+    with the supervisor's token, for changes made outside the page."""
+    with sync_playwright() as p, httpx.Client(
+            base_url=running.base, headers={"Authorization": f"Bearer {running.token}"}) as api:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{running.base}{path}")
+        yield page, api
+        browser.close()
+
+
+def login_form(page: Page) -> Locator:
+    """The page's login form: the console's and the desktop's have their own ids, the same
+    labels."""
+    return page.locator("form", has=page.get_by_label("User name"))
+
+
+def log_in(page: Page, user: str, password: str) -> None:
+    """Submit the page's login form as ``user``."""
+    form = login_form(page)
+    form.get_by_label("User name").fill(user)
+    form.get_by_label("Password").fill(password)
+    form.locator("button[type=submit]").click()
+
+
+def log_in_after_a_wrong_password(page: Page, hidden: str, user: str, password: str) -> None:
+    """The page shows its login form instead of ``hidden`` (what it shows once logged in); the
+    form refuses a wrong password with the API's message; then ``user`` logs in."""
+    form = login_form(page)
+    expect(form).to_be_visible()
+    expect(page.locator(hidden)).to_be_hidden()
+    log_in(page, user, "not-the-password")
+    expect(form.locator("[role=alert]")).to_have_text("wrong user name or password")
+    log_in(page, user, password)
