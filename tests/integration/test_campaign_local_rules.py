@@ -4,7 +4,6 @@ settings through the REST API; ``callcenter dialer rules`` on a number and a cam
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -21,7 +20,7 @@ from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import Lead, LeadImport
 from dialer.store import Lead as LeadRow
-from tests.integration.test_campaigns_support import api_client, campaign_db
+from tests.integration.test_campaigns_support import campaign_api, campaign_db
 
 AUSTIN, MIAMI, NYC = "+15125550100", "+13055550100", "+12125550100"
 SUNDAY_10_CENTRAL = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)  # 11:00 in New York and Miami
@@ -80,12 +79,7 @@ def test_a_campaign_exempt_from_local_rules_calls_on_federal_hours(db_url: str) 
     db.dispose()
 
 
-@pytest.fixture
-async def api(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    db = campaign_db(db_url, [])
-    async with api_client(db, router) as client:
-        yield client
-    db.dispose()
+api = pytest.fixture(campaign_api(router))
 
 
 async def test_rest_api_local_rules_and_public_holidays(api: httpx.AsyncClient) -> None:

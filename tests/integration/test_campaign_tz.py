@@ -4,7 +4,6 @@ dial time, in the lead flow, through the CLI and the REST API."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from dialer.campaigns import CampaignRepository, CampaignSettings, aware, import
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import Lead, LeadImport
 from dialer.store import Lead as LeadRow
-from tests.integration.test_campaigns_support import NYC, T0, api_client, campaign_db
+from tests.integration.test_campaigns_support import NYC, T0, campaign_api, campaign_db
 
 # At T0 (15:00 UTC): 11:00 New York, 10:00 Chicago, 09:00 Denver, 05:00 Honolulu.
 SATELLITE = "+870301234567"  # no zone known for the number
@@ -140,12 +139,7 @@ def test_cli_create_with_fallback_and_import_with_a_zone_column(
     db.dispose()
 
 
-@pytest.fixture
-async def api(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    db = campaign_db(db_url, [])
-    async with api_client(db, router) as client:
-        yield client
-    db.dispose()
+api = pytest.fixture(campaign_api(router))
 
 
 async def test_rest_api_fallback_zone_and_zone_column(api: httpx.AsyncClient) -> None:

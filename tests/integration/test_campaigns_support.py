@@ -179,6 +179,20 @@ async def api_client(db: Database, *routers: APIRouter) -> AsyncIterator[httpx.A
         yield client
 
 
+def campaign_api(*routers: APIRouter) -> Callable[[str], AsyncIterator[httpx.AsyncClient]]:
+    """A test module's ``api`` fixture, given to ``pytest.fixture``: an in-process client on
+    ``routers`` over a fresh database of each backend (``db_url``) holding campaign spring
+    without leads."""
+
+    async def api(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+        db = campaign_db(db_url, [])
+        async with api_client(db, *routers) as client:
+            yield client
+        db.dispose()
+
+    return api
+
+
 async def answered_campaign(url: str, numbers: list[str]) -> tuple[Database, dict[str, str]]:
     """A running campaign whose leads were called (at T0) and answered, with agent ann:
     the call ids by number."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ from dialer.campaigns import CampaignRepository
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import parse_numbers
 from dialer.store import Lead
-from tests.integration.test_campaigns_support import NYC, T0, api_client, campaign_db, start
+from tests.integration.test_campaigns_support import NYC, T0, campaign_api, campaign_db, start
 
 FILE = (
     "name,phone\n"
@@ -192,12 +191,7 @@ def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "1 added" in out and "if this line is a header, name the phone column" in out
 
 
-@pytest.fixture
-async def api(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    db = campaign_db(db_url, [])
-    async with api_client(db, router) as client:
-        yield client
-    db.dispose()
+api = pytest.fixture(campaign_api(router))
 
 
 async def test_rest_api(api: httpx.AsyncClient) -> None:
