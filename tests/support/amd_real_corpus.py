@@ -33,7 +33,11 @@ from dialer.amd import Verdict
 from dialer.amd_wav import read_wav
 from tests.support.amd_line import Greeting, framed, resample, talkers
 
-SOUNDS = Path("/usr/share/asterisk/sounds/en")
+# asterisk-core-sounds-en-wav installs the prompts under en_US_f_Allison; the `en` link to
+# them comes from the asterisk-core-sounds-en package's alternatives, which may be absent.
+_SOUND_DIRS = (Path("/usr/share/asterisk/sounds/en"),
+               Path("/usr/share/asterisk/sounds/en_US_f_Allison"))
+SOUNDS = next((d for d in _SOUND_DIRS if d.is_dir()), _SOUND_DIRS[0])
 RATE = 8000  # the prompts' rate
 PACKAGE = "asterisk-core-sounds-en-wav"
 
