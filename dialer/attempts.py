@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError
 from dialer import callbacks, compliance, local_rules
+from dialer.caller_id_usage import caller_id_for, day_bounds
 from dialer.campaigns import PENDING, CampaignRepository, aware, retry_policy_of, rules_of
 from dialer.leads import BadRow, NumberList, lead_zone
 from dialer.ports import CallOutcome, DialRequest, Result
@@ -237,19 +238,38 @@ def script_for(campaign: Campaign, lead: Lead) -> str:
     return render_script(campaign.script, {**screen_fields(lead), "number": lead.phone})
 
 
+def caller_id_or_hold(session: Session, campaign: Campaign, lead: Lead,
+                      now: datetime) -> str | Refused:
+    """The caller ID to show the claimed lead (:mod:`dialer.caller_id_usage`); when every
+    number of the campaign reached its daily cap, the lead waits for the next day
+    (``CALLER_ID_CAP``) and is released."""
+    shown = caller_id_for(session, campaign, lead.phone, now)
+    if shown is not None:
+        return shown
+    decision = compliance.DialDecision(False, compliance.Reason.CALLER_ID_CAP,
+                                       day_bounds(campaign, now)[1])
+    _hold(session, lead, decision, now)
+    return Refused(lead.id, decision.reason)
+
+
 def record_attempt(session: Session, campaign: Campaign, lead: Lead, now: datetime,
-                   agent: str | None = None) -> Claimed:
+                   agent: str | None = None) -> Claimed | Refused:
     """Record the next attempt of a claimed, checked lead (before any call is placed) and the
-    call to place; ``agent`` is the agent who must take it (preview dialing)."""
+    call to place, with the caller ID it shows; ``agent`` is the agent who must take it
+    (preview dialing). Refused (the lead held) when the caller IDs are used up for today."""
+    shown = caller_id_or_hold(session, campaign, lead, now)
+    if isinstance(shown, Refused):
+        return shown
     lead.attempts += 1
     attempt = LeadAttempt(lead_id=lead.id, campaign_id=campaign.id, number=lead.phone,
-                          key=f"{campaign.id}:{lead.id}:{lead.attempts}", started_at=now)
+                          key=f"{campaign.id}:{lead.id}:{lead.attempts}", started_at=now,
+                          caller_id=shown)
     session.add(attempt)
     session.flush()
     callbacks.mark_done(session, lead.id, attempt.id, now)
     request = DialRequest(
         attempt_key=attempt.key, campaign=campaign.name, kind=campaign.kind, number=lead.phone,
-        caller_id=campaign.caller_id, lead_fields=screen_fields(lead),
+        caller_id=shown, lead_fields=screen_fields(lead),
         script=script_for(campaign, lead),
         ring_timeout_s=compliance.ring_timeout_s(rules_of(campaign)), flow=campaign.flow,
         queue=campaign.queue, amd=campaign.amd, agent=agent)

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
 from dialer import compliance, local_rules
+from dialer.caller_id_usage import pool_used_up
+from dialer.caller_ids import MAX_POOL, Strategy, check_pool
 from dialer.leads import BadRow, ColumnMapping, CsvFormat, LeadImport, lead_zone, parse_leads_file
 from dialer.retry import DEFAULT_BY_DISPOSITION, DEFAULT_BY_OUTCOME, Outcome, RetryPolicy, RetryRule
 from dialer.scripts import MAX_SCRIPT_CHARS, check_script
@@ -113,6 +115,23 @@ class CampaignSettings(BaseModel):
         description="What the agents read, shown with the call: plain text where "
         "{{first_name}}, {{number}} or any CSV column's name is replaced by the lead's value.")
 
+    caller_ids: list[str] = Field(
+        default_factory=list, max_length=MAX_POOL,
+        description="Caller-ID pool: E.164 numbers the business may use and that can be "
+        "called back; each call shows one of them (caller_id_strategy).")
+    caller_id_strategy: Strategy | None = Field(
+        None, description="fixed (caller_id), rotate (the pool number least used today) or "
+        "local (a pool number of the called party's area code, else state or province, else "
+        "country); default: local with a pool, fixed without.")
+    caller_id_daily_cap: int | None = Field(
+        None, ge=1, le=100_000, description="Most calls a shown number places a day; when "
+        "every number reached it, leads wait for the next day (CALLER_ID_CAP).")
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _pool(cls, pool: list[str]) -> list[str]:
+        return check_pool(pool)
+
     @field_validator("weekdays")
     @classmethod
     def _weekdays(cls, days: list[int]) -> list[int]:
@@ -139,6 +158,11 @@ class CampaignSettings(BaseModel):
     def _consistent(self) -> CampaignSettings:
         if self.window_start >= self.window_end:
             raise ValueError("the calling window must start before it ends")
+        self.caller_id_strategy = self.caller_id_strategy or (
+            "local" if self.caller_ids else "fixed")
+        if self.caller_id_strategy != "fixed" and not self.caller_ids:
+            raise ValueError(f"caller ID strategy {self.caller_id_strategy} needs a pool of "
+                             "numbers (--caller-id-pool, \"caller_ids\" in the API)")
         if self.kind == "survey":
             self.dial_mode = self.dial_mode or "agentless"
             if self.dial_mode != "agentless" or not self.flow:
@@ -337,6 +361,8 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
     dialable = waiting_window = waiting_retry = zone_unknown = 0
     scheduled = for_owner = 0
     why: Counter[str] = Counter()  # waiting leads by what they wait for
+    # Every caller ID reached its daily cap: a lead due now is held when claimed.
+    used_up = pool_used_up(session, campaign, now)
     booked: dict[int, str | None] = {lead_id: owner for lead_id, owner in session.execute(
         select(Callback.lead_id, Callback.owner).where(Callback.campaign_id == campaign.id,
                                                        Callback.state == "pending"))}
@@ -366,6 +392,9 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         elif (closed := compliance.window_closed(zones, now, rules, places)) is not None:
             waiting_window += 1
             why[closed.name] += 1
+        elif used_up:
+            waiting_retry += 1
+            why[compliance.Reason.CALLER_ID_CAP.name] += 1
         else:
             dialable += 1
     last_hour = int(session.scalar(

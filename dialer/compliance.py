@@ -74,6 +74,9 @@ class Reason(StrEnum):
     PUBLIC_HOLIDAY = "public holiday where the called party lives"
     OUTSIDE_WINDOW = "outside calling hours in the called party's time zone"
     LOCAL_HOURS = "outside the hours the called party's state or country allows"
+    # Not a law: the campaign's own cap on calls per shown number a day (dialer.caller_ids).
+    CALLER_ID_CAP = ("every caller ID of the campaign reached its daily cap: add numbers to "
+                     "the pool or raise caller_id_daily_cap")
 
 
 # Refusals that end when the called party's calling window opens.

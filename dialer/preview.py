@@ -193,7 +193,9 @@ def _first_claimed(session: Session, c: Campaign, agent: str, ids: list[int], no
             continue  # another agent (or process) took it first
         lead = session.get(Lead, lead_id, populate_existing=True)
         assert lead is not None
-        if attempts.check_claimed(session, c, lead, now, abandons) is None:
+        if (attempts.check_claimed(session, c, lead, now, abandons) is None
+                and not isinstance(attempts.caller_id_or_hold(session, c, lead, now),
+                                   attempts.Refused)):
             lead.wait_reason = None
             return _reservation(session, c, lead, agent, hold_s)
     return None
@@ -316,13 +318,14 @@ def dial(session: Session, campaign: str, lead_id: int, agent: str, now: datetim
     lead = session.get(Lead, lead_id, populate_existing=True)
     assert lead is not None
     abandons = attempts.campaign_stats(session, c, now).abandons
-    refused = attempts.check_claimed(session, c, lead, now, abandons)
-    if refused is not None:
-        return DialRefused(f"lead {lead_id} may not be called now ({refused.reason.name}); "
+    got = (attempts.check_claimed(session, c, lead, now, abandons)
+           or attempts.record_attempt(session, c, lead, now, agent=agent))
+    if isinstance(got, attempts.Refused):
+        return DialRefused(f"lead {lead_id} may not be called now ({got.reason.name}); "
                           "it was put back where the rules say: ask for the next lead",
-                          refused.reason)
+                          got.reason)
     _set_skips(session, c.id, agent, now, 0)
-    return attempts.record_attempt(session, c, lead, now, agent=agent)
+    return got
 
 
 def skip(session: Session, campaign: str, lead_id: int, agent: str, now: datetime,

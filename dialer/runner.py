@@ -232,6 +232,8 @@ class CampaignRunner:
                 elif isinstance(got, attempts.Refused):
                     log.info("campaign %s: lead %d not dialed: %s", self.campaign,
                              got.lead_id, got.reason.value)
+                    if got.reason is compliance.Reason.CALLER_ID_CAP:
+                        return placed  # no lead can be dialed before the caps' next day
         return placed
 
     async def release_expired(self, campaign_id: int) -> int:

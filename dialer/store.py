@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import VOICE_LAYERS, Base, _in, utcnow
+from dialer.caller_ids import STRATEGIES as CALLER_ID_STRATEGIES
 
 CAMPAIGN_KINDS = ("telemarketing", "survey")
 DIAL_MODES = ("preview", "progressive", "predictive", "agentless")
@@ -91,6 +92,13 @@ class Campaign(Base):
                                                   server_default=false())
     # What the agents read, with {{field}} placeholders (0012; dialer.scripts).
     script: Mapped[str | None] = mapped_column(Text)
+    # Caller-ID pool (0014; dialer.caller_ids): E.164 numbers, fixed | rotate | local, and
+    # the most calls a number shows a day (NULL: no cap).
+    caller_ids: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                  server_default=text("'[]'"))
+    caller_id_strategy: Mapped[str] = mapped_column(String(16), default="fixed",
+                                                    server_default="fixed")
+    caller_id_daily_cap: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -100,6 +108,8 @@ class Campaign(Base):
         CheckConstraint(_in("voice_layer", VOICE_LAYERS), name="voice_layer"),
         CheckConstraint(_in("dial_mode", DIAL_MODES), name="dial_mode"),
         CheckConstraint(_in("state", CAMPAIGN_STATES), name="state"),
+        CheckConstraint(_in("caller_id_strategy", CALLER_ID_STRATEGIES),
+                        name="caller_id_strategy"),
         CheckConstraint("max_lines >= 1", name="max_lines"),
         CheckConstraint("abandon_target >= 0 AND abandon_target <= 1", name="abandon_target"),
     )
@@ -154,6 +164,8 @@ class LeadAttempt(Base):
     ring_s: Mapped[float | None] = mapped_column(Float)
     talk_s: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(String(200), default="")
+    # The number the called party saw (0014): callbacks come to it; counts toward its cap.
+    caller_id: Mapped[str | None] = mapped_column(String(32))
     __table_args__ = (
         CheckConstraint(
             f"outcome IS NULL OR {_in('outcome', ATTEMPT_OUTCOMES)}", name="outcome"

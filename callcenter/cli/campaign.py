@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from callcenter.cli.context import state
 from callcenter.errors import ConfigError
 from dialer.callbacks import ANYONE, list_callbacks
+from dialer.caller_id_usage import PoolReport, pool_report
+from dialer.caller_ids import HEALTH_DAYS
 from dialer.campaigns import (
     CampaignRepository,
     CampaignSettings,
@@ -27,7 +29,7 @@ from dialer.campaigns import (
     lead_flow,
 )
 from dialer.exports import export_attempts, export_leads
-from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, CsvFormat
+from dialer.leads import LEAD_ZONE_FIELD, ColumnMapping, CsvFormat, parse_numbers_file
 from dialer.recycle import outcomes_from, recycle
 from dialer.results import AmdAccuracy, amd_accuracy, chart, export_csv, summarise
 
@@ -95,6 +97,20 @@ def create_cmd(
     script: Path | None = typer.Option(
         None, help="A text file with the agents' script; {{first_name}}, {{number}} or a "
         "CSV column's name in it is replaced by the lead's value on the agent's screen."),
+    caller_id_pool: list[str] = typer.Option(
+        [], "--caller-id-pool", metavar="NUMBER",
+        help="A number of the caller-ID pool (E.164); repeatable. Each must be one the "
+        "business may use and that can be called back."),
+    caller_id_pool_file: Path | None = typer.Option(
+        None, "--caller-id-pool-file", metavar="FILE",
+        help="The pool from a file: one number per line, or a CSV whose phone column "
+        "holds them."),
+    caller_id_strategy: str | None = typer.Option(
+        None, help="fixed (--caller-id), rotate (least used today) or local (the called "
+        "party's area code, else state, else country); default: local with a pool."),
+    caller_id_daily_cap: int | None = typer.Option(
+        None, metavar="N", help="Most calls a shown number places a day; then leads wait "
+        "(CALLER_ID_CAP)."),
     callback_owner_wait: int | None = typer.Option(
         None, metavar="MINUTES",
         help="Minutes past its time an agent-only callback waits for its agent; then any "
@@ -130,6 +146,9 @@ def create_cmd(
             local_rules=local_rules,
             public_holidays=public_holidays,
             script=_read_script(script),
+            caller_ids=[*caller_id_pool, *_read_pool(caller_id_pool_file, region)],
+            caller_id_strategy=caller_id_strategy,
+            caller_id_daily_cap=caller_id_daily_cap,
             callback_owner_wait_min=callback_owner_wait,
             retry=json.loads(retry) if retry else {},
         )
@@ -155,6 +174,20 @@ def _read_script(path: Path | None) -> str | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--script {path}: cannot read it ({exc}): give a UTF-8 text file") \
             from None
+
+
+def _read_pool(path: Path | None, region: str) -> list[str]:
+    if path is None:
+        return []
+    try:
+        parsed = parse_numbers_file(path, region=region)
+    except OSError as exc:
+        raise ConfigError(f"--caller-id-pool-file {path}: cannot read it ({exc})") from None
+    if parsed.bad_rows:
+        bad = parsed.bad_rows[0]
+        raise ConfigError(f"{path}:{bad.line}: {bad.reason}: give the caller-ID pool one "
+                          "E.164 number per line (or a CSV with a phone column)")
+    return list(parsed.numbers)
 
 
 @app.command("import")
@@ -260,12 +293,43 @@ def status_cmd(ctx: typer.Context, name: str | None = typer.Argument(None)) -> N
         if name is not None:
             typer.echo(render_flow(lead_flow(s, name, _now())))
             typer.echo(render_amd(amd_accuracy(s, name)))
+            typer.echo(render_pool(pool_report(s, CampaignRepository(s).get(name), _now())))
             return
         campaigns = CampaignRepository(s).list()
         if not campaigns:
             typer.echo("no campaigns: create one with `callcenter campaign create`")
         for c in campaigns:
             typer.echo(f"{c.name:20} {c.state:10} {c.kind:14} {c.dial_mode:12} {c.voice_layer}")
+
+
+def render_pool(r: PoolReport) -> str:
+    cap = f"cap {r.daily_cap} calls a day" if r.daily_cap is not None else "no daily cap"
+    lines = [f"caller IDs        {r.strategy}, {cap} (day from "
+             f"{r.day_starts:%Y-%m-%d %H:%M} UTC)"
+             + (": every number reached it" if r.used_up else ""),
+             f"  {'number':16} {'today':>6} {'calls':>7} {'answers':>8} {'rate':>7}"
+             f"   (last {r.days} days)"]
+    for n in r.numbers:
+        rate = f"{100 * n.answer_rate:5.1f} %" if n.answer_rate is not None else "      -"
+        flag = "  SUSPECT: answered far less than the pool (labelled spam?)" if n.suspect else ""
+        lines.append(f"  {n.number:16} {n.calls_today:6} {n.calls:7} {n.answers:8} {rate}"
+                     + flag)
+    return "\n".join(lines)
+
+
+@app.command("caller-ids")
+def caller_ids_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The campaign."),
+    days: int = typer.Option(HEALTH_DAYS, min=1, max=366, help="Days of calls to judge by."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
+    """Each caller ID of the campaign: calls today, and over the last days calls, answers by
+    a person, answer rate, and SUSPECT when a number with 50 calls or more is answered at
+    under half the pool's rate (the sign of a number labelled spam)."""
+    with state(ctx).database().session() as s:
+        report = pool_report(s, CampaignRepository(s).get(name), _now(), days)
+    typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else render_pool(report))
 
 
 @app.command("recycle")

@@ -25,6 +25,8 @@ from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
 from callcenter.web.auth import audit, import_figures
 from dialer.attempts import DncError
+from dialer.caller_id_usage import pool_report
+from dialer.caller_ids import HEALTH_DAYS
 from dialer.campaigns import (
     CampaignRepository,
     CampaignSettings,
@@ -76,6 +78,9 @@ def _public(c: Campaign) -> dict[str, Any]:
         "voice_layer": c.voice_layer,
         "dial_mode": c.dial_mode,
         "caller_id": c.caller_id,
+        "caller_ids": c.caller_ids,
+        "caller_id_strategy": c.caller_id_strategy,
+        "caller_id_daily_cap": c.caller_id_daily_cap,
         "max_lines": c.max_lines,
         "abandon_target": c.abandon_target,
         "window_start": c.window_start.isoformat(),
@@ -182,12 +187,31 @@ async def stop(request: Request, name: str) -> dict[str, Any]:
 async def status(request: Request, name: str) -> dict[str, Any]:
     """The lead flow (dialable now, waiting for the window or a retry, done, runs dry at) and
     ``amd``: AMD's verdicts against the agents' dispositions (``miss_rate``: machines AMD
-    passed to agents as persons, per dispositioned call)."""
+    passed to agents as persons, per dispositioned call); ``caller_id_pool``: the caller-ID
+    strategy, the numbers, the daily cap and whether every number reached it today."""
     now = datetime.now(UTC)
-    return await run_in_db(
-        request,
-        lambda s: {**lead_flow(s, name, now).as_dict(), "amd": amd_accuracy(s, name).as_dict()},
-    )
+
+    def work(s: Session) -> dict[str, Any]:
+        c = CampaignRepository(s).get(name)
+        return {**lead_flow(s, name, now).as_dict(), "amd": amd_accuracy(s, name).as_dict(),
+                "caller_id_pool": {"strategy": c.caller_id_strategy, "numbers": c.caller_ids,
+                                   "daily_cap": c.caller_id_daily_cap,
+                                   "used_up": pool_report(s, c, now).used_up}}
+
+    return await run_in_db(request, work)
+
+
+@router.get("/{name}/caller-ids", summary="Each caller ID's calls today and answer rate over "
+            "the last days, suspect when it looks labelled spam")
+async def caller_ids(request: Request, name: str,
+                     days: int = Query(HEALTH_DAYS, ge=1, le=366, description="Days of calls "
+                                       "to judge by.")) -> dict[str, Any]:
+    """Per number: ``calls_today`` (toward ``daily_cap``), ``calls``, ``answers`` (by a
+    person) and ``answer_rate`` over ``days``; ``suspect`` when it placed 50 calls or more
+    and is answered at under half the pool's rate."""
+    now = datetime.now(UTC)
+    return await run_in_db(request, lambda s: pool_report(
+        s, CampaignRepository(s).get(name), now, days).as_dict())
 
 
 class RecycleBody(BaseModel):

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from callcenter.bus import InProcessBus
 from callcenter.calls import CallLog, CdrWriter, Directory
+from callcenter.cli import app as root_cli
 from callcenter.store import AgentRepository, Database, open_database, upgrade
 from dialer.campaigns import CampaignRepository, CampaignSettings
 from dialer.leads import Lead, LeadImport
@@ -159,6 +162,21 @@ def campaign_db(url: str, numbers: list[str], **settings: object) -> Database:
         repo.create(CampaignSettings.model_validate(spec))
         repo.import_leads(str(spec["name"]), leads(*numbers, plan="gold"))
     return db
+
+
+def cli_on(url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``callcenter ARGS...`` on a migrated database at ``url``: its output, asserting it
+    exits 0."""
+    monkeypatch.setenv("CALLCENTER_DATABASE__URL", url)
+    upgrade(open_database(url))
+    cli = CliRunner()
+
+    def run(*args: str) -> str:
+        result = cli.invoke(root_cli, list(args))
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+    return run
 
 
 def start(db: Database, name: str = "spring", now: datetime = T0) -> None:
