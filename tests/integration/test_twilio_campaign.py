@@ -1,7 +1,8 @@
 """A survey campaign over Twilio: the engine's dialer places the calls through the Twilio
 layer against the stand-in REST API, and the test plays Twilio's signed webhooks for three
 people: one takes the survey, one opts out, one is busy. Attempts, answers, DNC and CDRs are
-checked in the database (SQLite and PostgreSQL). The port alone: a telemarketing drop counts
+checked in the database (SQLite and PostgreSQL), and each call's From: the campaign's
+caller-ID pool by local presence under a daily cap. The port alone: a telemarketing drop counts
 as abandoned, an answering machine as a machine. Preview calls: to the chosen agent only, and
 transferred by that agent to another queue, whose agent takes the call."""
 
@@ -35,6 +36,7 @@ from tests.support.twilio_standin import (
 
 SURVEY, OPT_OUT, BUSY = "+12125550101", "+12125550102", "+12125550109"
 OURS = "+12125550999"
+POOL_NYC, POOL_MIAMI = "+12125550198", "+13055550198"
 
 
 @pytest.fixture
@@ -107,6 +109,9 @@ async def test_survey_campaign_over_twilio(engine: Engine, standin: TwilioStandI
                 max_lines=3,
                 ring_timeout_s=20,
                 amd=True,
+                caller_ids=[POOL_MIAMI, POOL_NYC],
+                caller_id_strategy="local",
+                caller_id_daily_cap=2,
             )
         )
         repo.import_leads("csat", leads(SURVEY, OPT_OUT, BUSY))
@@ -115,8 +120,10 @@ async def test_survey_campaign_over_twilio(engine: Engine, standin: TwilioStandI
     await engine.db.run(create)  # the engine's dialer service picks the running campaign up
     creates = [await asyncio.wait_for(standin.created.get(), 15) for _ in range(3)]
     assert {c.one("To") for c in creates} == {SURVEY, OPT_OUT, BUSY}
+    # Local presence: the 212 number for 212 leads until its cap of 2, then the same country's.
+    assert sorted(c.one("From") for c in creates) == [POOL_NYC, POOL_NYC, POOL_MIAMI]
     for c in creates:
-        assert c.one("From") == OURS and c.one("Timeout") == "20"
+        assert c.one("Timeout") == "20"
         assert c.one("MachineDetection") == "DetectMessageEnd"
     await asyncio.gather(*(person(standin, c) for c in creates))
 
@@ -149,8 +156,10 @@ async def test_survey_campaign_over_twilio(engine: Engine, standin: TwilioStandI
     assert dnc == [OPT_OUT]
     assert {c.direction for c in calls.values()} == {"outbound"}
     assert {c.voice_layer for c in calls.values()} == {"twilio"}
+    shown = {c.one("To"): c.one("From") for c in creates}
     for number, c in calls.items():  # the attempt links the CDR Twilio's CallSid is on
         assert tried[number].call_id == c.id
+        assert tried[number].caller_id == shown[number] == c.caller
         assert c.external_id in {r.form["_sid"][0] for r in creates}
         assert c.ended_at is not None
     assert calls[BUSY].answered_at is None and calls[BUSY].hangup_cause == "busy"
