@@ -15,7 +15,6 @@ from sqlalchemy import select
 from callcenter.engine import Engine
 from callcenter.store.recordings import Recording
 from tests.integration.test_sip_recording import AGENT_HZ, CALLER_HZ, level_at
-from tests.support.audio import tone, write_ulaw
 from tests.support.sip import Sipp
 from tests.support.sip_engine import (
     add_agent,
@@ -23,14 +22,10 @@ from tests.support.sip_engine import (
     finished_call,
     make_caller,
     ready,
+    two_agents,
 )
 
 OTHER_HZ = 700  # what the transfer target (or the second agent) sends
-
-
-def other_voice(peer: Sipp) -> Sipp:
-    write_ulaw(peer.dir / "agent.ulaw", tone(4, OTHER_HZ))
-    return peer
 
 
 async def recordings(engine: Engine) -> list[Recording]:
@@ -59,7 +54,8 @@ async def test_the_target_of_an_attended_transfer_is_recorded_on_the_agent_chann
     engine: Engine, tmp_path: Path
 ) -> None:
     agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "20000")
-    target = other_voice(Sipp(tmp_path, "target", "agent_answer.xml", "-m", "1", "-d", "4000"))
+    target = Sipp(tmp_path, "target", "agent_answer.xml", "-m", "1", "-d", "4000",
+                  agent_hz=OTHER_HZ)
     await add_agent(engine, "1001", agent.port)
     await engine.start()
     await ready(engine, "1001")
@@ -94,15 +90,7 @@ async def test_the_target_of_an_attended_transfer_is_recorded_on_the_agent_chann
 
 
 async def test_a_caller_served_twice_has_two_recordings(engine: Engine, tmp_path: Path) -> None:
-    first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", "20000")
-    second = other_voice(Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", "2000"))
-    await add_agent(engine, "1001", first.port)
-    await add_agent(engine, "1002", second.port, queue="billing")
-    await engine.start()
-    await ready(engine, "1001")
-    await ready(engine, "1002")
-    await first.start()
-    await second.start()
+    first, second = await two_agents(engine, tmp_path, 20000, 2000, second_hz=OTHER_HZ)
     caller = make_caller(tmp_path, engine)
     await caller.start()
     call_id = await connected_call(engine, "1001")

@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.support.audio import tone, write_ulaw
 
 SCENARIOS = Path(__file__).parents[1] / "integration" / "sipp"
+CALLER_HZ, AGENT_HZ = 300, 500  # the tones a peer streams by default, calling or answering
 
 
 def free_udp_port() -> int:
@@ -54,15 +55,18 @@ class SippResult:
 
 
 class Sipp:
-    """One SIPp process in its own folder (it reads its audio and writes its logs there)."""
+    """One SIPp process in its own folder (it reads its audio and writes its logs there).
+    ``agent_hz`` is the tone it streams when its scenario answers as an agent."""
 
-    def __init__(self, workdir: Path, name: str, scenario: str, *args: str) -> None:
+    def __init__(
+        self, workdir: Path, name: str, scenario: str, *args: str, agent_hz: float = AGENT_HZ
+    ) -> None:
         self.dir = workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_udp_port()
         self.media_port = free_rtp_port()
-        write_ulaw(self.dir / "caller.ulaw", tone(4, 300))
-        write_ulaw(self.dir / "agent.ulaw", tone(4, 500))
+        write_ulaw(self.dir / "caller.ulaw", tone(4, CALLER_HZ))
+        write_ulaw(self.dir / "agent.ulaw", tone(4, agent_hz))
         self.args = [
             "sipp",
             *args,

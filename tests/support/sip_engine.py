@@ -16,7 +16,7 @@ from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository, open_database, upgrade
 from callcenter.store.models import Call
 from tests.support.brokers import free_port as free_tcp_port
-from tests.support.sip import Sipp, free_udp_port
+from tests.support.sip import AGENT_HZ, Sipp, free_udp_port
 
 FLOW = Path(__file__).parents[1] / "integration" / "flows" / "sip_queue.yaml"
 T = TypeVar("T")
@@ -71,13 +71,18 @@ async def add_agent(engine: Engine, code: str, port: int, queue: str = "support"
 
 
 async def two_agents(
-    engine: Engine, tmp_path: Path, first_talk_ms: int, second_talk_ms: int
+    engine: Engine,
+    tmp_path: Path,
+    first_talk_ms: int,
+    second_talk_ms: int,
+    second_hz: float = AGENT_HZ,
 ) -> tuple[Sipp, Sipp]:
     """Agent 1001 (queue support) and agent 1002 (queue billing) ready on SIPp phones that
-    answer and hang up after talking ``first_talk_ms`` / ``second_talk_ms``; the engine
-    started. Returns the two phones."""
+    answer and hang up after talking ``first_talk_ms`` / ``second_talk_ms``, the second
+    streaming a ``second_hz`` tone; the engine started. Returns the two phones."""
     first = Sipp(tmp_path, "first", "agent_answer.xml", "-m", "1", "-d", str(first_talk_ms))
-    second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", str(second_talk_ms))
+    second = Sipp(tmp_path, "second", "agent_answer.xml", "-m", "1", "-d", str(second_talk_ms),
+                  agent_hz=second_hz)
     await add_agent(engine, "1001", first.port)
     await add_agent(engine, "1002", second.port, queue="billing")
     await engine.start()
