@@ -179,6 +179,11 @@ class DialerSettings(_Section):
         description="TOML table of stricter local calling rules (US states, countries) that "
         "replaces the shipped dialer/local_rules.toml; unset: the shipped table.",
     )
+    lease_s: float = Field(
+        15.0, ge=6.0, le=300.0,
+        description="How long a node holds a running campaign without renewing (renewed "
+        "every 2 s): a node that dies is replaced by another after this.",
+    )
 
 
 class SipSettings(_Section):
@@ -285,6 +290,11 @@ class Settings(BaseSettings):
 
     tenant: str = Field(
         "default", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Name used in bus topics."
+    )
+    node: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="This engine's name among the nodes sharing one database (who runs which "
+        "campaign: campaign leases); unset: host name and process id. Unique per node.",
     )
     var_dir: Path = Field(Path("var"), description="Where the engine keeps its state files.")
     recordings_dir: Path = Field(Path("recordings"), description="Where recordings are stored.")

@@ -117,6 +117,7 @@ class Engine:
 
     async def _start_dialer(self) -> None:
         """Campaign runners for the voice layers that can place calls (SIP and Twilio)."""
+        from dialer import leases
         from dialer.runner import DialerService
 
         assert self.acd is not None
@@ -129,7 +130,9 @@ class Engine:
             from callcenter.voice.twilio.outbound_port import TwilioOutboundPort
 
             ports["twilio"] = TwilioOutboundPort(self.twilio)
-        self.dialer = DialerService(self.db, ports, AcdAgentPool(self.acd, self.directory))
+        self.dialer = DialerService(self.db, ports, AcdAgentPool(self.acd, self.directory),
+                                    owner=self.settings.node or leases.default_node(),
+                                    lease_s=self.settings.dialer.lease_s)
         await self.dialer.start()
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError
-from dialer import callbacks, compliance, local_rules
+from dialer import callbacks, compliance, leases, local_rules
 from dialer.caller_id_usage import caller_id_for, day_bounds
 from dialer.campaigns import PENDING, CampaignRepository, aware, retry_policy_of, rules_of
 from dialer.leads import BadRow, NumberList, lead_zone
@@ -93,12 +93,15 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 def claim_lead(session: Session, lead_id: int, now: datetime, owner: str,
-               for_agent: str | None = None) -> bool:
+               for_agent: str | None = None, lease: leases.Lease | None = None) -> bool:
     """Claim one lead for dialing: True for exactly one claimer, whatever the concurrency.
-    A lead with a pending owner-only callback is claimed only ``for_agent`` its owner."""
+    A lead with a pending owner-only callback is claimed only ``for_agent`` its owner. With
+    a ``lease``, only while the campaign's lease is still in that term (a node another node
+    took the campaign from claims nothing)."""
     mine = callbacks.owned_by(for_agent) if for_agent is not None else callbacks.not_owned()
+    held = leases.holds(lease) if lease is not None else true()
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Lead).where(Lead.id == lead_id, Lead.status.in_(PENDING), _due(now), mine)
+        update(Lead).where(Lead.id == lead_id, Lead.status.in_(PENDING), _due(now), mine, held)
         .values(status="dialing", claimed_by=owner, claimed_at=now)
         .execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)
@@ -192,9 +195,11 @@ def campaign_stats(session: Session, campaign: Campaign, now: datetime) -> Campa
 
 
 def claim_and_record(session: Session, campaign: Campaign, lead_id: int, now: datetime,
-                     owner: str, abandons: compliance.AbandonCounts) -> Claimed | Refused | None:
-    """Claim, check compliance now, record the attempt: None when another claimer won."""
-    if not claim_lead(session, lead_id, now, owner):
+                     owner: str, abandons: compliance.AbandonCounts,
+                     lease: leases.Lease | None = None) -> Claimed | Refused | None:
+    """Claim, check compliance now, record the attempt: None when another claimer won (or
+    the ``lease`` the claim was made under is no longer held)."""
+    if not claim_lead(session, lead_id, now, owner, lease=lease):
         return None
     lead = session.get(Lead, lead_id, populate_existing=True)
     assert lead is not None

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
-from dialer import compliance, local_rules
+from dialer import compliance, leases, local_rules
 from dialer.caller_id_usage import pool_used_up
 from dialer.caller_ids import MAX_POOL, Strategy, check_pool
 from dialer.leads import BadRow, ColumnMapping, CsvFormat, LeadImport, lead_zone, parse_leads_file
@@ -210,6 +210,8 @@ class LeadFlow:
     waiting_why: dict[str, int]
     attempts_last_hour: int
     runs_dry_at: datetime | None
+    # The engine node running the campaign (its unexpired lease, dialer.leases), if any.
+    run_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -353,6 +355,7 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
     """Count the campaign's leads by where they are in the flow at ``now``."""
     campaign = CampaignRepository(session).get(name)
     rules = rules_of(campaign)
+    holder = leases.holder(session, campaign.id, now)
     counts = dict.fromkeys(("new", "retry", "dialing", "done", "dnc", "failed"), 0)
     for status, n in session.execute(
             select(LeadRow.status, func.count()).where(LeadRow.campaign_id == campaign.id)
@@ -414,7 +417,7 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         failed=counts["failed"], zone_unknown=zone_unknown, callbacks_scheduled=scheduled,
         callbacks_for_owner=for_owner, waiting_why=dict(why.most_common()),
         attempts_last_hour=last_hour,
-        runs_dry_at=runs_dry)
+        runs_dry_at=runs_dry, run_by=holder.node if holder else None)
 
 
 def aware(at: datetime) -> datetime:

@@ -391,9 +391,10 @@ class PreviewDesk:
         placer = self.runner(campaign)
         if placer is None:
             raise NotPreviewCampaign(
-                f"campaign {campaign} has no runner on this node yet (it starts within a few "
-                "seconds of the campaign starting, if its voice layer is enabled): retry in a "
-                "moment")
+                f"campaign {campaign} has no runner on this node: it starts within a few "
+                "seconds of the campaign starting, if its voice layer is enabled, so retry in "
+                "a moment; with several engine nodes, send the agent's requests to the node "
+                "that runs the campaign (`callcenter campaign status` names it)")
         return placer
 
     async def next_for(self, campaign: str, agent: str) -> Reservation:

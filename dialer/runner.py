@@ -41,7 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.store import Database
-from dialer import attempts, callbacks, compliance, preview
+from dialer import attempts, callbacks, compliance, leases, preview
 from dialer.campaigns import PENDING, CampaignRepository
 from dialer.pacing import DialerSnapshot, Pacer, PredictivePacer, ProgressivePacer
 from dialer.ports import (
@@ -82,6 +82,7 @@ def pacer_for(dial_mode: str) -> Pacer | None:
 class _Call:
     started: float
     answered: float | None = None
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,12 @@ class CampaignRunner:
     tick_s: float = 1.0
     owner: str = "dialer"
     preview_hold_s: float = preview.HOLD_S
+    # The campaign's lease this runner dials under (dialer.leases; None: no fencing), and the
+    # monotonic time after which, not renewed, it must stop dialing (set by DialerService).
+    lease: leases.Lease | None = None
+    fence_at: float | None = None
+    fence_reason: str = ("this node's lease was not renewed in time (is the database "
+                         "reachable?)")
     _calls: dict[int, _Call] = field(default_factory=dict, init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _rings: deque[float] = field(default_factory=lambda: deque(maxlen=200), init=False)
@@ -133,6 +140,11 @@ class CampaignRunner:
     @property
     def in_flight(self) -> int:
         return len(self._calls)
+
+    def fenced(self) -> bool:
+        """True once the lease went unrenewed too long: another node may run the campaign
+        now, so this one must not dial."""
+        return self.fence_at is not None and self.monotonic() >= self.fence_at
 
     async def reconcile(self) -> int:
         now = self._now()
@@ -201,7 +213,7 @@ class CampaignRunner:
         """One pacing decision: claim, check and place calls; returns how many were placed."""
         view = view or await self._view()
         self.live = self._live(view)
-        if view.campaign.state != "running":
+        if view.campaign.state != "running" or self.fenced():
             return 0
         # Preview reservations: a preview campaign's leads, or any campaign's callbacks that
         # their owners took as previews (dialer.preview.reserve_callback).
@@ -223,7 +235,8 @@ class CampaignRunner:
                 tried.add(lead_id)
                 got = await self.db.run(partial(
                     attempts.claim_and_record, campaign=view.campaign, lead_id=lead_id,
-                    now=self._now(), owner=self.owner, abandons=view.stats.abandons))
+                    now=self._now(), owner=self.owner, abandons=view.stats.abandons,
+                    lease=self.lease))
                 if isinstance(got, attempts.Claimed):
                     self._spawn(got)
                     placed += 1
@@ -264,8 +277,9 @@ class CampaignRunner:
         self._spawn(claimed)
 
     def _spawn(self, claimed: attempts.Claimed) -> None:
-        self._calls[claimed.attempt_id] = _Call(self.monotonic())
+        call = self._calls[claimed.attempt_id] = _Call(self.monotonic())
         task = asyncio.create_task(self._call(claimed), name=f"dial-{claimed.request.attempt_key}")
+        call.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -311,6 +325,9 @@ class CampaignRunner:
         await self.reconcile()
         try:
             while True:
+                if self.fenced():
+                    state = self._fence()
+                    break
                 view = await self._view()
                 state = view.campaign.state
                 if state != "running":
@@ -323,6 +340,19 @@ class CampaignRunner:
         finally:
             await self.wait_idle()
         return state
+
+    def _fence(self) -> str:
+        """The lease lapsed: hang up the calls still ringing (no one answered them yet) and
+        place nothing more; answered calls run to their end. Returns ``"fenced"``."""
+        ringing = [c.task for c in self._calls.values()
+                   if c.answered is None and c.task is not None]
+        log.error("campaign %s: %s: this node stops dialing, hangs up %d ringing call(s) "
+                  "and lets %d answered call(s) end; the node holding the lease runs the "
+                  "campaign", self.campaign, self.fence_reason, len(ringing),
+                  len(self._calls) - len(ringing))
+        for task in ringing:
+            task.cancel()
+        return "fenced"
 
     async def _complete(self) -> str:
         now = self._now()
@@ -342,49 +372,112 @@ class CampaignRunner:
 
 @dataclass
 class DialerService:
-    """Owns one :class:`CampaignRunner` task per running campaign of this node."""
+    """Owns one :class:`CampaignRunner` task per running campaign this node holds the lease
+    of (:mod:`dialer.leases`): with several nodes on one database each campaign runs on one.
+
+    Every ``poll_s`` it renews the leases of its runners (a runner whose lease could not be
+    renewed for ``lease_s`` minus a margin stops dialing by itself, and one whose lease
+    another node took is stopped), gives back the leases of runners that ended, and tries to
+    take each running campaign nobody holds.
+    """
 
     db: Database
     ports: Mapping[str, OutboundPort]  # by voice layer: "sip", "twilio"
     agents: AgentPool = field(default_factory=FixedAgents)
     poll_s: float = 2.0
     tick_s: float = 1.0
-    owner: str = "dialer"
+    owner: str = "dialer"  # this node's name (CampaignLease.node, Lead.claimed_by)
     clock: Callable[[], datetime] = utcnow
     preview_hold_s: float = preview.HOLD_S
+    lease_s: float = leases.DEFAULT_TTL_S
+    lease_clock: Callable[[], datetime] = utcnow  # the nodes' shared wall time, never a test's
+    monotonic: Callable[[], float] = time.monotonic
     _runners: dict[str, tuple[CampaignRunner, asyncio.Task[str]]] = field(
         default_factory=dict, init=False)
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
     preview_desk: preview.PreviewDesk = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.lease_s < 3 * self.poll_s:
+            raise ValueError(f"the campaign lease ({self.lease_s:g} s) must last at least "
+                             f"three polls ({3 * self.poll_s:g} s) to be renewed in time")
         # The clock is read through the service, so a test's clock set later applies.
         self.preview_desk = preview.PreviewDesk(self.db, self.live_runner,
                                                 lambda: self.clock(), self.preview_hold_s)
+
+    @property
+    def _fence_margin_s(self) -> float:
+        """How long before its lease expires a runner stops dialing: room for clock skew
+        between nodes and for a claim already on its way to the database."""
+        return min(5.0, self.lease_s / 3)
+
+    def _lease_now(self) -> datetime:
+        return self.lease_clock().astimezone(UTC)
 
     async def start(self) -> None:
         self._watch = asyncio.create_task(self._watch_loop(), name="dialer-service")
 
     async def poll(self) -> None:
-        """Start a runner for each running campaign that has none (and whose layer exists)."""
-        def running(s: Session) -> list[tuple[str, str]]:
-            return [(c.name, c.voice_layer) for c in CampaignRepository(s).list()
+        """Renew, give back and take leases; start a runner for each campaign taken."""
+        await self._keep_leases()
+
+        def running(s: Session) -> list[tuple[str, int, str]]:
+            return [(c.name, c.id, c.voice_layer) for c in CampaignRepository(s).list()
                     if c.state == "running"]
 
-        for name, layer in await self.db.run(running):
-            current = self._runners.get(name)
-            if current is not None and not current[1].done():
+        for name, campaign_id, layer in await self.db.run(running):
+            if name in self._runners:
                 continue  # a new runner only after the old one ended: reconcile is safe
             port = self.ports.get(layer)
             if port is None:
                 log.error("campaign %s uses the %s voice layer, which is not enabled", name,
                           layer)
                 continue
+            started = self.monotonic()
+            lease = await self.db.run(partial(leases.acquire, campaign_id=campaign_id,
+                                              node=self.owner, now=self._lease_now(),
+                                              ttl_s=self.lease_s))
+            if lease is None:
+                continue  # another node runs it
+            log.info("campaign %s: this node (%s) runs it, lease term %d", name, self.owner,
+                     lease.term)
             runner = CampaignRunner(self.db, name, port, self.agents, tick_s=self.tick_s,
                                     owner=self.owner, clock=self.clock,
-                                    preview_hold_s=self.preview_hold_s)
+                                    preview_hold_s=self.preview_hold_s, lease=lease,
+                                    fence_at=self._fence_time(started))
             self._runners[name] = (runner, asyncio.create_task(runner.run(),
                                                                name=f"campaign-{name}"))
+
+    def _fence_time(self, renewal_started: float) -> float:
+        return renewal_started + self.lease_s - self._fence_margin_s
+
+    async def _keep_leases(self) -> None:
+        for name, (runner, task) in list(self._runners.items()):
+            lease = runner.lease
+            if task.done():  # ended (paused, stopped, completed, fenced, failed)
+                del self._runners[name]
+                if lease is not None:
+                    await self.db.run(partial(leases.release, lease=lease,
+                                              now=self._lease_now()))
+                continue
+            if lease is None:
+                continue
+            started = self.monotonic()
+            try:
+                renewed = await self.db.run(partial(leases.renew, lease=lease,
+                                                    now=self._lease_now(), ttl_s=self.lease_s))
+            except Exception:
+                log.exception("campaign %s: renewing this node's lease failed; it stops "
+                              "dialing if that lasts %.0f s", name,
+                              max(0.0, (runner.fence_at or started) - started))
+                continue
+            if renewed is None:
+                log.error("campaign %s: another node took it over (this node's lease term %d "
+                          "expired): stopping this node's runner", name, lease.term)
+                runner.fence_reason = "another node took the campaign over"
+                runner.fence_at = started  # stop dialing at once; answered calls run out
+                continue
+            runner.lease, runner.fence_at = renewed, self._fence_time(started)
 
     async def _watch_loop(self) -> None:
         while True:
@@ -409,6 +502,8 @@ class DialerService:
         return entry[0] if entry and not entry[1].done() else None
 
     async def stop(self) -> None:
+        """Cancel the runners and their calls, and give their leases back so that another
+        node takes the campaigns over at once (the calls cut short are reconciled there)."""
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -416,5 +511,13 @@ class DialerService:
             task.cancel()
             await runner.close()
         await asyncio.gather(*(t for _, t in self._runners.values()), return_exceptions=True)
+        for runner, _ in self._runners.values():
+            if runner.lease is not None:
+                try:
+                    await self.db.run(partial(leases.release, lease=runner.lease,
+                                              now=self._lease_now()))
+                except Exception:
+                    log.exception("campaign %s: giving back the lease failed; another node "
+                                  "takes the campaign over when it expires", runner.campaign)
         self._runners.clear()
 

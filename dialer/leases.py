@@ -1,0 +1,127 @@
+"""Campaign leases: which engine node runs a campaign, one node at a time.
+
+Several engine nodes share one database. Each running campaign must have exactly one runner
+in the whole cluster: two would each pace against their own agents and, worse, each would
+take the other's calls in flight for a crash's leftovers (:func:`dialer.attempts.reconcile`).
+A lease in the database decides (one row per campaign, ``campaign_leases``):
+
+- :func:`acquire` takes a campaign that nobody holds, or whose holder let its lease expire,
+  and bumps the lease's ``term``; exactly one of several nodes trying at once gets it (a
+  conditional UPDATE, or an INSERT guarded by the primary key).
+- :func:`renew` pushes the expiry on while the node still holds that term; ``None`` means the
+  lease is lost (another node took it after it expired) and the node must stop dialing.
+- :func:`release` gives it back at once (the campaign paused, the engine shutting down): it
+  expires now, so another node need not wait; the row stays, so terms only grow.
+- :func:`holds` is the SQL condition a lead's claim checks in the same statement
+  (:func:`dialer.attempts.claim_lead`): a node whose lease another node took cannot dial,
+  even when its own clock or event loop stalled and it has not noticed yet. A holder also
+  stops dialing by itself a few seconds before its unrenewed lease expires (the runner's
+  ``fence_at``), so no claim of the old holder is on its way when a new one takes over.
+
+Times are the nodes' clocks (UTC); keep the nodes in NTP sync and the lease a few seconds
+longer than any skew. SQL only, no asyncio: the runner's service (:class:`dialer.runner.
+DialerService`) calls these through :meth:`callcenter.store.Database.run`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dialer.store import CampaignLease, Lead
+
+#: How long a lease lasts without renewal (s): a node that died is replaced after this.
+DEFAULT_TTL_S = 15.0
+
+
+def default_node() -> str:
+    """This process's name in the cluster when none is configured: host and process id."""
+    return f"{socket.gethostname()}-{os.getpid()}"[-64:]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A campaign held by ``node`` in its ``term`` (1 for the first holder) until
+    ``expires_at``."""
+
+    campaign_id: int
+    node: str
+    term: int
+    expires_at: datetime
+
+
+def acquire(session: Session, campaign_id: int, node: str, now: datetime,
+            ttl_s: float = DEFAULT_TTL_S) -> Lease | None:
+    """Take the campaign's lease for ``node``: the new lease, or ``None`` while another node
+    holds an unexpired one. Taking a lease starts a new term, even from the same node (its
+    earlier runner is gone; what it left is reconciled under the new term)."""
+    expires = now + timedelta(seconds=ttl_s)
+    taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(CampaignLease)
+        .where(CampaignLease.campaign_id == campaign_id,
+               (CampaignLease.expires_at <= now) | (CampaignLease.node == node))
+        .values(node=node, term=CampaignLease.term + 1, acquired_at=now, expires_at=expires)
+        .execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        try:
+            with session.begin_nested():
+                session.add(CampaignLease(campaign_id=campaign_id, node=node, term=1,
+                                          acquired_at=now, expires_at=expires))
+        except IntegrityError:
+            return None  # another node holds it (or took it first, just now)
+    term = session.scalar(select(CampaignLease.term).where(
+        CampaignLease.campaign_id == campaign_id, CampaignLease.node == node))
+    return None if term is None else Lease(campaign_id, node, term, expires)
+
+
+def renew(session: Session, lease: Lease, now: datetime,
+          ttl_s: float = DEFAULT_TTL_S) -> Lease | None:
+    """Extend a lease still held in its term: the renewed lease, or ``None`` when it was lost
+    (another node took it over after it expired, or it was released)."""
+    expires = now + timedelta(seconds=ttl_s)
+    done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(CampaignLease)
+        .where(CampaignLease.campaign_id == lease.campaign_id,
+               CampaignLease.node == lease.node, CampaignLease.term == lease.term)
+        .values(expires_at=expires)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        return None
+    return Lease(lease.campaign_id, lease.node, lease.term, expires)
+
+
+def release(session: Session, lease: Lease, now: datetime) -> bool:
+    """Give the lease back (only the term held): it expires now, so any node may take it at
+    once, and the next holder's term is still a new one. ``False`` when it was no longer
+    held."""
+    done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(CampaignLease)
+        .where(CampaignLease.campaign_id == lease.campaign_id,
+               CampaignLease.node == lease.node, CampaignLease.term == lease.term)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False))
+    return bool(done.rowcount == 1)
+
+
+def holder(session: Session, campaign_id: int, now: datetime) -> Lease | None:
+    """Who holds the campaign now (an unexpired lease), if anyone."""
+    row = session.scalar(select(CampaignLease).where(
+        CampaignLease.campaign_id == campaign_id, CampaignLease.expires_at > now))
+    return None if row is None else Lease(row.campaign_id, row.node, row.term, row.expires_at)
+
+
+def holds(lease: Lease) -> ColumnElement[bool]:
+    """SQL: the lead's campaign is still held in ``lease``'s term by its node. A claim's
+    WHERE clause carries it, so a node whose lease another node took matches no row, even
+    when its clock or event loop stalled and it has not noticed yet. (The expiry is not
+    checked here: an expired lease nobody took over harms no one; taking it bumps the term.)"""
+    return exists().where(and_(CampaignLease.campaign_id == Lead.campaign_id,
+                               CampaignLease.node == lease.node,
+                               CampaignLease.term == lease.term))

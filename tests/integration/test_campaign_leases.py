@@ -1,0 +1,272 @@
+"""Campaign leases on the real databases (SQLite and PostgreSQL): with several engine nodes
+on one database each running campaign has one runner, a node that dies is replaced after its
+lease expires, and a node whose lease was taken cannot dial."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from callcenter.store import Database, open_database
+from dialer import attempts, leases
+from dialer.campaigns import CampaignRepository, lead_flow
+from dialer.ports import (
+    AgentLoad,
+    CallOutcome,
+    DialRequest,
+    FixedAgents,
+    ProgressSink,
+    Result,
+    Ringing,
+)
+from dialer.runner import CampaignRunner, DialerService
+from dialer.store import CampaignLease, Lead, LeadAttempt
+from tests.integration.test_campaigns_support import NYC, T0, Clock, campaign_db, start
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+def _campaign_id(db: Database, name: str = "spring") -> int:
+    with db.session() as s:
+        return CampaignRepository(s).get(name).id
+
+
+class HeldLines:
+    """An OutboundPort whose calls ring until released; shared by several nodes' ports, it
+    fails the test when one number is dialed twice at the same time."""
+
+    def __init__(self) -> None:
+        self.ringing: set[str] = set()
+        self.overlaps: list[str] = []
+        self.release = asyncio.Event()
+
+    def port(self) -> NodePort:
+        return NodePort(self)
+
+
+class NodePort:
+    def __init__(self, lines: HeldLines) -> None:
+        self.lines = lines
+        self.placed: list[str] = []
+
+    async def place(self, request: DialRequest, report: ProgressSink) -> CallOutcome:
+        if request.number in self.lines.ringing:
+            self.lines.overlaps.append(request.number)
+        self.lines.ringing.add(request.number)
+        self.placed.append(request.number)
+        try:
+            await report(Ringing())
+            await self.lines.release.wait()
+            return CallOutcome(Result.NO_ANSWER, ring_s=25.0, cause="no answer")
+        finally:
+            self.lines.ringing.discard(request.number)
+
+
+def _service(url: str, port: NodePort, node: str, lease_s: float = 15.0) -> DialerService:
+    """One engine node: its own connection pool, as a separate process would have."""
+    return DialerService(open_database(url), {"sip": port},
+                         FixedAgents({"sales": AgentLoad(available=3)}), poll_s=0.05,
+                         tick_s=0.02, owner=node, clock=Clock(), lease_s=lease_s)
+
+
+async def _until(check, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout_s / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not reached within {timeout_s} s")
+
+
+def test_one_holder_at_a_time_and_terms_only_grow(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:1])
+    cid = _campaign_id(db)
+    with db.session() as s:
+        a = leases.acquire(s, cid, "node-a", NOW, ttl_s=15)
+    with db.session() as s:
+        assert leases.acquire(s, cid, "node-b", NOW + timedelta(seconds=14), ttl_s=15) is None
+        assert leases.holder(s, cid, NOW).node == "node-a"  # type: ignore[union-attr]
+    assert a is not None and a.term == 1
+    with db.session() as s:  # renewed in time: still A's
+        a2 = leases.renew(s, a, NOW + timedelta(seconds=10), ttl_s=15)
+    assert a2 is not None and a2.expires_at == NOW + timedelta(seconds=25)
+    with db.session() as s:
+        assert leases.acquire(s, cid, "node-b", NOW + timedelta(seconds=20), ttl_s=15) is None
+        b = leases.acquire(s, cid, "node-b", NOW + timedelta(seconds=25), ttl_s=15)
+    assert b is not None and b.term == 2  # expired: B takes it over in a new term
+    with db.session() as s:
+        assert leases.renew(s, a2, NOW + timedelta(seconds=26)) is None  # A lost it
+        assert not leases.release(s, a2, NOW + timedelta(seconds=26))  # and cannot free it
+        assert leases.holder(s, cid, NOW + timedelta(seconds=26)).node == "node-b"  # type: ignore[union-attr]
+        assert leases.release(s, b, NOW + timedelta(seconds=30))
+    with db.session() as s:  # given back: taken at once, and the term still grows
+        assert leases.holder(s, cid, NOW + timedelta(seconds=30)) is None
+        a3 = leases.acquire(s, cid, "node-a", NOW + timedelta(seconds=30), ttl_s=15)
+    assert a3 is not None and a3.term == 3
+
+
+def test_nodes_racing_for_a_free_campaign_one_wins(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:1])
+    cid = _campaign_id(db)
+    dbs = [open_database(db_url) for _ in range(6)]
+    barrier = threading.Barrier(len(dbs))
+    won: list[leases.Lease] = []
+
+    def node(i: int) -> None:
+        barrier.wait()
+        with dbs[i].session() as s:
+            got = leases.acquire(s, cid, f"node-{i}", NOW, ttl_s=15)
+        if got is not None:
+            won.append(got)
+
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(len(dbs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    with db.session() as s:
+        row = s.scalars(select(CampaignLease)).one()
+    assert (row.node, row.term) == (won[0].node, won[0].term)
+
+
+def test_a_node_whose_lease_was_taken_claims_nothing(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:2])
+    cid = _campaign_id(db)
+    start(db)
+    with db.session() as s:
+        old = leases.acquire(s, cid, "node-a", NOW, ttl_s=15)
+    with db.session() as s:
+        new = leases.acquire(s, cid, "node-b", NOW + timedelta(seconds=16), ttl_s=15)
+    assert old is not None and new is not None
+    with db.session() as s:
+        lead_id = s.scalars(select(Lead.id).order_by(Lead.id)).first()
+    assert lead_id is not None
+    with db.session() as s:
+        campaign = CampaignRepository(s).get("spring")
+        stats = attempts.campaign_stats(s, campaign, T0)
+        assert attempts.claim_and_record(s, campaign, lead_id, T0, "node-a", stats.abandons,
+                                         lease=old) is None
+        got = attempts.claim_and_record(s, campaign, lead_id, T0, "node-b", stats.abandons,
+                                        lease=new)
+    assert isinstance(got, attempts.Claimed)
+    with db.session() as s:
+        assert s.scalar(select(Lead.claimed_by).where(Lead.id == lead_id)) == "node-b"
+        assert len(s.scalars(select(LeadAttempt)).all()) == 1
+
+
+async def test_two_nodes_one_runner_and_a_clean_hand_over(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=3)
+    lines = HeldLines()
+    ports = {"a": lines.port(), "b": lines.port()}
+    nodes = {n: _service(db_url, ports[n], f"node-{n}") for n in ports}
+    for node in nodes.values():
+        await node.start()
+    try:
+        start(db)
+        await _until(lambda: sum(len(p.placed) for p in ports.values()) == 3)
+        await asyncio.sleep(0.3)  # both nodes polled several times meanwhile
+        holder = next(n for n in nodes if nodes[n].live_runner("spring") is not None)
+        other = "b" if holder == "a" else "a"
+        assert nodes[other].live_runner("spring") is None
+        assert len(ports[holder].placed) == 3 and ports[other].placed == []
+        with db.session() as s:  # nobody took the holder's calls in flight for a crash's
+            assert s.scalars(select(LeadAttempt.outcome)).all() == [None] * 3
+        with db.session() as s:
+            assert lead_flow(s, "spring", datetime.now(UTC)).run_by == f"node-{holder}"
+
+        await nodes[holder].stop()  # a clean shut-down gives the lease back at once
+        await _until(lambda: len(ports[other].placed) == 3, timeout_s=3.0)
+        with db.session() as s:
+            crashed = s.scalars(select(LeadAttempt).where(
+                LeadAttempt.outcome == "failed")).all()
+            assert len(crashed) == 3  # the holder's cut-short calls, reconciled by the other
+            assert lead_flow(s, "spring", datetime.now(UTC)).run_by == f"node-{other}"
+        assert lines.overlaps == []
+        assert not set(ports[other].placed) & set(ports[holder].placed)  # fresh leads
+        lines.release.set()
+        await _until(lambda: not lines.ringing)
+    finally:
+        lines.release.set()
+        for node in nodes.values():
+            await node.stop()
+
+
+async def test_a_dead_node_is_replaced_only_after_its_lease_expires(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=2)
+    lines = HeldLines()
+    a_port, b_port = lines.port(), lines.port()
+    a = _service(db_url, a_port, "node-a", lease_s=1.5)
+    b = _service(db_url, b_port, "node-b", lease_s=1.5)
+    start(db)
+    await a.start()
+    await _until(lambda: len(a_port.placed) == 2)
+    # Node A dies: its loops stop and its calls vanish, but nothing is given back.
+    assert a._watch is not None
+    a._watch.cancel()
+    runner = a.live_runner("spring")
+    assert runner is not None
+    a._runners["spring"][1].cancel()
+    await runner.close()
+    died = asyncio.get_running_loop().time()
+    await b.start()
+    try:
+        await _until(lambda: b.live_runner("spring") is not None, timeout_s=5.0)
+        waited = asyncio.get_running_loop().time() - died
+        assert waited >= 1.0  # the lease's 1.5 s, less the polls already gone by
+        await _until(lambda: len(b_port.placed) == 2)
+        with db.session() as s:
+            failed = s.scalars(select(LeadAttempt).where(LeadAttempt.outcome == "failed")).all()
+            assert {f.number for f in failed} == set(a_port.placed)
+            assert all("crash" in (f.detail or "") for f in failed)
+        assert lines.overlaps == []
+    finally:
+        lines.release.set()
+        await b.stop()
+        await a.stop()
+
+
+async def test_a_node_that_learns_its_lease_was_taken_stops_dialing(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=2)
+    lines = HeldLines()
+    port = lines.port()
+    a = _service(db_url, port, "node-a")
+    start(db)
+    await a.start()
+    try:
+        await _until(lambda: len(port.placed) == 2)
+        runner = a.live_runner("spring")
+        assert runner is not None
+        with db.session() as s:  # as if A stalled past its expiry and B took over
+            s.execute(update(CampaignLease).values(node="node-b",
+                                                   term=CampaignLease.term + 1))
+        await _until(lambda: a.live_runner("spring") is None, timeout_s=3.0)
+        assert not lines.ringing  # its ringing calls were hung up
+        assert len(port.placed) == 2  # and nothing more was dialed
+        with db.session() as s:
+            assert s.scalar(select(CampaignLease.node)) == "node-b"
+    finally:
+        lines.release.set()
+        await a.stop()
+
+
+async def test_a_runner_past_its_fence_time_places_nothing(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:4], max_lines=2)
+    start(db)
+    lines = HeldLines()
+    port = lines.port()
+    runner = CampaignRunner(db, "spring", port, FixedAgents({"sales": AgentLoad(available=2)}),
+                            clock=Clock(), tick_s=0.01)
+    task = asyncio.create_task(runner.run())
+    try:
+        await _until(lambda: len(port.placed) == 2)
+        runner.fence_at = 0.0  # its lease went unrenewed (the database unreachable, say)
+        assert await asyncio.wait_for(task, 3.0) == "fenced"
+        assert not lines.ringing and len(port.placed) == 2
+        with db.session() as s:  # the attempts stay open for the next holder's reconcile
+            assert s.scalar(select(Lead.status).where(Lead.phone == port.placed[0])) == "dialing"
+    finally:
+        lines.release.set()
+        await runner.close()
