@@ -87,7 +87,7 @@ class OutboundCall(SipCall):
         await layer.cdr.started(self.rec)
         started = time.monotonic()
         target = r.number if r.number.startswith("sip:") else layer.outbound_uri(r.number)
-        self.leg = await self.stack.call(target, caller_id=r.caller_id)
+        self.leg = await self.stack.call(target, caller_id=r.caller_id, present=True)
         layer.adopt(self)
         answered, media, code, cause = False, False, 0, ""
         progress = (ev.LegRinging, ev.LegAnswered, ev.LegMediaReady)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import re
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -140,6 +141,7 @@ class _Playback:
 
 #: A playback this close to its end (in seconds) is over: pjmedia reads whole frames.
 _PLAYBACK_SLACK_S = 0.03
+_SIP_USER = re.compile(r"\+?[0-9A-Za-z._-]+")  # a number or name that is a SIP URI's user
 
 #: How long a finished or stopped player lives on before it is destroyed. At the end of its
 #: file pjmedia queues an event for its event thread, which then calls into the player object
@@ -378,8 +380,13 @@ class SipStack:
 
         await self._thread.submit(run)
 
-    async def call(self, uri: str, caller_id: str | None = None) -> int:
-        """Place an outgoing call; returns its leg id (events follow)."""
+    async def call(self, uri: str, caller_id: str | None = None,
+                   present: bool = False) -> int:
+        """Place an outgoing call; returns its leg id (events follow). ``caller_id`` goes in
+        P-Asserted-Identity; with ``present`` (a call to a customer) also in the From header,
+        where a trunk that does not trust our P-Asserted-Identity takes the number to show
+        (a ``caller_id`` that cannot be a SIP user, such as a SIP URI, stays out of From)."""
+        host = self.config.public_host or self.config.host
 
         def run() -> int:
             leg = _Leg(self, self._account)
@@ -391,8 +398,10 @@ class SipStack:
             if caller_id:
                 hdr = pj.SipHeader()
                 hdr.hName = "P-Asserted-Identity"
-                hdr.hValue = f"<sip:{caller_id}@{self.config.public_host or self.config.host}>"
+                hdr.hValue = f"<sip:{caller_id}@{host}>"
                 op.txOption.headers.append(hdr)
+                if present and _SIP_USER.fullmatch(caller_id):
+                    op.txOption.localUri = f"<sip:{caller_id}@{host}>"
             leg.makeCall(uri, op)
             leg.leg_id = leg.getId()
             self._legs[leg.leg_id] = leg
