@@ -5,7 +5,8 @@ Every attempt records the number it showed (``attempts.caller_id``). A number's 
 calendar day in the campaign's fallback time zone (``campaigns.timezone``), else in UTC: the
 daily cap starts again at that midnight. Counting is one query over the campaign's attempts
 since then (the ``(campaign_id, started_at)`` index), in the transaction that records the
-attempt, so the count the choice saw is the count the new row adds to.
+attempt; with a daily cap, such transactions take turns on the campaign's row, so two calls
+recorded at once cannot both take a number's last call of the day.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def caller_id_for(session: Session, campaign: Campaign, number: str,
     show reached its daily cap (a campaign with one number and no cap needs no count)."""
     if len(shown_numbers(campaign)) == 1 and campaign.caller_id_daily_cap is None:
         return shown_numbers(campaign)[0]
+    if campaign.caller_id_daily_cap is not None:
+        # Calls recorded at the same moment (several preview agents) take turns on the
+        # campaign's row, so each counts the ones before it: the cap is not passed. SQLite
+        # serialises writers anyway; PostgreSQL's FOR NO KEY UPDATE lets lead and attempt
+        # inserts (their foreign keys) through.
+        session.execute(select(Campaign.id).where(Campaign.id == campaign.id)
+                        .with_for_update(key_share=True))
     return caller_ids.choose(campaign.caller_ids or [], number,
                              calls_today(session, campaign, now),
                              campaign.caller_id_daily_cap, _strategy(campaign),

@@ -7,6 +7,7 @@ through the REST API and the CLI, a bad pool number refused with what to do."""
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,10 @@ from callcenter.cli import app as root_cli
 from callcenter.cli.campaign import render_flow
 from callcenter.store import Database
 from callcenter.web.campaigns import router
+from dialer import attempts
 from dialer.caller_id_usage import pool_health
 from dialer.campaigns import CampaignRepository, aware, lead_flow
+from dialer.compliance import AbandonCounts, Reason
 from dialer.ports import AgentLoad, FixedAgents, Result
 from dialer.runner import CampaignRunner
 from dialer.store import Lead as LeadRow
@@ -183,7 +186,8 @@ def test_cli_pool_options_file_and_health(sqlite_url: str, tmp_path: Path,
     run("campaign", "create", "c", "--caller-id", "+12125550999", "--queue", "sales",
         "--caller-id-pool-file", str(plain))
     out = run("campaign", "caller-ids", "a")
-    assert "rotate" in out and "cap 100 calls a day" in out
+    assert "rotate, cap 100 calls a day" in out
+    assert "caller IDs        rotate, cap 100 calls a day" in run("campaign", "status", "a")
     assert OURS_NYC in out and OURS_MIAMI in out
     data = json.loads(run("campaign", "caller-ids", "b", "--json"))
     assert data["strategy"] == "local"
@@ -199,3 +203,36 @@ def test_cli_pool_options_file_and_health(sqlite_url: str, tmp_path: Path,
     bad = cli.invoke(root_cli, ["campaign", "create", "e", "--caller-id", "+12125550999",
                                 "--queue", "sales", "--caller-id-pool-file", str(bad_file)])
     assert bad.exit_code != 0 and "bad.txt:2" in str(bad.exception) + bad.output
+
+
+def test_the_cap_holds_when_two_calls_are_recorded_at_once(db_url: str) -> None:
+    """Two transactions record a call each while one number has one call left today (two
+    preview agents dialing at the same moment): the second waits for the first and finds the
+    cap reached, rather than both counting the same number left."""
+    db = campaign_db(db_url, NYC_LEADS[:2], caller_ids=[OURS_NYC], caller_id_daily_cap=1)
+    with db.session() as s:
+        c = CampaignRepository(s).get("spring")
+        ids = list(s.scalars(select(LeadRow.id).order_by(LeadRow.id)))
+    first_recorded, second_done = threading.Event(), threading.Event()
+    got: dict[str, object] = {}
+
+    def second() -> None:
+        first_recorded.wait(10)
+        with db.session() as s:
+            got["second"] = attempts.claim_and_record(s, s.merge(c), ids[1], T0, "b",
+                                                      AbandonCounts())
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with db.session() as s:
+        got["first"] = attempts.claim_and_record(s, s.merge(c), ids[0], T0, "a",
+                                                 AbandonCounts())
+        first_recorded.set()
+        second_done.wait(1.0)  # the second must not finish while this one is open
+    thread.join(10)
+    assert isinstance(got["first"], attempts.Claimed)
+    assert isinstance(got["second"], attempts.Refused)
+    assert got["second"].reason is Reason.CALLER_ID_CAP
+    assert list(_shown(db).values()) == [OURS_NYC]
+    db.dispose()
