@@ -20,7 +20,7 @@ from callcenter.cli import app as root_cli
 from callcenter.cli.campaign import render_flow
 from callcenter.store import Database
 from callcenter.web.campaigns import router
-from dialer import attempts
+from dialer import attempts, preview
 from dialer.caller_id_usage import pool_health
 from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
@@ -234,5 +234,30 @@ def test_the_cap_holds_when_two_calls_are_recorded_at_once(db_url: str) -> None:
     assert isinstance(got["first"], attempts.Claimed)
     assert isinstance(got["second"], attempts.Refused)
     assert got["second"].reason is Reason.CALLER_ID_CAP
+    assert list(_shown(db).values()) == [OURS_NYC]
+    db.dispose()
+
+
+def test_preview_agents_get_no_lead_once_the_pool_is_used_up(db_url: str) -> None:
+    """Two agents hold a lead each with one call left today: the first dial shows the number,
+    the second is refused (the lead waits, CALLER_ID_CAP), and a third agent gets no lead."""
+    db = campaign_db(db_url, NYC_LEADS[:3], dial_mode="preview", caller_ids=[OURS_NYC],
+                     caller_id_daily_cap=1)
+    start(db)
+    now = T0 + timedelta(weeks=520)  # a Wednesday 11:00 in New York, after the leads' import
+    with db.session() as s:
+        ann, bob = (preview.reserve(s, "spring", agent, now) for agent in ("ann", "bob"))
+    assert isinstance(ann, preview.Reservation) and isinstance(bob, preview.Reservation)
+    with db.session() as s:
+        dialed = preview.dial(s, "spring", ann.lead_id, "ann", now)
+        assert isinstance(dialed, attempts.Claimed) and dialed.request.caller_id == OURS_NYC
+    with db.session() as s:
+        refused = preview.dial(s, "spring", bob.lead_id, "bob", now)
+        assert isinstance(refused, preview.DialRefused)
+        assert refused.reason is Reason.CALLER_ID_CAP
+    with db.session() as s:
+        assert isinstance(preview.reserve(s, "spring", "carol", now), preview.NoLeadDue)
+        waiting = s.scalars(select(LeadRow.wait_reason).where(LeadRow.id != ann.lead_id)).all()
+        assert waiting == ["CALLER_ID_CAP", "CALLER_ID_CAP"]
     assert list(_shown(db).values()) == [OURS_NYC]
     db.dispose()
