@@ -27,7 +27,7 @@ LEAD_COLUMNS = ("phone", "first_name", "last_name", "external_id", "status", "at
                 "wait_reason")
 ATTEMPT_COLUMNS = ("attempt", "phone", "external_id", "first_name", "last_name", "started_at",
                    "answered_at", "ended_at", "outcome", "disposition", "agent", "ring_s",
-                   "talk_s", "call_id", "detail")
+                   "talk_s", "call_id", "detail", "caller_id")
 
 
 class ExportError(CallCenterError):
@@ -109,6 +109,6 @@ def export_attempts(session: Session, campaign: str, out: TextIO,
         writer.writerow([_cell(v) for v in (
             a.key, a.number, external_id, first, last, a.started_at, a.answered_at,
             a.ended_at, a.outcome, a.disposition, agent, a.ring_s, a.talk_s, a.call_id,
-            a.detail)])
+            a.detail, a.caller_id)])
         n += 1
     return n

@@ -6,6 +6,8 @@ through the REST API and the CLI, a bad pool number refused with what to do."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 from collections import Counter
@@ -24,6 +26,7 @@ from dialer import attempts, preview
 from dialer.caller_id_usage import pool_health
 from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
+from dialer.exports import export_attempts
 from dialer.ports import AgentLoad, FixedAgents, Result
 from dialer.runner import CampaignRunner
 from dialer.store import Lead as LeadRow
@@ -76,6 +79,11 @@ async def test_local_presence_shows_the_called_partys_area_code(db_url: str) -> 
     assert shown[ROCHESTER_LEAD] == OURS_NYC  # no 585 number: New York state's
     assert shown[CHICAGO_LEAD] in (OURS_NYC, OURS_MIAMI)  # the US, least used
     assert _shown(db) == shown  # each attempt records the number it showed
+    with db.session() as s:
+        out = io.StringIO()
+        export_attempts(s, "spring", out)
+    assert {r["phone"]: r["caller_id"] for r in csv.DictReader(io.StringIO(out.getvalue()))
+            } == shown
     db.dispose()
 
 
