@@ -3,10 +3,13 @@ the pool's validation and each number's health."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dialer.caller_id_usage import day_bounds
 from dialer.caller_ids import (
     STRATEGIES,
     SUSPECT_MIN_CALLS,
@@ -18,6 +21,7 @@ from dialer.caller_ids import (
     pool_number,
     tier,
 )
+from dialer.store import Campaign
 
 NYC, NYC2 = "+12125550101", "+12125550102"
 BUFFALO = "+17165550101"  # New York state, another area code
@@ -132,3 +136,17 @@ def test_the_chosen_number_is_in_the_pool_under_its_cap_and_nearest(
         best = tier(chosen, called) if strategy == "local" else None
         peers = [n for n in open_ if best is None or tier(n, called) == best]
         assert used.get(chosen, 0) == min(used.get(n, 0) for n in peers)
+
+
+@pytest.mark.parametrize(("zone", "now", "start", "end"), [
+    (None, "2026-06-10T23:30:00+00:00", "2026-06-10T00:00:00+00:00", "2026-06-11T00:00:00+00:00"),
+    ("America/New_York", "2026-06-11T02:00:00+00:00",  # 22:00 on the 10th in New York
+     "2026-06-10T04:00:00+00:00", "2026-06-11T04:00:00+00:00"),
+    ("America/New_York", "2026-11-01T12:00:00+00:00",  # the day clocks go back: 25 hours
+     "2026-11-01T04:00:00+00:00", "2026-11-02T05:00:00+00:00"),
+])
+def test_a_caller_ids_day_is_the_campaigns_zones_day(zone: str | None, now: str, start: str,
+                                                     end: str) -> None:
+    campaign = Campaign(timezone=zone)
+    assert day_bounds(campaign, datetime.fromisoformat(now)) == (
+        datetime.fromisoformat(start), datetime.fromisoformat(end))
