@@ -24,6 +24,7 @@ from callcenter.backoffice import BackOffice
 from callcenter.bus import EventBus, build_bus
 from callcenter.calls import AcdService, CdrWriter, Directory, load_directory
 from callcenter.calls.agent_pool import AcdAgentPool
+from callcenter.calls.campaign_board_service import CampaignBoardService, publisher
 from callcenter.calls.desk_service import DeskService
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.flows import load_flows
@@ -59,6 +60,7 @@ class Engine:
         self.directory = Directory()
         self.acd: AcdService | None = None
         self.desks: DeskService | None = None
+        self.campaigns: CampaignBoardService | None = None
         self.cdr: CdrWriter | None = None
         self.sip: Any = None
         self.twilio: Any = None
@@ -82,6 +84,8 @@ class Engine:
         log.info("event bus %s started", self.bus.kind)
         self.desks = DeskService(self.bus)  # before the ACD: it sees every agent's first state
         await self.desks.start()
+        self.campaigns = CampaignBoardService(self.bus)  # every node's campaigns, for consoles
+        await self.campaigns.start()
         await self._start_call_center()
         await self._start_http()
 
@@ -132,7 +136,8 @@ class Engine:
             ports["twilio"] = TwilioOutboundPort(self.twilio)
         self.dialer = DialerService(self.db, ports, AcdAgentPool(self.acd, self.directory),
                                     owner=self.settings.node or leases.default_node(),
-                                    lease_s=self.settings.dialer.lease_s)
+                                    lease_s=self.settings.dialer.lease_s,
+                                    on_live=publisher(self.bus))
         await self.dialer.start()
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
@@ -186,6 +191,8 @@ class Engine:
             self.acd.close_watchers()  # open console streams end, or uvicorn waits for them
         if self.desks is not None:
             self.desks.close_watchers()  # and so do the agent desktops' streams
+        if self.campaigns is not None:
+            self.campaigns.close_watchers()
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task
@@ -210,6 +217,9 @@ class Engine:
         if self.desks is not None:
             await self.desks.stop()
             self.desks = None
+        if self.campaigns is not None:
+            await self.campaigns.stop()
+            self.campaigns = None
         if hasattr(self, "bus"):
             await self.bus.stop()
         if hasattr(self, "db"):

@@ -29,6 +29,7 @@ PreviewDesk` through which agents reserve, dial and skip preview leads.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -60,6 +61,11 @@ from dialer.ports import (
 from dialer.store import Campaign, Lead
 
 log = logging.getLogger(__name__)
+
+#: The longest gap between two tellings of a running campaign's figures (s), and the
+#: shortest between two that differ.
+HEARTBEAT_S = 10.0
+TELL_MIN_S = 1.0
 
 
 def utcnow() -> datetime:
@@ -108,6 +114,7 @@ class CampaignLive:
     lines_in_flight: int
     max_lines: int
     leads_pending: int  # still to call (waiting, retrying, dialing)
+    node: str = ""  # the engine node running it (DialerService.owner)
 
 
 @dataclass
@@ -128,6 +135,12 @@ class CampaignRunner:
     fence_at: float | None = None
     fence_reason: str = ("this node's lease was not renewed in time (is the database "
                          "reachable?)")
+    # Told the campaign's figures when they change (at most every TELL_MIN_S) and at least
+    # every heartbeat_s, and once more when it stops running here: the engine publishes them
+    # on the bus (campaign.stats) for every node's console and for wallboards.
+    on_live: Callable[[CampaignLive], None] | None = None
+    heartbeat_s: float = HEARTBEAT_S
+    _told: tuple[CampaignLive, float] | None = field(default=None, init=False)
     _calls: dict[int, _Call] = field(default_factory=dict, init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _rings: deque[float] = field(default_factory=lambda: deque(maxlen=200), init=False)
@@ -178,7 +191,22 @@ class CampaignRunner:
             abandon_pct=(round(100.0 * st.abandoned / st.abandons.live_answered, 2)
                          if st.abandons.live_answered else None),
             abandon_target_pct=round(100.0 * c.abandon_target, 2),
-            lines_in_flight=self.in_flight, max_lines=c.max_lines, leads_pending=view.pending)
+            lines_in_flight=self.in_flight, max_lines=c.max_lines, leads_pending=view.pending,
+            node=self.owner)
+
+    def _tell(self, live: CampaignLive, force: bool = False) -> None:
+        if self.on_live is None:
+            return
+        now = self.monotonic()
+        if not force and self._told is not None:
+            last, at = self._told
+            if now - at < (self.heartbeat_s if last == live else TELL_MIN_S):
+                return
+        self._told = (live, now)
+        try:
+            self.on_live(live)
+        except Exception:
+            log.exception("campaign %s: telling its figures failed", self.campaign)
 
     def snapshot(self, view: _View, load: AgentLoad) -> DialerSnapshot:
         now = self.monotonic()
@@ -213,6 +241,7 @@ class CampaignRunner:
         """One pacing decision: claim, check and place calls; returns how many were placed."""
         view = view or await self._view()
         self.live = self._live(view)
+        self._tell(self.live)
         if view.campaign.state != "running" or self.fenced():
             return 0
         # Preview reservations: a preview campaign's leads, or any campaign's callbacks that
@@ -339,6 +368,9 @@ class CampaignRunner:
                 await asyncio.sleep(self.tick_s)
         finally:
             await self.wait_idle()
+        if self.live is not None and state != "fenced":  # fenced: the new holder tells
+            self._tell(dataclasses.replace(self.live, state=state, lines_in_flight=0),
+                       force=True)
         return state
 
     def _fence(self) -> str:
@@ -391,6 +423,7 @@ class DialerService:
     preview_hold_s: float = preview.HOLD_S
     lease_s: float = leases.DEFAULT_TTL_S
     lease_clock: Callable[[], datetime] = utcnow  # the nodes' shared wall time, never a test's
+    on_live: Callable[[CampaignLive], None] | None = None  # each runner's CampaignRunner.on_live
     monotonic: Callable[[], float] = time.monotonic
     _runners: dict[str, tuple[CampaignRunner, asyncio.Task[str]]] = field(
         default_factory=dict, init=False)
@@ -444,7 +477,7 @@ class DialerService:
             runner = CampaignRunner(self.db, name, port, self.agents, tick_s=self.tick_s,
                                     owner=self.owner, clock=self.clock,
                                     preview_hold_s=self.preview_hold_s, lease=lease,
-                                    fence_at=self._fence_time(started))
+                                    fence_at=self._fence_time(started), on_live=self.on_live)
             self._runners[name] = (runner, asyncio.create_task(runner.run(),
                                                                name=f"campaign-{name}"))
 

@@ -132,7 +132,41 @@ class TicketUpdate(EventPayload):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-PAYLOADS: tuple[type[EventPayload], ...] = (CallUpdate, AgentState, QueueStats, TicketUpdate)
+class CampaignStats(EventPayload):
+    """Live figures of one outbound campaign from the node that runs it (retained).
+
+    Published when its figures change (at most about once a second), at least every
+    ``heartbeat_s`` while it runs, and once more with its new state when it stops running on
+    that node (paused, completed, stopped). A ``running`` message older than a few heartbeats
+    is stale: its node stopped publishing (it died; another node takes the campaign over and
+    publishes within its lease time).
+    """
+
+    schema_name: ClassVar[str] = "campaign.stats"
+    topic_template: ClassVar[str] = "campaigns/{campaign}/stats"
+    retain: ClassVar[bool] = True
+    summary: ClassVar[str] = "Live figures of one outbound campaign, from the node running it."
+
+    campaign: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    node: str
+    state: Literal["draft", "running", "paused", "completed", "stopped"]
+    dial_mode: Literal["preview", "progressive", "predictive", "agentless"]
+    dialed: int = 0
+    answered_human: int = 0
+    answered_machine: int = 0
+    abandoned: int = 0
+    abandon_pct: float | None = Field(None, description="abandoned / live answered, in %")
+    abandon_target_pct: float
+    lines_in_flight: int = 0
+    max_lines: int
+    leads_pending: int = 0
+    heartbeat_s: float = Field(description="The longest gap between two messages while the "
+                               "campaign runs.")
+
+
+PAYLOADS: tuple[type[EventPayload], ...] = (
+    CallUpdate, AgentState, QueueStats, TicketUpdate, CampaignStats,
+)
 
 
 class Envelope(BaseModel):

@@ -5,15 +5,17 @@ step). ``GET /api/console/stream`` is a Server-Sent Events stream of snapshots r
 live ACD in memory (never from the database): one at once, then one after each change the
 ACD handles (an agent logs in, pauses, takes a call; a caller arrives or hangs up), at most
 one a second, and a keep-alive comment when nothing changed for a while (a fresh snapshot
-instead while a campaign runs: its figures move without the ACD). Running campaigns come
-from their runners' last step (``DialerService.live``), not from the database. Times in state and
+instead while a campaign runs: its figures move without the ACD). Running and paused campaigns
+come from the bus (``campaign.stats``, published by whichever node runs each: the engine's
+:class:`~callcenter.calls.campaign_board_service.CampaignBoardService`), not from the database,
+so every node's console shows every node's campaigns, each with its node, the age of its
+figures and ``stale`` when its node went quiet. Times in state and
 the longest wait are sent as seconds at the snapshot's instant; the page counts them up
 between snapshots. ``GET /api/console`` returns the same snapshot once, for scripts.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -29,9 +31,8 @@ from callcenter.web.operations import _acd, _engine
 if TYPE_CHECKING:
     from callcenter.calls import AcdService
     from callcenter.calls.directory import Directory
-    from dialer.runner import CampaignLive
 
-Campaigns = Callable[[], "Sequence[CampaignLive]"]
+Campaigns = Callable[[], Sequence[dict[str, Any]]]
 
 router = APIRouter(tags=["supervisor console"])
 PAGE = Path(__file__).with_name("static") / "console.html"
@@ -41,9 +42,9 @@ _COUNTED = [s.value for s in AgentState if s is not AgentState.LOGGED_OUT]
 
 
 def snapshot(service: AcdService, directory: Directory,
-             campaigns: Sequence[CampaignLive] = ()) -> dict[str, Any]:
-    """Every queue and agent as the ACD sees them now, and the running campaigns as their
-    runners last saw them (JSON-ready)."""
+             campaigns: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Every queue and agent as the ACD sees them now, and the campaigns as the bus last
+    told them (JSON-ready)."""
     router, now = service.router, service.clock()
     agents = []
     counts: dict[str, dict[str, int]] = {q: dict.fromkeys(_COUNTED, 0) for q in directory.queues}
@@ -77,12 +78,12 @@ def snapshot(service: AcdService, directory: Directory,
             "asa_s": round(s.asa_s, 1),
         })
     return {"at": time.time(), "revision": service.revision, "queues": queues_out,
-            "agents": agents, "campaigns": [dataclasses.asdict(c) for c in campaigns]}
+            "agents": agents, "campaigns": list(campaigns)}
 
 
 def _campaigns(request: Request) -> Campaigns:
-    dialer = getattr(_engine(request), "dialer", None)
-    return dialer.live if dialer is not None else tuple
+    board = getattr(_engine(request), "campaigns", None)
+    return board.live if board is not None else list
 
 
 @router.get("/console", response_class=HTMLResponse, summary="The supervisors' live console")
@@ -102,7 +103,7 @@ async def console_stream(request: Request) -> StreamingResponse:
 
 
 def _events(service: AcdService, directory: Directory,
-            campaigns: Campaigns = tuple) -> AsyncIterator[str]:
+            campaigns: Campaigns = list) -> AsyncIterator[str]:
     def quiet() -> dict[str, Any] | None:
         live = campaigns()  # a running campaign's figures move without the ACD
         return snapshot(service, directory, live) if live else None

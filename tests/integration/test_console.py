@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -24,8 +25,10 @@ from fastapi import FastAPI
 from playwright import sync_api as playwright
 
 from callcenter import acd
-from callcenter.bus import InProcessBus
+from callcenter.bus import InProcessBus, Message
 from callcenter.calls import AcdService
+from callcenter.calls.campaign_board import CampaignBoard
+from callcenter.calls.campaign_board_service import stats_of
 from callcenter.calls.directory import AgentEntry, Directory, QueueEntry
 from callcenter.engine import Engine
 from callcenter.web import console, operations
@@ -63,16 +66,23 @@ def campaign(name: str = "spring", dialed: int = 40, human: int = 12,
     return CampaignLive(campaign=name, state="running", dial_mode="predictive", dialed=dialed,
                         answered_human=human, answered_machine=3, abandoned=abandoned,
                         abandon_pct=round(100 * abandoned / human, 2), abandon_target_pct=3.0,
-                        lines_in_flight=4, max_lines=10, leads_pending=950)
+                        lines_in_flight=4, max_lines=10, leads_pending=950, node="node-a")
 
 
 def app_for(service: AcdService | None, d: Directory,
             campaigns: list[CampaignLive] | None = None) -> FastAPI:
-    """The console over ``service``; the dialer's running campaigns are ``campaigns`` (a
-    list the test may change), or no dialer at all."""
+    """The console over ``service``; the campaigns some node runs are ``campaigns`` (a list
+    the test may change), told through the campaign board as the bus would, or no board."""
     app = FastAPI()
-    dialer = SimpleNamespace(live=lambda: list(campaigns)) if campaigns is not None else None
-    app.state.engine = SimpleNamespace(directory=d, acd=service, sip=None, dialer=dialer)
+    board = CampaignBoard()
+
+    def told() -> list[dict[str, Any]]:
+        for c in campaigns or ():
+            board.apply(Message.of("t", stats_of(c)))
+        return board.view(datetime.now(UTC))
+
+    told_board = SimpleNamespace(live=told) if campaigns is not None else None
+    app.state.engine = SimpleNamespace(directory=d, acd=service, sip=None, campaigns=told_board)
     app.include_router(operations.router)
     app.include_router(console.router)
     return app
@@ -135,17 +145,19 @@ async def test_the_snapshot_follows_the_acd() -> None:
     await service.stop()
 
 
-async def test_the_snapshot_shows_running_campaigns_from_their_runners() -> None:
+async def test_the_snapshot_shows_the_campaigns_the_bus_told() -> None:
     d = directory()
     service = AcdService(d.router(), InProcessBus("t"), clock=Clock())
     running = [campaign()]
     transport = httpx.ASGITransport(app=app_for(service, d, running))
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
         (shown,) = (await http.get("/api/console")).json()["campaigns"]
+        assert shown.pop("as_of_s") < 1.0
         assert shown == {"campaign": "spring", "state": "running", "dial_mode": "predictive",
                          "dialed": 40, "answered_human": 12, "answered_machine": 3,
                          "abandoned": 1, "abandon_pct": 8.33, "abandon_target_pct": 3.0,
-                         "lines_in_flight": 4, "max_lines": 10, "leads_pending": 950}
+                         "lines_in_flight": 4, "max_lines": 10, "leads_pending": 950,
+                         "node": "node-a", "stale": False}
         running[0] = campaign(dialed=41)
         assert (await http.get("/api/console")).json()["campaigns"][0]["dialed"] == 41
     no_dialer = httpx.ASGITransport(app=app_for(service, d))
@@ -321,6 +333,7 @@ def test_the_page_follows_an_agent_live(chromium: str, served: Served) -> None:
         playwright.expect(row.locator("td.lines")).to_have_text("4 / 10")
         playwright.expect(row.locator("td.abandon")).to_have_text("5 % (max 3 %)")
         playwright.expect(row.locator("td.abandon.over")).to_have_count(1)
+        playwright.expect(row.locator("td.node")).to_have_text("node-a")
         playwright.expect(sales.locator("td.available")).to_have_text("1")
         playwright.expect(sales.locator("td.paused")).to_have_text("0")
 
