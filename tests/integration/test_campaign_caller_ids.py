@@ -19,11 +19,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from callcenter.cli import app as root_cli
-from callcenter.cli.campaign import render_flow
+from callcenter.cli.campaign import render_flow, render_pool
 from callcenter.store import Database
 from callcenter.web.campaigns import router
 from dialer import attempts, preview
-from dialer.caller_id_usage import pool_health
+from dialer.caller_id_usage import pool_health, pool_report
 from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
 from dialer.exports import export_attempts
@@ -145,6 +145,9 @@ def test_health_flags_the_number_people_stopped_answering(db_url: str) -> None:
                               outcome="human" if human else "no_answer"))
         s.flush()
         rows = {h.number: h for h in pool_health(s, c, T0)}
+        table = render_pool(pool_report(s, c, T0)).splitlines()
+    assert [line.split()[0] for line in table if "SUSPECT" in line] == [OURS_TORONTO]
+    assert f"  {OURS_NYC}         60      60       20  33.3 %" in table
     assert rows[OURS_TORONTO].suspect and rows[OURS_TORONTO].calls == 60
     assert rows[OURS_TORONTO].answers == 6
     assert not rows[OURS_NYC].suspect and rows[OURS_NYC].answer_rate == 20 / 60
