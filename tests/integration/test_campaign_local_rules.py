@@ -9,18 +9,16 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from callcenter.cli import app as root_cli
 from callcenter.cli.campaign import render_flow
-from callcenter.store import Database, open_database, upgrade
+from callcenter.store import Database
 from callcenter.web.campaigns import router
 from dialer import attempts
 from dialer.campaigns import CampaignRepository, aware, lead_flow
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import Lead, LeadImport
 from dialer.store import Lead as LeadRow
-from tests.integration.test_campaigns_support import campaign_api, campaign_db
+from tests.integration.test_campaigns_support import campaign_api, campaign_db, cli_on
 
 AUSTIN, MIAMI, NYC = "+15125550100", "+13055550100", "+12125550100"
 SUNDAY_10_CENTRAL = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)  # 11:00 in New York and Miami
@@ -99,15 +97,7 @@ async def test_rest_api_local_rules_and_public_holidays(api: httpx.AsyncClient) 
 def test_cli_explains_which_rules_apply_to_a_number(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CALLCENTER_DATABASE__URL", sqlite_url)
-    upgrade(open_database(sqlite_url))
-    cli = CliRunner()
-
-    def run(*args: str) -> str:
-        result = cli.invoke(root_cli, list(args))
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
+    run = cli_on(sqlite_url, monkeypatch)
     listing = run("dialer", "rules")
     assert "US-FL: all 08:00-20:00, at most 3 calls in 24 h" in listing
     assert "not legal advice" in listing
@@ -123,5 +113,5 @@ def test_cli_explains_which_rules_apply_to_a_number(
     sunday = run("dialer", "rules", AUSTIN, "--campaign", "spring",
                  "--at", "2026-12-06T10:00:00-06:00")
     assert "may be called" in sunday  # the campaign turned the state rules off
-    bad = cli.invoke(root_cli, ["dialer", "rules", AUSTIN, "--at", "sunday"])
-    assert bad.exit_code != 0 and "ISO 8601 time with an offset" in str(bad.exception)
+    bad = run.refused("dialer", "rules", AUSTIN, "--at", "sunday")
+    assert "ISO 8601 time with an offset" in str(bad)

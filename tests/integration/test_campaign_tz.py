@@ -10,18 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from callcenter.cli.campaign import app as campaign_cli
 from callcenter.errors import ConfigError
-from callcenter.store import Database, open_database, upgrade
+from callcenter.store import Database, open_database
 from callcenter.web.campaigns import router
 from dialer import attempts
 from dialer.campaigns import CampaignRepository, CampaignSettings, aware, import_csv, lead_flow
 from dialer.compliance import AbandonCounts, Reason
 from dialer.leads import Lead, LeadImport
 from dialer.store import Lead as LeadRow
-from tests.integration.test_campaigns_support import NYC, T0, campaign_api, campaign_db
+from tests.integration.test_campaigns_support import NYC, T0, campaign_api, campaign_db, cli_on
 
 # At T0 (15:00 UTC): 11:00 New York, 10:00 Chicago, 09:00 Denver, 05:00 Honolulu.
 SATELLITE = "+870301234567"  # no zone known for the number
@@ -111,25 +109,18 @@ def test_a_stored_lead_zone_naming_no_zone_fails_the_lead_with_its_reason(db_url
 def test_cli_create_with_fallback_and_import_with_a_zone_column(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CALLCENTER_DATABASE__URL", sqlite_url)
-    upgrade(open_database(sqlite_url))
-    cli = CliRunner()
-
-    def run(*args: str) -> str:
-        result = cli.invoke(campaign_cli, list(args))
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
-    base = ["create", "spring", "--caller-id", "+12125550999", "--queue", "sales"]
-    bad = cli.invoke(campaign_cli, [*base, "--timezone", "Mars/Base"])
-    assert isinstance(bad.exception, ConfigError)
-    assert str(bad.exception) == ("timezone: unknown time zone 'Mars/Base' (e.g. America/New_York)")
+    run = cli_on(sqlite_url, monkeypatch)
+    base = ["campaign", "create", "spring", "--caller-id", "+12125550999", "--queue", "sales"]
+    bad = run.refused(*base, "--timezone", "Mars/Base")
+    assert isinstance(bad, ConfigError)
+    assert str(bad) == ("timezone: unknown time zone 'Mars/Base' (e.g. America/New_York)")
     run(*base, "--timezone", "America/Chicago")
     (tmp_path / "l.csv").write_text(f"phone,state\n{TOLL_FREE},TX\n{SATELLITE},\n{NYC[0]},ZZ\n")
-    out = run("import", "spring", str(tmp_path / "l.csv"), "--timezone-column", "state")
+    out = run("campaign", "import", "spring", str(tmp_path / "l.csv"),
+              "--timezone-column", "state")
     assert "2 leads added" in out
     assert "l.csv:4: unknown time zone 'ZZ' in column 'state'" in out
-    status = run("status", "spring")
+    status = run("campaign", "status", "spring")
     assert "zone unknown    0" in status
     db = open_database(sqlite_url)
     with db.session() as s:

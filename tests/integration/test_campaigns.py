@@ -13,9 +13,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
-from typer.testing import CliRunner
 
-from callcenter.cli.campaign import app as campaign_cli
 from callcenter.errors import ConfigError
 from callcenter.store import current_revision, downgrade, open_database, upgrade
 from callcenter.store.models import Base
@@ -30,7 +28,14 @@ from dialer.campaigns import (
 )
 from dialer.results import chart, export_csv, summarise
 from dialer.store import Campaign, DncEntry, Lead
-from tests.integration.test_campaigns_support import HONOLULU, NYC, T0, api_client, campaign_db
+from tests.integration.test_campaigns_support import (
+    HONOLULU,
+    NYC,
+    T0,
+    api_client,
+    campaign_db,
+    cli_on,
+)
 
 DIALER_TABLES = {"campaigns", "leads", "attempts", "dnc", "survey_answers"}
 CSV = (
@@ -221,16 +226,9 @@ def test_results_summary_csv_and_chart(db_url: str, tmp_path: Path) -> None:
 
 
 def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CALLCENTER_DATABASE__URL", sqlite_url)
-    upgrade(open_database(sqlite_url))
-    cli = CliRunner()
-
-    def run(*args: str) -> str:
-        result = cli.invoke(campaign_cli, list(args))
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result.output
-
+    run = cli_on(sqlite_url, monkeypatch)
     assert "created" in run(
+        "campaign",
         "create",
         "spring",
         "--caller-id",
@@ -247,23 +245,22 @@ def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     with open_database(sqlite_url).session() as s:
         made = s.scalar(select(Campaign).where(Campaign.name == "spring"))
         assert made is not None and made.callback_owner_wait_min == 45
-    bad = cli.invoke(campaign_cli, ["create", "x", "--caller-id", "1", "--kind", "survey"])
-    assert isinstance(bad.exception, ConfigError) and bad.exception.exit_code == 2
-    assert str(bad.exception) == (
+    bad = run.refused("campaign", "create", "x", "--caller-id", "1", "--kind", "survey")
+    assert isinstance(bad, ConfigError) and bad.exit_code == 2
+    assert str(bad) == (
         "campaign: a survey campaign is agentless and needs a flow (--flow)"
     )
     (tmp_path / "l.csv").write_text(CSV)
-    out = run("import", "spring", str(tmp_path / "l.csv"))
+    out = run("campaign", "import", "spring", str(tmp_path / "l.csv"))
     assert "3 leads added" in out and f"{tmp_path / 'l.csv'}:4: invalid phone number" in out
-    assert "is running" in run("start", "spring")
-    assert "is paused" in run("pause", "spring")
-    status = run("status", "spring")
+    assert "is running" in run("campaign", "start", "spring")
+    assert "is paused" in run("campaign", "pause", "spring")
+    status = run("campaign", "status", "spring")
     assert "leads             3" in status and "(paused)" in status
-    assert "spring" in run("status")
-    assert "is stopped" in run("stop", "spring")
-    again = cli.invoke(campaign_cli, ["start", "spring"])
-    assert again.exit_code != 0 and isinstance(again.exception, CampaignStateError)
-    assert "no survey answers" in run("results", "spring")
+    assert "spring" in run("campaign", "status")
+    assert "is stopped" in run("campaign", "stop", "spring")
+    assert isinstance(run.refused("campaign", "start", "spring"), CampaignStateError)
+    assert "no survey answers" in run("campaign", "results", "spring")
 
 
 @pytest.fixture

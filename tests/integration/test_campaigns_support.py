@@ -164,19 +164,30 @@ def campaign_db(url: str, numbers: list[str], **settings: object) -> Database:
     return db
 
 
-def cli_on(url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """``callcenter ARGS...`` on a migrated database at ``url``: its output, asserting it
-    exits 0."""
-    monkeypatch.setenv("CALLCENTER_DATABASE__URL", url)
-    upgrade(open_database(url))
-    cli = CliRunner()
+class Cli:
+    """``callcenter ARGS...`` in-process (on the database of :func:`cli_on`)."""
 
-    def run(*args: str) -> str:
-        result = cli.invoke(root_cli, list(args))
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> str:
+        """Its output, asserting it exits 0."""
+        result = self.runner.invoke(root_cli, list(args))
         assert result.exit_code == 0, (result.output, result.exception)
         return result.output
 
-    return run
+    def refused(self, *args: str) -> BaseException:
+        """What it raised, asserting it does not exit 0."""
+        result = self.runner.invoke(root_cli, list(args))
+        assert result.exit_code != 0 and result.exception is not None, result.output
+        return result.exception
+
+
+def cli_on(url: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``callcenter`` on a migrated database at ``url``."""
+    monkeypatch.setenv("CALLCENTER_DATABASE__URL", url)
+    upgrade(open_database(url))
+    return Cli()
 
 
 def start(db: Database, name: str = "spring", now: datetime = T0) -> None:
