@@ -193,6 +193,12 @@ class SipSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5060, ge=1, le=65535)
     public_host: str | None = Field(None, description="Address put in Contact/SDP behind NAT.")
+    transports: list[Literal["udp", "tcp"]] = Field(
+        ["udp", "tcp"], min_length=1,
+        description="SIP transports listened on at host:port. TCP takes phones and trunks that "
+        "call over TCP, and requests too large for one UDP datagram (RFC 3261 18.1.1); an "
+        "agent or gateway URI with ;transport=tcp is called over TCP.",
+    )
     max_calls: int = Field(
         1000, ge=1, le=8191, description="Call slots; start-up fails if pjsua2 has fewer."
     )
@@ -212,7 +218,8 @@ class SipSettings(_Section):
         {"100": "ivr_flows/main.yaml"}, description="Dialed number -> IVR flow file."
     )
     outbound_gateway: str | None = Field(
-        None, description="host:port that outbound calls (the dialer) are sent to: your SBC."
+        None, description="host:port that outbound calls (the dialer) are sent to: your SBC "
+        "(host:port;transport=tcp to call it over TCP)."
     )
     agent_login_number: str = Field(
         "9000", description="Agents' softphones dial this to log in and stay connected."

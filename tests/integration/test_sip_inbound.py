@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository
 from tests.support.sip import Sipp
 from tests.support.sip_engine import add_agent, finished_call, load_calls, make_caller, ready
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_caller_reaches_an_agent_and_the_cdr_is_complete(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, transport: str
 ) -> None:
-    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "3000")
-    await add_agent(engine, "1001", agent.port)
+    """Over UDP, and over TCP both ways: the caller's phone calls over TCP, and the agent's
+    phone listens on TCP only (its URI says ;transport=tcp)."""
+    sipp_transport = ("-t", "t1") if transport == "tcp" else ()
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", *sipp_transport, "-m", "1",
+                 "-d", "3000")
+    await add_agent(engine, "1001", agent.port, transport=transport)
     await engine.start()
     await ready(engine, "1001")
     await agent.start()
@@ -25,6 +32,7 @@ async def test_caller_reaches_an_agent_and_the_cdr_is_complete(
         tmp_path,
         "caller",
         "caller_dtmf_info.xml",
+        *sipp_transport,
         "-s",
         "200",
         "-d",
@@ -38,8 +46,8 @@ async def test_caller_reaches_an_agent_and_the_cdr_is_complete(
     await caller.start()
     caller_result = await caller.wait(60)
     agent_result = await agent.wait(10)
-    assert caller_result.ok, caller_result.stderr + caller_result.errors
     assert agent_result.ok, agent_result.stderr + agent_result.errors
+    assert caller_result.ok, caller_result.stderr + caller_result.errors
     for _ in range(50):  # the CDR is finished just after the BYE
         calls = await load_calls(engine)
         if calls and calls[0].ended_at is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from callcenter.engine import Engine
 from tests.support.sip import Sipp
 from tests.support.sip_engine import add_agent, ready
@@ -20,12 +22,15 @@ async def _state_becomes(engine: Engine, agent: str, state: str, within: float) 
     raise AssertionError(f"agent {agent} did not become {state} within {within} s")
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_softphone_gone_pauses_the_agent_and_back_makes_it_ready(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, transport: str
 ) -> None:
+    """A phone on UDP, or on TCP only (its URI says ;transport=tcp: pinged over TCP)."""
     engine.settings.sip.presence_interval_s = 0.5  # the fixture turns it off
-    phone = Sipp(tmp_path, "phone", "options_responder.xml", "-m", "1000")
-    await add_agent(engine, "1001", phone.port)
+    sipp_transport = ("-t", "t1") if transport == "tcp" else ()
+    phone = Sipp(tmp_path, "phone", "options_responder.xml", *sipp_transport, "-m", "1000")
+    await add_agent(engine, "1001", phone.port, transport=transport)
     await phone.start()
     await engine.start()
     await ready(engine, "1001")
@@ -38,7 +43,7 @@ async def test_softphone_gone_pauses_the_agent_and_back_makes_it_ready(
     took = await _state_becomes(engine, "1001", "paused", within=10)
     assert took < 6
 
-    again = Sipp(tmp_path, "phone2", "options_responder.xml", "-m", "1000")
+    again = Sipp(tmp_path, "phone2", "options_responder.xml", *sipp_transport, "-m", "1000")
     again.port = phone.port  # the same softphone comes back
     again.args[again.args.index("-p") + 1] = str(phone.port)
     await again.start()

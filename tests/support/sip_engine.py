@@ -59,9 +59,13 @@ async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engin
     await eng.stop()
 
 
-async def add_agent(engine: Engine, code: str, port: int, queue: str = "support") -> None:
+async def add_agent(engine: Engine, code: str, port: int, queue: str = "support",
+                    transport: str = "udp") -> None:
+    uri = f"sip:agent{code}@127.0.0.1:{port}" + (f";transport={transport}"
+                                                  if transport != "udp" else "")
+
     def write(s):  # type: ignore[no-untyped-def]
-        AgentRepository(s).add(code, f"Agent {code}", f"sip:agent{code}@127.0.0.1:{port}")
+        AgentRepository(s).add(code, f"Agent {code}", uri)
         QueueRepository(s).add_member(queue, code)
 
     db = Database(engine.settings.database.url)

@@ -74,7 +74,8 @@ class SipVoiceLayer:
         self._backlog = udp.Backlog(None)
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
-                      media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes),
+                      media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes,
+                      transports=tuple(dict.fromkeys(s.transports))),
             self._on_event,
             admission,
         )

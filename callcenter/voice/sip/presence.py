@@ -6,12 +6,13 @@ gives for a user who is not there (404, 408, 410, 480: the registration lapsed, 
 behind it is silent); ``failures`` failed pings in a row pause the agent with the reason, so no
 caller rings a phone that is gone; the first answer after that makes the agent ready again.
 Nailed-up agents need no pings: their line is the signal. :class:`PresenceTracker` is the pure
-part, :class:`OptionsPinger` the UDP adapter.
+part, :class:`OptionsPinger` the adapter (UDP, or TCP for a URI with ``;transport=tcp``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import uuid
@@ -63,6 +64,24 @@ class PresenceTracker:
 _URI = re.compile(r"^sips?:(?:[^@]+@)?(?P<host>\[[^\]]+\]|[^:;>]+)(?::(?P<port>\d+))?")
 _CALL_ID = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _STATUS = re.compile(r"^SIP/2\.0 (\d{3}) ?([^\r\n]*)")
+_LENGTH = re.compile(r"^(?:Content-Length|l)\s*:\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+_TCP = re.compile(r";transport=tcp\b", re.IGNORECASE)
+
+
+def options(uri: str, transport: str, local_host: str, local_port: int, call_id: str) -> bytes:
+    """A SIP OPTIONS to ``uri`` sent from ``local_host:local_port`` over ``transport``."""
+    branch = "z9hG4bK" + uuid.uuid4().hex[:16]
+    return (
+        f"OPTIONS {uri} SIP/2.0\r\n"
+        f"Via: SIP/2.0/{transport} {local_host}:{local_port};branch={branch};rport\r\n"
+        f"Max-Forwards: 70\r\n"
+        f"From: <sip:presence@{local_host}:{local_port}>;tag={uuid.uuid4().hex[:8]}\r\n"
+        f"To: <{uri}>\r\n"
+        f"Call-ID: {call_id}\r\n"
+        f"CSeq: 1 OPTIONS\r\n"
+        f"Accept: application/sdp\r\n"
+        f"Content-Length: 0\r\n\r\n"
+    ).encode()
 
 
 def target_of(uri: str) -> tuple[str, int] | None:
@@ -145,35 +164,54 @@ class OptionsPinger:
         return await self.probe(uri) is None
 
     async def probe(self, uri: str) -> str | None:
-        """None when the softphone is there, else why not ("no answer", "404 Not Found")."""
+        """None when the softphone is there, else why not ("no answer", "404 Not Found").
+        A URI with ``;transport=tcp`` is pinged over TCP (the phone listens there only)."""
         target = target_of(uri)
         if target is None or self._transport is None:
             return "not a SIP URI" if target is None else "not started"
-        local_host, local_port = self._transport.get_extra_info("sockname")[:2]
-        call_id = uuid.uuid4().hex
-        branch = "z9hG4bK" + uuid.uuid4().hex[:16]
-        message = (
-            f"OPTIONS {uri} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {local_host}:{local_port};branch={branch};rport\r\n"
-            f"Max-Forwards: 70\r\n"
-            f"From: <sip:presence@{local_host}:{local_port}>;tag={uuid.uuid4().hex[:8]}\r\n"
-            f"To: <{uri}>\r\n"
-            f"Call-ID: {call_id}\r\n"
-            f"CSeq: 1 OPTIONS\r\n"
-            f"Accept: application/sdp\r\n"
-            f"Content-Length: 0\r\n\r\n"
-        )
-        fut: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
-        self._waiting[call_id] = fut
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(target[0], target[1])
-            self._transport.sendto(message.encode(), infos[0][4][:2])
-            status, phrase = await asyncio.wait_for(fut, self.timeout_s)
+            if _TCP.search(uri):
+                status, phrase = await asyncio.wait_for(self._over_tcp(uri, target),
+                                                        self.timeout_s)
+            else:
+                status, phrase = await self._over_udp(uri, target)
         except TimeoutError:
             return "no answer"
         except OSError as exc:
             return exc.strerror or str(exc)
-        else:
-            return f"{status} {phrase}".strip() if status in NOT_THERE else None
+        return f"{status} {phrase}".strip() if status in NOT_THERE else None
+
+    async def _over_udp(self, uri: str, target: tuple[str, int]) -> tuple[int, str]:
+        assert self._transport is not None
+        local_host, local_port = self._transport.get_extra_info("sockname")[:2]
+        call_id = uuid.uuid4().hex
+        fut: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self._waiting[call_id] = fut
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(target[0], target[1])
+            self._transport.sendto(options(uri, "UDP", local_host, local_port, call_id),
+                                   infos[0][4][:2])
+            return await asyncio.wait_for(fut, self.timeout_s)
         finally:
             self._waiting.pop(call_id, None)
+
+    async def _over_tcp(self, uri: str, target: tuple[str, int]) -> tuple[int, str]:
+        reader, writer = await asyncio.open_connection(*target)
+        try:
+            local_host, local_port = writer.get_extra_info("sockname")[:2]
+            writer.write(options(uri, "TCP", local_host, local_port, uuid.uuid4().hex))
+            await writer.drain()
+            while True:  # responses on this connection until a final one
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = _STATUS.match(head.decode(errors="replace"))
+                if status is None:
+                    raise ConnectionError("not a SIP response")
+                length = _LENGTH.search(head.decode(errors="replace"))
+                if length and int(length.group(1)):
+                    await reader.readexactly(int(length.group(1)))
+                if not status.group(1).startswith("1"):
+                    return int(status.group(1)), status.group(2).strip()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()

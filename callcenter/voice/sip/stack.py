@@ -51,6 +51,7 @@ class SipConfig:
     user_agent: str = "callcenter"
     public_host: str | None = None  # what goes into Contact / SDP when behind NAT
     udp_buffer_bytes: int = udp.DEFAULT_BUFFER_BYTES  # the SIP socket's SO_RCVBUF / SO_SNDBUF
+    transports: tuple[str, ...] = ("udp", "tcp")  # listened on at host:port
 
 
 @dataclass
@@ -229,24 +230,8 @@ class SipStack:
             ep.libDestroy()
             raise
         ep.audDevManager().setNullDev()
-        tcfg = pj.TransportConfig()
-        tcfg.port = c.port
-        tcfg.boundAddress = c.host
-        if c.public_host:
-            tcfg.publicAddress = c.public_host
-        tcfg.sockOptParams = udp.sock_opts(pj, c.udp_buffer_bytes)
-        if warning := udp.shortfall(c.udp_buffer_bytes):
-            log.warning("%s", warning)
-        try:
-            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        except pj.Error as exc:
-            ep.libDestroy()
-            from callcenter.errors import ConfigError
-
-            raise ConfigError(
-                f"cannot listen for SIP on udp {c.host}:{c.port} ({exc.info()}): free the port "
-                "or set CALLCENTER_SIP__PORT"
-            ) from None
+        for transport in c.transports:
+            self._listen(ep, transport)
         ep.libStart()
         acfg = pj.AccountConfig()
         acfg.idUri = self.local_uri
@@ -255,7 +240,34 @@ class SipStack:
         acc = _Account(self)
         acc.create(acfg, True)
         self._ep, self._account = ep, acc
-        log.info("SIP listening on udp %s:%d (%d call slots)", c.host, c.port, self.capacity)
+        log.info("SIP listening on %s %s:%d (%d call slots)", "+".join(c.transports), c.host,
+                 c.port, self.capacity)
+
+    def _listen(self, ep: Any, transport: str) -> None:
+        """Open one SIP transport at host:port (``udp`` or ``tcp``); a port taken stops the
+        start with what to do."""
+        c = self.config
+        tcfg = pj.TransportConfig()
+        tcfg.port = c.port
+        tcfg.boundAddress = c.host
+        if c.public_host:
+            tcfg.publicAddress = c.public_host
+        if transport == "udp":
+            tcfg.sockOptParams = udp.sock_opts(pj, c.udp_buffer_bytes)
+            if warning := udp.shortfall(c.udp_buffer_bytes):
+                log.warning("%s", warning)
+        kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP}[transport]
+        try:
+            ep.transportCreate(kind, tcfg)
+        except pj.Error as exc:
+            ep.libDestroy()
+            from callcenter.errors import ConfigError
+
+            raise ConfigError(
+                f"cannot listen for SIP on {transport} {c.host}:{c.port} ({exc.info()}): free "
+                "the port, set CALLCENTER_SIP__PORT, or leave the transport out of "
+                "sip.transports"
+            ) from None
 
     def _handle_events(self, ms: int) -> None:
         self._ep.libHandleEvents(ms)
