@@ -90,6 +90,13 @@ class HttpSettings(_Section):
     session_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="How long a browser login lasts."
     )
+    desktop_presence_s: float = Field(
+        30.0, ge=0, le=3600,
+        description="Pause an agent who had the agent desktop open in this login and then has "
+        "none open for this long (\"desktop closed: ...\"); a desktop opened again makes them "
+        "ready, unless they or a supervisor chose a pause since. A page reload reconnects in "
+        "about 2 s. 0: off (docs/acd.md, Agent desktop).",
+    )
 
 
 class LogSettings(_Section):

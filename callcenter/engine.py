@@ -26,6 +26,7 @@ from callcenter.calls import AcdService, CdrWriter, Directory, load_directory
 from callcenter.calls.agent_pool import AcdAgentPool
 from callcenter.calls.campaign_board_service import CampaignBoardService, publisher
 from callcenter.calls.desk_service import DeskService
+from callcenter.calls.desktop_presence_service import DesktopPresenceService
 from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.flows import load_flows
 from callcenter.config import Settings
@@ -60,6 +61,7 @@ class Engine:
         self.directory = Directory()
         self.acd: AcdService | None = None
         self.desks: DeskService | None = None
+        self.desktop_presence: DesktopPresenceService | None = None
         self.campaigns: CampaignBoardService | None = None
         self.cdr: CdrWriter | None = None
         self.sip: Any = None
@@ -94,8 +96,10 @@ class Engine:
         s = self.settings
         self.directory = await self.db.run(load_directory)
         self.acd = AcdService(
-            self.directory.router(), self.bus, on_agent_state=self._record_agent_state
+            self.directory.router(), self.bus, on_agent_state=self._agent_state_changed
         )
+        if s.http.desktop_presence_s > 0:
+            self.desktop_presence = DesktopPresenceService(self.acd, s.http.desktop_presence_s)
         self.cdr = CdrWriter(self.db, self.bus, self.directory)
         self.cdr.start()
         self.backoffice = BackOffice(s.backoffice, self.db, self.bus)
@@ -139,6 +143,11 @@ class Engine:
                                     lease_s=self.settings.dialer.lease_s,
                                     on_live=publisher(self.bus))
         await self.dialer.start()
+
+    async def _agent_state_changed(self, change: acd.AgentStateChanged) -> None:
+        if self.desktop_presence is not None:  # logins and logouts
+            self.desktop_presence.agent_state_changed(change)
+        await self._record_agent_state(change)
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
         agent_id = self.directory.agent_id(change.agent_id)
@@ -191,6 +200,8 @@ class Engine:
             self.acd.close_watchers()  # open console streams end, or uvicorn waits for them
         if self.desks is not None:
             self.desks.close_watchers()  # and so do the agent desktops' streams
+        if self.desktop_presence is not None:
+            await self.desktop_presence.stop()  # closing them now is no agent leaving
         if self.campaigns is not None:
             self.campaigns.close_watchers()
         if self._server is not None and self._server_task is not None:

@@ -98,9 +98,11 @@ class AgentLoggedOut:
 
 @dataclass(frozen=True, slots=True)
 class AgentReady:
-    """The agent ends a pause (and any wrap-up) and may take tasks again."""
+    """The agent ends a pause (and any wrap-up) and may take tasks again; ``reason`` is why,
+    as the state change tells it (the agent's own "ready", or a presence signal's)."""
 
     agent_id: str
+    reason: str = "ready"
 
 
 @dataclass(frozen=True, slots=True)

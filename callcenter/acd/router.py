@@ -122,8 +122,8 @@ class Router(TaskFlow):
                 self._logged_out(self._agent(agent_id), now, out)
             case AgentPaused(agent_id=agent_id, reason=reason):
                 self._paused(self._agent(agent_id), reason, now, out)
-            case AgentReady(agent_id=agent_id):
-                self._ready(self._agent(agent_id), now, out)
+            case AgentReady(agent_id=agent_id, reason=reason):
+                self._ready(self._agent(agent_id), now, out, reason)
             case WrapUpEnded(agent_id=agent_id):
                 agent = self._agent(agent_id)
                 if agent.wrap_until is not None:
@@ -185,6 +185,16 @@ class Router(TaskFlow):
 
     def agent_state(self, agent_id: str) -> str:
         return self._agent(agent_id).derive_state().value
+
+    def pause_reason(self, agent_id: str) -> str | None:
+        """Why the agent is paused (None: not paused); a paused agent may still be busy or in
+        wrap-up, and the pause outlasts them."""
+        a = self._agent(agent_id)
+        return a.pause_reason if a.logged_in and a.paused else None
+
+    def wrap_up_until(self, agent_id: str) -> float | None:
+        """When the agent's wrap-up ends (on the router's clock; None: not in wrap-up)."""
+        return self._agent(agent_id).wrap_until
 
     def position(self, task_id: str) -> int | None:
         """1-based place of a waiting task in its skill group's line (O(n log n))."""
@@ -449,7 +459,7 @@ class Router(TaskFlow):
         self._set_staffed(a, False, now, out)
         self._touch(a, f"paused: {reason}")
 
-    def _ready(self, a: AgentRecord, now: float, out: list[Action]) -> None:
+    def _ready(self, a: AgentRecord, now: float, out: list[Action], reason: str) -> None:
         if not a.logged_in:
             raise InvalidEvent(f"agent {a.agent_id!r} is logged out", "send AgentLoggedIn instead")
         if a.paused:
@@ -457,9 +467,9 @@ class Router(TaskFlow):
             a.pause_reason = ""
             a.no_answer_streak = 0
             self._set_staffed(a, True, now, out)
-            self._touch(a, "ready")
+            self._touch(a, reason)
         if a.wrap_until is not None:
-            self._end_wrap_up(a, now, out, "ready", settle=False)
+            self._end_wrap_up(a, now, out, reason, settle=False)
         self._settle(a, now, out)
 
     def _start_wrap_up(self, a: AgentRecord, q: QueueRuntime, now: float) -> None:

@@ -14,7 +14,10 @@ make.
   on offer and the running preview campaigns of this node.
 - ``GET /api/agents/{code}/desk/stream``: the same as Server-Sent Events, one at once and a
   fresh one after each change of that agent's desk (``web/sse.py``, as the console's stream),
-  a keep-alive comment when quiet; it ends when the engine stops.
+  a keep-alive comment when quiet; it ends when the engine stops. An open stream is the
+  agent's desktop presence (:mod:`callcenter.calls.desktop_presence`): one the agent
+  themselves opened (or anyone, with authentication off; a supervisor watching is not the
+  agent) counts from when it starts until the client goes.
 
 The desk is kept from the bus by the engine's :class:`~callcenter.calls.desk_service.
 DeskService`, so it follows calls connected on any node sharing the broker.
@@ -33,10 +36,12 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from callcenter.calls import dispositions
 from callcenter.web import sse
+from callcenter.web.auth import principal
 from callcenter.web.operations import _engine, _known_agent
 
 if TYPE_CHECKING:
     from callcenter.calls.desk_service import DeskService
+    from callcenter.calls.desktop_presence_service import DesktopPresenceService
     from callcenter.engine import Engine
 
 router = APIRouter(tags=["agent desktop"])
@@ -88,7 +93,23 @@ async def desk(request: Request, code: str) -> dict[str, Any]:
 async def desk_stream(request: Request, code: str) -> StreamingResponse:
     service, engine = _desks(request, code), _engine(request)
     codes = await dispositions.active(engine.db)  # read once a stream: they seldom change
-    return sse.response(_events(engine, service, code, codes))
+    events = _events(engine, service, code, codes)
+    who = principal(request)
+    if engine.desktop_presence is not None and (who is None or who.agent == code):
+        events = _present(engine.desktop_presence, code, events)
+    return sse.response(events)
+
+
+async def _present(presence: DesktopPresenceService, code: str,
+                   events: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream, counted as the agent's desktop while it runs (Starlette cancels it when
+    the client goes, and the ``finally`` tells the presence so)."""
+    stream_id = await presence.opened(code)
+    try:
+        async for chunk in events:
+            yield chunk
+    finally:
+        presence.closed(code, stream_id)
 
 
 def _events(engine: Engine, service: DeskService, code: str,

@@ -2,8 +2,10 @@
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright import async_api
 
 from callcenter.engine import Engine
 from tests.support.sip_engine import engine_fixture
@@ -24,3 +26,13 @@ async def standin() -> AsyncIterator[TwilioStandIn]:
     await twilio.start()
     yield twilio
     await twilio.stop()
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    """Headless Chromium for the async tests of the pages (Playwright's async API)."""
+    async with async_api.async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=chromium, headless=True,
+                                           args=["--no-sandbox"])
+        yield launched
+        await launched.close()

@@ -13,11 +13,9 @@ caller to the billing queue, whose agent takes the call; the page shows it as th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright import async_api
 from sqlalchemy import select
 
@@ -28,15 +26,6 @@ from tests.integration.test_sip_preview import CALLED, preview_campaign
 from tests.support.sip_engine import connected_call, finished_call, make_caller, two_agents
 
 MARKUP = "<b>VIP</b> & co"
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Any]:
-    async with async_api.async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=chromium, headless=True,
-                                           args=["--no-sandbox"])
-        yield launched
-        await launched.close()
 
 
 async def signed_in(browser: Any, engine: Engine, code: str) -> Any:
