@@ -1,9 +1,9 @@
 """Operating queues and agents over HTTP: what a desktop, a wallboard or an integration uses.
 
-Agents log in, go ready, pause with a reason, log out and end wrap-up; supervisors read live
-queue and agent figures and listen to, whisper to or barge into a connected call. Every
-change goes through the ACD like any other event, so it is published on the bus with its
-reason.
+Agents log in, go ready, pause with a reason, log out, end wrap-up or ask for more of it;
+supervisors read live queue and agent figures and listen to, whisper to or barge into a
+connected call. Every change goes through the ACD like any other event, so it is published
+on the bus with its reason.
 """
 
 from __future__ import annotations
@@ -59,6 +59,15 @@ class PauseBody(BaseModel):
 class ActionResult(BaseModel):
     agent_id: str
     state: str
+
+
+class WrapUpExtendBody(BaseModel):
+    extra_s: float = Field(..., ge=1, le=600,
+                           description="How many more seconds of wrap-up (1 to 600).")
+
+
+class WrapUpExtended(ActionResult):
+    wrap_up_left_s: float = Field(..., description="Seconds of wrap-up left, the extra included.")
 
 
 class MonitorBody(BaseModel):
@@ -122,6 +131,22 @@ async def logout(request: Request, code: str) -> ActionResult:
 @router.post("/agents/{code}/wrapup-end", response_model=ActionResult)
 async def end_wrap_up(request: Request, code: str) -> ActionResult:
     return await _apply(request, code, acd.WrapUpEnded(code))
+
+
+@router.post("/agents/{code}/wrapup-extend", response_model=WrapUpExtended)
+async def extend_wrap_up(request: Request, code: str, body: WrapUpExtendBody) -> WrapUpExtended:
+    """More time for the wrap-up under way: it ends ``extra_s`` seconds later than it would
+    have (409 when the agent is not in wrap-up)."""
+    _known_agent(request, code)
+    service = _acd(request)
+    if service.router.wrap_up_until(code) is None:
+        state = service.router.agent_state(code)
+        raise HTTPException(409, f"agent {code!r} is not in wrap-up (state: {state}): there is "
+                            "no wrap-up to extend")
+    done = await _apply(request, code, acd.WrapUpExtended(code, body.extra_s))
+    until = service.router.wrap_up_until(code)
+    left = max(0.0, until - service.clock()) if until is not None else 0.0
+    return WrapUpExtended(**done.model_dump(), wrap_up_left_s=round(left, 1))
 
 
 @router.get("/queues", summary="Live statistics of every queue")

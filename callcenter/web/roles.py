@@ -54,7 +54,7 @@ ON_THE_CALL = Rule(frozenset({"supervisor"}), agent="call")
 
 _CALL_CONTROL = ("disposition", "hold", "resume", "transfer", "transfer/complete",
                  "transfer/cancel", "recording/pause", "recording/resume")
-_AGENT_ACTIONS = ("login", "ready", "pause", "logout", "wrapup-end")
+_AGENT_ACTIONS = ("login", "ready", "pause", "logout", "wrapup-end", "wrapup-extend")
 
 #: (method or "*", path template) -> rule.
 POLICY: dict[tuple[str, str], Rule] = {

@@ -176,6 +176,27 @@ def test_wrap_up_ends_by_itself_and_can_be_extended_or_ended() -> None:
     assert only(h.at(125, WrapUpEnded("ann")), OfferTask)[0].task_id == "c3"
 
 
+def test_the_pause_reason_the_wrap_up_end_and_a_resume_with_its_reason() -> None:
+    h = one_queue(wrap_up_s=30)
+    h.at(0, AgentLoggedIn("ann"))
+    assert h.router.pause_reason("ann") is None and h.router.wrap_up_until("ann") is None
+    h.at(1, AgentPaused("ann", "desktop closed"))
+    assert h.router.pause_reason("ann") == "desktop closed"
+    h.at(2, AgentPaused("ann", "meeting"))  # paused again: the new reason stands
+    assert h.router.pause_reason("ann") == "meeting"
+    changed = only(h.at(3, AgentReady("ann", "desktop open again")), AgentStateChanged)
+    assert [c.reason for c in changed] == ["desktop open again"]
+    assert h.router.pause_reason("ann") is None
+    h.at(4, TaskArrived("c1", "sales"))
+    h.at(5, OfferAccepted("c1", "ann"))
+    h.at(10, TaskCompleted("c1"))
+    assert h.router.wrap_up_until("ann") == 40
+    h.at(11, WrapUpExtended("ann", 15))
+    assert h.router.wrap_up_until("ann") == 55
+    h.at(12, AgentLoggedOut("ann"))
+    assert h.router.pause_reason("ann") is None and h.router.wrap_up_until("ann") is None
+
+
 def test_required_skills_and_min_levels() -> None:
     q = QueueConfig("fr", required_skills={"french": 3})
     h = Harness(
