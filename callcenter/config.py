@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -200,12 +208,20 @@ class SipSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5060, ge=1, le=65535)
     public_host: str | None = Field(None, description="Address put in Contact/SDP behind NAT.")
-    transports: list[Literal["udp", "tcp"]] = Field(
+    transports: list[Literal["udp", "tcp", "tls"]] = Field(
         ["udp", "tcp"], min_length=1,
-        description="SIP transports listened on at host:port. TCP takes phones and trunks that "
-        "call over TCP, and requests too large for one UDP datagram (RFC 3261 18.1.1); an "
-        "agent or gateway URI with ;transport=tcp is called over TCP.",
+        description="SIP transports: udp and tcp at host:port, tls at host:tls_port (needs "
+        "tls_cert_file and tls_key_file). TCP takes phones and trunks that call over TCP, and "
+        "requests too large for one UDP datagram (RFC 3261 18.1.1); an agent or gateway URI "
+        "with ;transport=tcp or ;transport=tls is called that way.",
     )
+    tls_port: int = Field(5061, ge=1, le=65535, description="Where SIP over TLS listens.")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate (with its chain) the engine shows on TLS.")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM CAs to verify the phones and trunks the engine calls over TLS; "
+        "unset: their certificates are not verified (the link is still encrypted).")
     max_calls: int = Field(
         1000, ge=1, le=8191, description="Call slots; start-up fails if pjsua2 has fewer."
     )
@@ -256,6 +272,20 @@ class SipSettings(_Section):
         "monitoring, speech analytics; as Twilio records); mono: both mixed, half the size.",
     )
     language: str = Field("en-US", description="Language of the queue announcements.")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> SipSettings:
+        if "tls" not in self.transports:
+            return self
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            raise ValueError("sip.transports has tls: set sip.tls_cert_file and "
+                             "sip.tls_key_file (PEM), or leave tls out")
+        for name in ("tls_cert_file", "tls_key_file", "tls_ca_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"sip.{name} {path} is not a readable file: give the PEM "
+                                 "file's path")
+        return self
 
 
 class TwilioSettings(_Section):

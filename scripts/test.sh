@@ -6,9 +6,10 @@ source "$(dirname "$0")/lib.sh"
 
 # espeak-ng: IVR prompts; graphviz: flow diagrams; sip-tester (SIPp) and baresip: SIP peers;
 # chromium: the agent desktop's browser tests (Playwright drives Debian's Chromium);
-# asterisk-core-sounds-en-wav: recorded voices for the AMD tests (tests/support/amd_real_corpus.py)
+# asterisk-core-sounds-en-wav: recorded voices for the AMD tests (tests/support/amd_real_corpus.py);
+# openssl: self-signed certificates for the SIP over TLS tests (tests/support/tls.py)
 apt_install python3 python3-venv ca-certificates postgresql mosquitto espeak-ng graphviz \
-  sip-tester baresip kamailio chromium asterisk-core-sounds-en-wav
+  sip-tester baresip kamailio chromium asterisk-core-sounds-en-wav openssl
 
 sync_python --dev
 ensure_pjsua2

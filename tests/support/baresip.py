@@ -1,8 +1,11 @@
-"""baresip as a real agent softphone: auto-answers, sends a tone, dumps what it hears to WAV."""
+"""baresip as a real agent softphone: auto-answers, sends a tone, dumps what it hears to WAV.
+Over UDP by default; given a PEM certificate (with its key) it also listens on TLS, at its SIP
+port + 1, and :attr:`Baresip.uri` is its TLS address."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import wave
 from pathlib import Path
 
@@ -13,14 +16,15 @@ from tests.support.sip import free_udp_port
 
 
 class Baresip:
-    def __init__(self, workdir: Path, name: str = "baresip") -> None:
+    def __init__(self, workdir: Path, name: str = "baresip", tls_pem: Path | None = None) -> None:
         self.dir = workdir / name
         self.snd = self.dir / "snd"
         self.snd.mkdir(parents=True, exist_ok=True)
-        self.port = free_udp_port()
+        self.port = _port_with_next_free()
         write_wav(self.dir / "tone.wav", tone(30, 600))
         (self.dir / "config").write_text(
             f"sip_listen\t127.0.0.1:{self.port}\n"
+            + (f"sip_certificate\t{tls_pem}\n" if tls_pem else "") +
             "audio_player\taubridge,x\n"
             f"audio_source\taufile,{self.dir / 'tone.wav'}\n"
             "audio_alert\taubridge,x\n"
@@ -32,7 +36,8 @@ class Baresip:
         (self.dir / "accounts").write_text(
             f"<sip:agent@127.0.0.1:{self.port}>;regint=0;answermode=auto;audio_codecs=PCMU\n"
         )
-        self.uri = f"sip:agent@127.0.0.1:{self.port}"
+        self.uri = (f"sip:agent@127.0.0.1:{self.port + 1};transport=tls" if tls_pem
+                    else f"sip:agent@127.0.0.1:{self.port}")
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -64,3 +69,18 @@ class Baresip:
             if audio.size:
                 levels.append(float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))))
         return max(levels, default=0.0)
+
+
+def _port_with_next_free() -> int:
+    """A free UDP port whose TCP port and the TCP port above are free too (baresip listens on
+    UDP and TCP at its port and on TLS one above)."""
+    for _ in range(100):
+        port = free_udp_port()
+        try:
+            for p in (port, port + 1):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for baresip on 127.0.0.1")

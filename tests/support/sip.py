@@ -19,6 +19,12 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def free_rtp_port() -> int:
     """A UDP port for SIPp's media, with the three above it free too: SIPp binds audio RTP at
     the port, its RTCP at +1 and video at +2/+3. Blocks start at a multiple of 4, so two

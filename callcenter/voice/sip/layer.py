@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 EARLY_LEGS_KEPT = 256
 
 
+def _path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
 class SipVoiceLayer:
     def __init__(
         self,
@@ -75,7 +79,9 @@ class SipVoiceLayer:
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
                       media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes,
-                      transports=tuple(dict.fromkeys(s.transports))),
+                      transports=tuple(dict.fromkeys(s.transports)), tls_port=s.tls_port,
+                      tls_cert_file=_path(s.tls_cert_file), tls_key_file=_path(s.tls_key_file),
+                      tls_ca_file=_path(s.tls_ca_file)),
             self._on_event,
             admission,
         )

@@ -51,7 +51,11 @@ class SipConfig:
     user_agent: str = "callcenter"
     public_host: str | None = None  # what goes into Contact / SDP when behind NAT
     udp_buffer_bytes: int = udp.DEFAULT_BUFFER_BYTES  # the SIP socket's SO_RCVBUF / SO_SNDBUF
-    transports: tuple[str, ...] = ("udp", "tcp")  # listened on at host:port
+    transports: tuple[str, ...] = ("udp", "tcp")  # udp and tcp at port, tls at tls_port
+    tls_port: int = 5061
+    tls_cert_file: str | None = None  # PEM: what the engine shows on TLS
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None  # PEM CAs that peers' certificates are verified against
 
 
 @dataclass
@@ -240,15 +244,16 @@ class SipStack:
         acc = _Account(self)
         acc.create(acfg, True)
         self._ep, self._account = ep, acc
-        log.info("SIP listening on %s %s:%d (%d call slots)", "+".join(c.transports), c.host,
-                 c.port, self.capacity)
+        log.info("SIP listening on %s %s:%d%s (%d call slots)",
+                 "+".join(t for t in c.transports if t != "tls"), c.host, c.port,
+                 f", tls {c.host}:{c.tls_port}" if "tls" in c.transports else "", self.capacity)
 
     def _listen(self, ep: Any, transport: str) -> None:
-        """Open one SIP transport at host:port (``udp`` or ``tcp``); a port taken stops the
-        start with what to do."""
+        """Open one SIP transport: ``udp`` or ``tcp`` at host:port, ``tls`` at host:tls_port;
+        a port taken (or a certificate pjsip cannot load) stops the start with what to do."""
         c = self.config
         tcfg = pj.TransportConfig()
-        tcfg.port = c.port
+        tcfg.port = c.tls_port if transport == "tls" else c.port
         tcfg.boundAddress = c.host
         if c.public_host:
             tcfg.publicAddress = c.public_host
@@ -256,17 +261,28 @@ class SipStack:
             tcfg.sockOptParams = udp.sock_opts(pj, c.udp_buffer_bytes)
             if warning := udp.shortfall(c.udp_buffer_bytes):
                 log.warning("%s", warning)
-        kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP}[transport]
+        if transport == "tls":
+            tls = tcfg.tlsConfig
+            tls.certFile, tls.privKeyFile = c.tls_cert_file or "", c.tls_key_file or ""
+            tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3  # not older
+            if c.tls_ca_file:
+                tls.CaListFile = c.tls_ca_file
+                tls.verifyServer = True
+        kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP,
+                "tls": pj.PJSIP_TRANSPORT_TLS}[transport]
         try:
             ep.transportCreate(kind, tcfg)
         except pj.Error as exc:
             ep.libDestroy()
             from callcenter.errors import ConfigError
 
+            port = tcfg.port
+            what = ("check sip.tls_cert_file and sip.tls_key_file (PEM, the key of that "
+                    "certificate), free sip.tls_port" if transport == "tls"
+                    else "free the port, set CALLCENTER_SIP__PORT")
             raise ConfigError(
-                f"cannot listen for SIP on {transport} {c.host}:{c.port} ({exc.info()}): free "
-                "the port, set CALLCENTER_SIP__PORT, or leave the transport out of "
-                "sip.transports"
+                f"cannot listen for SIP on {transport} {c.host}:{port} ({exc.info()}): "
+                f"{what}, or leave {transport} out of sip.transports"
             ) from None
 
     def _handle_events(self, ms: int) -> None:

@@ -76,3 +76,18 @@ def test_masked_hides_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     shown = repr(masked(load_settings()))
     assert "hunter2" not in shown and "s3cret" not in shown
     assert "***" in shown
+
+
+def test_tls_needs_its_certificate_and_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "cc.toml"
+    cfg.write_text('[sip]\ntransports = ["udp", "tls"]\n')
+    with pytest.raises(ConfigError, match="set sip.tls_cert_file and sip.tls_key_file"):
+        load_settings(cfg)
+    cfg.write_text(f'[sip]\ntransports = ["tls"]\ntls_cert_file = "{tmp_path}/none.pem"\n'
+                   f'tls_key_file = "{tmp_path}/none.pem"\n')
+    with pytest.raises(ConfigError, match="none.pem is not a readable file"):
+        load_settings(cfg)
+    (tmp_path / "c.pem").write_text("x")
+    cfg.write_text(f'[sip]\ntransports = ["tls"]\ntls_cert_file = "{tmp_path}/c.pem"\n'
+                   f'tls_key_file = "{tmp_path}/c.pem"\n')
+    assert load_settings(cfg).sip.transports == ["tls"]
