@@ -145,9 +145,9 @@ class Engine:
         await self.dialer.start()
 
     async def _agent_state_changed(self, change: acd.AgentStateChanged) -> None:
-        if self.desktop_presence is not None:  # logins and logouts
-            self.desktop_presence.agent_state_changed(change)
         await self._record_agent_state(change)
+        if self.desktop_presence is not None:  # logins, logouts, ready while it is closed
+            await self.desktop_presence.agent_state_changed(change)
 
     async def _record_agent_state(self, change: acd.AgentStateChanged) -> None:
         agent_id = self.directory.agent_id(change.agent_id)

@@ -14,6 +14,10 @@ theirs opens again while they are still paused for that reason, they are ready a
 - A pause the agent or a supervisor chose is never overridden: the resume happens only while
   the ACD still gives this tracker's reason for the pause (``paused_for`` of
   :class:`DesktopOpened`), and the adapter pauses only agents the ACD has not paused already.
+- While the desktop stays closed past the grace, an agent who becomes available by another
+  way (their softphone answers the pings again, a supervisor makes them ready) is paused
+  again at once: each signal resumes only what it paused, and the agent is there only when
+  every signal says so.
 
 :class:`DesktopPresence` is the pure part (``handle(event, now) -> list[Action]``, no I/O,
 no clock); :class:`~callcenter.calls.desktop_presence_service.DesktopPresenceService` is the
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callcenter.acd import AgentLoggedIn, AgentLoggedOut, AgentPaused, AgentReady, Tick
+from callcenter.acd import AgentPaused, AgentReady, AgentState, AgentStateChanged, Tick
 
 CLOSED_REASON = "desktop closed: no agent desktop open for {grace} s"
 OPEN_AGAIN = "desktop open again"
@@ -46,9 +50,10 @@ class DesktopClosed:
     stream_id: str
 
 
-Event = DesktopOpened | DesktopClosed | AgentLoggedIn | AgentLoggedOut | Tick
-"""The ACD's own login, logout and tick events come in as they are (``Tick``: time passed,
-pause the agents whose grace ran out; ``next_deadline`` says when)."""
+Event = DesktopOpened | DesktopClosed | AgentStateChanged | Tick
+"""The ACD's agent state changes come in as the ACD tells them (logins, logouts, an agent
+available again); ``Tick``: time passed, pause the agents whose grace ran out
+(``next_deadline`` says when)."""
 
 Action = AgentPaused | AgentReady
 """What to feed the ACD: a pause (unless the agent is paused already: the adapter asks the
@@ -61,7 +66,7 @@ class _Desk:
     logged_in: bool = False
     seen: bool = False  # a stream was open during this login
     closed_at: float | None = None  # since when none is open (after one was, this login)
-    paused: bool = False  # PauseAgent was told for this closure
+    paused: bool = False  # the grace of this closure ran out (a pause was asked for)
 
     def idle(self) -> bool:
         return not (self.streams or self.logged_in)
@@ -82,12 +87,8 @@ class DesktopPresence:
                 return self._opened(event)
             case DesktopClosed(agent_id=agent_id, stream_id=stream_id):
                 self._closed(agent_id, stream_id, now)
-            case AgentLoggedIn(agent_id=agent_id):
-                desk = self._desks.setdefault(agent_id, _Desk())
-                desk.logged_in = True
-                desk.seen = bool(desk.streams)
-            case AgentLoggedOut(agent_id=agent_id):
-                self._logged_out(agent_id)
+            case AgentStateChanged():
+                return self._state_changed(event)
             case Tick():
                 return self._grace_over(now)
         return []
@@ -122,6 +123,21 @@ class DesktopPresence:
         if not desk.streams and desk.seen:
             desk.closed_at = now
         self._forget_if_idle(agent_id, desk)
+
+    def _state_changed(self, change: AgentStateChanged) -> list[Action]:
+        if change.state is AgentState.LOGGED_OUT:
+            self._logged_out(change.agent_id)
+            return []
+        if change.previous is AgentState.LOGGED_OUT:
+            login = self._desks.setdefault(change.agent_id, _Desk())
+            login.logged_in = True
+            login.seen = bool(login.streams)
+        desk = self._desks.get(change.agent_id)
+        if desk is not None and desk.paused and change.state is AgentState.AVAILABLE:
+            # Ready again by another way (the softphone answers again, a supervisor) while
+            # the desktop is still closed: nobody is there to take a call.
+            return [AgentPaused(change.agent_id, self.closed_reason)]
+        return []
 
     def _logged_out(self, agent_id: str) -> None:
         desk = self._desks.get(agent_id)

@@ -52,12 +52,9 @@ class DesktopPresenceService:
         self.tracker.handle(dp.DesktopClosed(agent_id, stream_id), self.clock())
         self._arm()
 
-    def agent_state_changed(self, change: acd.AgentStateChanged) -> None:
-        if change.state is acd.AgentState.LOGGED_OUT:
-            self.tracker.handle(acd.AgentLoggedOut(change.agent_id), self.clock())
-        elif change.previous is acd.AgentState.LOGGED_OUT:
-            self.tracker.handle(acd.AgentLoggedIn(change.agent_id), self.clock())
-        self._arm()
+    async def agent_state_changed(self, change: acd.AgentStateChanged) -> None:
+        """Every agent state change the ACD tells (logins, logouts, an agent ready again)."""
+        await self._carry_out(self.tracker.handle(change, self.clock()))
 
     async def stop(self) -> None:
         self._stopped = True  # the desktops' streams end after this: no grace starts

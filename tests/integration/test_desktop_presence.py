@@ -1,8 +1,9 @@
 """Presence from the agent desktop on a whole engine (``http.desktop_presence_s`` short): an
 agent whose desk streams all closed is paused with the reason after the grace, on the API, the
-console and in the state history, and ready again when a desktop opens; a reload pauses nobody,
-a pause chosen meanwhile stays, a softphone-only agent is never touched. Then the same with
-the real page in headless Chromium: sign in, log in, go ready, close the page, open it again.
+console and in the state history, paused again when made ready while the desktop stays
+closed, and ready again when a desktop opens; a reload pauses nobody, a pause chosen meanwhile
+stays, a softphone-only agent is never touched. Then the same with the real page in headless
+Chromium: sign in, log in, reload, close the page, open it again.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ async def test_a_closed_desktop_pauses_the_agent_and_an_open_one_resumes_them(
         assert row["state"] == "paused"
         assert (await agent(http, "1002"))["state"] == "available"  # never had a desktop
 
+        # Made ready by a supervisor while the desktop stays closed: paused again at once.
+        ready = await http.post("/api/agents/1001/ready")
+        assert ready.json()["state"] == "available"
+        assert (await in_state(http, "1001", "paused"))["reason"] == f"paused: {REASON}"
+
         again, _ = await open_desk(http, "1001")
         back = await in_state(http, "1001", "available")
         assert back["reason"] == "desktop open again"
@@ -115,6 +121,7 @@ async def test_a_closed_desktop_pauses_the_agent_and_an_open_one_resumes_them(
 
     assert await until(recorded, "the state history", 5) == [
         ("available", "logged in"), ("paused", f"paused: {REASON}"),
+        ("available", "ready"), ("paused", f"paused: {REASON}"),
         ("available", "desktop open again"), ("paused", f"paused: {REASON}"),
         ("logged_out", "logged out")]
 

@@ -4,7 +4,7 @@ several tabs count as open while any is, and agents who never opened one are nev
 
 from __future__ import annotations
 
-from callcenter.acd import AgentLoggedIn, AgentLoggedOut, AgentPaused, AgentReady, Tick
+from callcenter.acd import AgentPaused, AgentReady, AgentState, AgentStateChanged, Tick
 from callcenter.calls.desktop_presence import (
     OPEN_AGAIN,
     DesktopClosed,
@@ -13,6 +13,15 @@ from callcenter.calls.desktop_presence import (
 )
 
 REASON = "desktop closed: no agent desktop open for 30 s"
+OUT, AVAILABLE, PAUSED = AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.PAUSED
+
+
+def AgentLoggedIn(agent: str) -> AgentStateChanged:  # noqa: N802 (reads as the event)
+    return AgentStateChanged(agent, AVAILABLE, OUT, "logged in")
+
+
+def AgentLoggedOut(agent: str) -> AgentStateChanged:  # noqa: N802
+    return AgentStateChanged(agent, OUT, PAUSED, "logged out")
 
 
 def signed_in(tracker: DesktopPresence, agent: str = "1001", stream: str = "s1",
@@ -69,6 +78,22 @@ def test_a_pause_chosen_meanwhile_is_not_resumed() -> None:
     assert tracker.handle(Tick(), 173) == [AgentPaused("1001", REASON)]
     # The agent went ready and paused themselves in between: their pause stays.
     assert tracker.handle(DesktopOpened("1001", "s4", paused_for="lunch"), 180) == []
+
+
+def test_ready_by_another_way_while_the_desktop_stays_closed_pauses_again() -> None:
+    tracker = DesktopPresence(30)
+    signed_in(tracker)
+    tracker.handle(DesktopClosed("1001", "s1"), 100)
+    tracker.handle(Tick(), 130)  # the softphone had paused the agent already: pause skipped
+    back = AgentStateChanged("1001", AVAILABLE, PAUSED, "ready")  # the softphone answers again
+    assert tracker.handle(back, 140) == [AgentPaused("1001", REASON)]
+    assert tracker.handle(AgentStateChanged("1001", PAUSED, AVAILABLE, f"paused: {REASON}"),
+                          140) == []
+    assert tracker.handle(DesktopOpened("1001", "s2", paused_for=REASON), 150) == [
+        AgentReady("1001", OPEN_AGAIN)]
+    # Desktop open: the agent's own changes are theirs.
+    assert tracker.handle(AgentStateChanged("1001", AVAILABLE, PAUSED, OPEN_AGAIN), 150) == []
+    assert tracker.handle(back, 160) == []
 
 
 def test_two_tabs_count_as_open_while_either_is() -> None:
