@@ -15,13 +15,12 @@ from sqlalchemy import select
 from callcenter.engine import Engine
 from callcenter.store.recordings import Recording
 from tests.integration.test_sip_recording import AGENT_HZ, CALLER_HZ, level_at
-from tests.support.sip import Sipp
 from tests.support.sip_engine import (
-    add_agent,
+    agent_and_target,
+    attended_transfer,
     connected_call,
     finished_call,
     make_caller,
-    ready,
     two_agents,
 )
 
@@ -53,26 +52,12 @@ def speaks(samples: np.ndarray, rate: int, hz: float, over: float) -> bool:
 async def test_the_target_of_an_attended_transfer_is_recorded_on_the_agent_channel(
     engine: Engine, tmp_path: Path
 ) -> None:
-    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "20000")
-    target = Sipp(tmp_path, "target", "agent_answer.xml", "-m", "1", "-d", "4000",
-                  agent_hz=OTHER_HZ)
-    await add_agent(engine, "1001", agent.port)
-    await engine.start()
-    await ready(engine, "1001")
-    await agent.start()
-    await target.start()
+    agent, target = await agent_and_target(engine, tmp_path, target_hz=OTHER_HZ)
     caller = make_caller(tmp_path, engine)
     await caller.start()
     call_id = await connected_call(engine, "1001")
     await asyncio.sleep(1.5)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
-        r = await http.post(
-            f"/api/calls/{call_id}/transfer",
-            json={"to": f"sip:desk@127.0.0.1:{target.port}", "attended": True},
-        )
-        assert r.status_code == 202
-        await asyncio.sleep(1.5)  # the target answers after 0.5 s; the agent talks to it
-        assert (await http.post(f"/api/calls/{call_id}/transfer/complete")).status_code == 202
+    await attended_transfer(engine, call_id, target)
     assert (await caller.wait(60)).ok
     assert (await target.wait(10)).ok
     await finished_call(engine)

@@ -9,13 +9,12 @@ from pathlib import Path
 import httpx
 
 from callcenter.engine import Engine
-from tests.support.sip import Sipp
 from tests.support.sip_engine import (
-    add_agent,
+    agent_and_target,
+    attended_transfer,
     connected_call,
     finished_call,
     make_caller,
-    ready,
     two_agents,
 )
 
@@ -50,24 +49,11 @@ async def test_hold_resume_and_transfer_to_another_queue(engine: Engine, tmp_pat
 
 
 async def test_attended_transfer_to_a_phone(engine: Engine, tmp_path: Path) -> None:
-    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "20000")
-    target = Sipp(tmp_path, "target", "agent_answer.xml", "-m", "1", "-d", "4000")
-    await add_agent(engine, "1001", agent.port)
-    await engine.start()
-    await ready(engine, "1001")
-    await agent.start()
-    await target.start()
+    agent, target = await agent_and_target(engine, tmp_path)
     caller = make_caller(tmp_path, engine)
     await caller.start()
     call_id = await connected_call(engine, "1001")
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
-        r = await http.post(
-            f"/api/calls/{call_id}/transfer",
-            json={"to": f"sip:desk@127.0.0.1:{target.port}", "attended": True},
-        )
-        assert r.status_code == 202
-        await asyncio.sleep(1.5)  # the target answers after 0.5 s; the agent talks to it
-        assert (await http.post(f"/api/calls/{call_id}/transfer/complete")).status_code == 202
+    await attended_transfer(engine, call_id, target)
     result = await caller.wait(60)
     assert result.ok, result.stderr + result.errors
     assert (await target.wait(10)).ok  # the target talked to the caller, then hung up

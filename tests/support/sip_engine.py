@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 from sqlalchemy import select
 
 from callcenter import acd
@@ -95,6 +96,36 @@ async def two_agents(
     await first.start()
     await second.start()
     return first, second
+
+
+async def agent_and_target(
+    engine: Engine, tmp_path: Path, target_hz: float = AGENT_HZ
+) -> tuple[Sipp, Sipp]:
+    """Agent 1001 (queue support) ready on a SIPp phone that answers and talks 20 s, and a
+    phone that is no agent's, to transfer to: it answers after 0.5 s, streams a
+    ``target_hz`` tone and hangs up after 4 s; the engine started. Returns the two phones."""
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "20000")
+    target = Sipp(tmp_path, "target", "agent_answer.xml", "-m", "1", "-d", "4000",
+                  agent_hz=target_hz)
+    await add_agent(engine, "1001", agent.port)
+    await engine.start()
+    await ready(engine, "1001")
+    await agent.start()
+    await target.start()
+    return agent, target
+
+
+async def attended_transfer(engine: Engine, call_id: str, target: Sipp) -> None:
+    """The agent on ``call_id`` transfers it to the ``target`` phone, attended, over the API:
+    the caller on hold, the agent talks to the target (1.5 s), then completes the transfer."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
+        r = await http.post(
+            f"/api/calls/{call_id}/transfer",
+            json={"to": f"sip:desk@127.0.0.1:{target.port}", "attended": True},
+        )
+        assert r.status_code == 202
+        await asyncio.sleep(1.5)  # the target answers after 0.5 s; the agent talks to it
+        assert (await http.post(f"/api/calls/{call_id}/transfer/complete")).status_code == 202
 
 
 async def ready(engine: Engine, code: str) -> None:
