@@ -222,6 +222,12 @@ class SipSettings(_Section):
     tls_ca_file: Path | None = Field(
         None, description="PEM CAs to verify the phones and trunks the engine calls over TLS; "
         "unset: their certificates are not verified (the link is still encrypted).")
+    srtp: Literal["off", "optional", "mandatory"] = Field(
+        "off",
+        description="Encrypted media (SRTP with SDES: the keys travel in the SDP, so use it "
+        "with TLS): optional offers it and takes it when offered, else plain RTP; mandatory "
+        "refuses a call without it (then transports must be [\"tls\"] only).",
+    )
     max_calls: int = Field(
         1000, ge=1, le=8191, description="Call slots; start-up fails if pjsua2 has fewer."
     )
@@ -275,6 +281,9 @@ class SipSettings(_Section):
 
     @model_validator(mode="after")
     def _tls_files(self) -> SipSettings:
+        if self.srtp == "mandatory" and self.transports != ["tls"]:
+            raise ValueError("sip.srtp mandatory needs sip.transports = [\"tls\"] only (its "
+                             "keys must not travel in clear): set both, or srtp = optional")
         if "tls" not in self.transports:
             return self
         if self.tls_cert_file is None or self.tls_key_file is None:

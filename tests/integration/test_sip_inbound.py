@@ -9,8 +9,10 @@ import pytest
 
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository
-from tests.support.sip import Sipp
+from tests.support.sip import SCENARIOS, Sipp
 from tests.support.sip_engine import add_agent, finished_call, load_calls, make_caller, ready
+
+SDES_KEY = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"  # 30 bytes: an AES-128 key and salt
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -296,3 +298,33 @@ async def test_a_pj_thread_behind_on_the_sip_socket_sheds_new_calls(engine: Engi
             break
         await asyncio.sleep(0.05)
     assert engine.sip.admission.overloaded == "" and engine.sip._backlog.fill() < 0.02
+
+
+@pytest.mark.parametrize("srtp", ["off", "optional"])
+async def test_a_caller_offering_only_encrypted_media_needs_srtp(
+    engine: Engine, tmp_path: Path, srtp: str
+) -> None:
+    """A phone that offers SRTP only (RTP/SAVP with an SDES key): refused (488) with
+    sip.srtp off, taken through the IVR to an agent with sip.srtp optional."""
+    engine.settings.sip.srtp = srtp
+    offer = (SCENARIOS / "caller_dtmf_info.xml").read_text()
+    offer = offer.replace("RTP/AVP 0 101", "RTP/SAVP 0 101").replace(
+        "a=sendrecv", f"a=sendrecv\n      a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{SDES_KEY}", 1)
+    (tmp_path / "caller_srtp.xml").write_text(offer)
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "2000")
+    await add_agent(engine, "1001", agent.port)
+    await engine.start()
+    await ready(engine, "1001")
+    await agent.start()
+    caller = make_caller(tmp_path, engine, str(tmp_path / "caller_srtp.xml"))
+    await caller.start()
+    result = await caller.wait(60)
+    if srtp == "off":
+        assert not result.ok and "488" in result.stderr + result.errors
+        assert agent.proc is not None
+        agent.proc.kill()
+        return
+    assert result.ok, result.stderr + result.errors
+    assert (await agent.wait(10)).ok
+    call = await finished_call(engine)
+    assert "connected" in [e.kind for e in call.events]

@@ -81,7 +81,7 @@ class SipVoiceLayer:
                       media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes,
                       transports=tuple(dict.fromkeys(s.transports)), tls_port=s.tls_port,
                       tls_cert_file=_path(s.tls_cert_file), tls_key_file=_path(s.tls_key_file),
-                      tls_ca_file=_path(s.tls_ca_file)),
+                      tls_ca_file=_path(s.tls_ca_file), srtp=s.srtp),
             self._on_event,
             admission,
         )

@@ -56,6 +56,7 @@ class SipConfig:
     tls_cert_file: str | None = None  # PEM: what the engine shows on TLS
     tls_key_file: str | None = None
     tls_ca_file: str | None = None  # PEM CAs that peers' certificates are verified against
+    srtp: str = "off"  # off, optional, mandatory: SRTP (SDES; meant for TLS)
 
 
 @dataclass
@@ -241,6 +242,12 @@ class SipStack:
         acfg.idUri = self.local_uri
         # Without this every ~25th call stalls 5 s on an AAAA lookup (NOTES-PJSUA2.md).
         acfg.mediaConfig.ipv6Use = pj.PJSUA_IPV6_DISABLED
+        # SRTP with SDES keys in the SDP (sip.srtp; meant for TLS). Not srtpSecureSignaling:
+        # with it pjsua refuses every call that is not on TLS (406), even with SRTP optional.
+        acfg.mediaConfig.srtpUse = {"off": pj.PJMEDIA_SRTP_DISABLED,
+                                    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+                                    "mandatory": pj.PJMEDIA_SRTP_MANDATORY}[c.srtp]
+        acfg.mediaConfig.srtpSecureSignaling = 0
         acc = _Account(self)
         acc.create(acfg, True)
         self._ep, self._account = ep, acc
