@@ -91,3 +91,10 @@ def test_tls_needs_its_certificate_and_key(tmp_path: Path) -> None:
     cfg.write_text(f'[sip]\ntransports = ["tls"]\ntls_cert_file = "{tmp_path}/c.pem"\n'
                    f'tls_key_file = "{tmp_path}/c.pem"\n')
     assert load_settings(cfg).sip.transports == ["tls"]
+
+
+def test_mandatory_srtp_only_with_tls_alone(tmp_path: Path) -> None:
+    cfg = tmp_path / "cc.toml"
+    cfg.write_text('[sip]\nsrtp = "mandatory"\n')
+    with pytest.raises(ConfigError, match=r"needs sip.transports = \[\"tls\"\] only"):
+        load_settings(cfg)
