@@ -3,8 +3,9 @@
 A preview campaign: agent 1001 (logged in on a nailed-up SIPp line) signs in on the page, asks
 for the next lead, sees its custom fields, dials it; a SIPp callee answers and the page shows
 the call (its id, the campaign, the lead's fields) without a reload, then the ended call
-awaiting a disposition; the agent sets it from the page and it is in the database. A lead
-field holding HTML is shown as text.
+awaiting a disposition; in wrap-up the agent asks for more time (+30 s), then sets the
+disposition from the page and it is in the database. A lead field holding HTML is shown as
+text.
 
 An inbound call: a SIPp caller reaches agent 1001's SIPp phone; from the page the agent holds
 and resumes the caller, is told why a transfer to an unknown queue fails, and transfers the
@@ -13,6 +14,7 @@ caller to the billing queue, whose agent takes the call; the page shows it as th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,10 @@ async def test_the_desktop_pops_a_real_call_and_sets_its_disposition(
         await expect(page.locator("#last-call")).to_contain_text(call_id, timeout=15_000)
         await expect(page.locator("#no-call")).to_be_visible()
         await expect(page.locator("#state")).to_have_text("wrap-up")
+        await page.get_by_role("button", name="More time (+30 s)").click()  # of 10 s
+        result = page.locator("#result")
+        await expect(result).to_have_text(re.compile(r"^Wrap-up extended: \d+ s left\.$"))
+        assert 30 < int(re.findall(r"\d+", await result.inner_text())[0]) <= 40
         await page.get_by_label("Notes").fill("bought the gold plan")
         await page.get_by_role("button", name="Sale").click()
         await expect(page.locator("#result")).to_have_text(
