@@ -73,16 +73,24 @@ class DesktopPresenceService:
 
     async def _carry_out(self, actions: list[dp.Action]) -> None:
         for action in actions:
-            if isinstance(action, acd.AgentPaused):
-                # Logged out meanwhile, or already paused by someone's choice: leave it.
-                if (self.acd.router.agent_state(action.agent_id) == "logged_out"
-                        or self._pause_reason(action.agent_id) is not None):
-                    continue
-                log.warning("agent %s: %s", action.agent_id, action.reason)
-            else:
-                log.info("agent %s: %s", action.agent_id, action.reason)
-            await self.acd.handle(action)
+            try:
+                await self._apply(action)
+            except acd.ACDError as exc:  # the agent changed meanwhile: the ACD says how
+                log.warning("desktop presence of agent %s: %s", action.agent_id, exc)
         self._arm()
+
+    async def _apply(self, action: dp.Action) -> None:
+        agent_id, paused_for = action.agent_id, self.acd.router.pause_reason(action.agent_id)
+        if isinstance(action, acd.AgentPaused):
+            # Logged out meanwhile, or already paused by someone's choice: leave it.
+            if paused_for is not None or self.acd.router.agent_state(agent_id) == "logged_out":
+                return
+            log.warning("agent %s: %s", agent_id, action.reason)
+        elif paused_for != self.tracker.closed_reason:  # paused otherwise since it asked
+            return
+        else:
+            log.info("agent %s: %s", agent_id, action.reason)
+        await self.acd.handle(action)
 
     def _arm(self) -> None:
         if self._timer is not None:
