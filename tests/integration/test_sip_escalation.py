@@ -10,7 +10,7 @@ from sqlalchemy import select
 from callcenter.engine import Engine
 from callcenter.store.tickets import Ticket, TicketLink
 from tests.support.sip import Sipp
-from tests.support.sip_engine import add_agent, finished_call, make_caller, ready
+from tests.support.sip_engine import add_agent, make_caller, ready, served
 
 
 async def test_not_resolved_becomes_a_ticket_linked_to_the_cdr(
@@ -23,12 +23,7 @@ async def test_not_resolved_becomes_a_ticket_linked_to_the_cdr(
     await agent.start()
     # Queued at once, ~2.5 s with the agent, then "was it resolved?": 2 at 6 s.
     caller = make_caller(tmp_path, engine, number="201", key_after_ms=6000)
-    await caller.start()
-    result = await caller.wait(60)
-    assert result.ok, result.stderr + result.errors
-    assert (await agent.wait(10)).ok
-    call = await finished_call(engine)
-    path = [(e.data["node"], e.data["detail"]) for e in call.events if e.kind == "ivr"]
+    call, path = await served(engine, caller, agent)
     assert ("resolved", "pressed '2'") in path
     assert "create_ticket" in [e.kind for e in call.events]
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository
-from tests.support.sip import SCENARIOS, Sipp
-from tests.support.sip_engine import add_agent, finished_call, load_calls, make_caller, ready
+from tests.support.audio import dtmf, tone, write_ulaw
+from tests.support.sip import CALLER_HZ, SCENARIOS, Sipp
+from tests.support.sip_engine import (
+    add_agent,
+    finished_call,
+    load_calls,
+    make_caller,
+    ready,
+    served,
+)
 
 SDES_KEY = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"  # 30 bytes: an AES-128 key and salt
 
@@ -327,4 +336,24 @@ async def test_a_caller_offering_only_encrypted_media_needs_srtp(
     assert result.ok, result.stderr + result.errors
     assert (await agent.wait(10)).ok
     call = await finished_call(engine)
+    assert "connected" in [e.kind for e in call.events]
+
+
+async def test_keys_played_as_tones_in_the_audio_drive_the_ivr(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A phone whose SDP offers no telephone-event plays its keys in the voice stream: the
+    engine hears the 2 in the audio, and the menu sends the caller to support's agent."""
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "2000")
+    await add_agent(engine, "1001", agent.port)
+    await engine.start()
+    await ready(engine, "1001")
+    await agent.start()
+    caller = Sipp(tmp_path, "caller", "caller_keys_in_audio.xml", "-s", "200", "-m", "1",
+                  f"127.0.0.1:{engine.settings.sip.port}")
+    quiet = np.zeros(8000, dtype=np.int16)  # 1 s of silence, the key, then the caller's voice
+    write_ulaw(caller.dir / "caller.ulaw", np.concatenate([quiet, dtmf("2"), quiet,
+                                                           tone(20, CALLER_HZ)]))
+    call, path = await served(engine, caller, agent)
+    assert ("menu", "pressed '2'") in path
     assert "connected" in [e.kind for e in call.events]

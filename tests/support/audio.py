@@ -14,6 +14,22 @@ def tone(seconds: float, freq: float = 440.0, rate: int = 8000, level: float = 0
     return (level * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16)
 
 
+def dtmf(keys: str, on_s: float = 0.08, off_s: float = 0.08, rate: int = 8000,
+         level: float = 0.25) -> np.ndarray:
+    """The tones of ``keys`` as a phone plays them in the audio: each ``on_s`` long, the two
+    frequencies at ``level`` each, ``off_s`` of silence after each."""
+    from callcenter.voice.inband_dtmf import COLS, KEYS, ROWS
+
+    t = np.arange(int(rate * on_s)) / rate
+    parts = []
+    for key in keys:
+        row = next(i for i, r in enumerate(KEYS) if key in r)
+        col = KEYS[row].index(key)
+        pair = np.sin(2 * np.pi * ROWS[row] * t) + np.sin(2 * np.pi * COLS[col] * t)
+        parts += [level * pair * 32767, np.zeros(int(rate * off_s))]
+    return np.concatenate(parts).astype(np.int16)
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

@@ -165,6 +165,18 @@ def make_caller(
     )
 
 
+async def served(engine: Engine, caller: Sipp, agent: Sipp) -> tuple[Call, list[tuple[str, str]]]:
+    """Start ``caller``, wait for both SIPp phones to finish well, and return the finished
+    call with its IVR path ((node, detail) in order)."""
+    await caller.start()
+    result = await caller.wait(60)
+    assert result.ok, result.stderr + result.errors
+    agent_result = await agent.wait(10)
+    assert agent_result.ok, agent_result.stderr + agent_result.errors
+    call = await finished_call(engine)
+    return call, [(e.data["node"], e.data["detail"]) for e in call.events if e.kind == "ivr"]
+
+
 async def finished_call(engine: Engine) -> Call:
     for _ in range(100):
         calls = await load_calls(engine)

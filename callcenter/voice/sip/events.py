@@ -19,6 +19,7 @@ class IncomingCall:
     dialed: str  # the user part of the request URI
     source: str  # ip:port the INVITE came from
     sip_call_id: str
+    keys_in_audio: bool = False  # its SDP offers no telephone-event: listen for tones
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class LegEnded:
 class DtmfReceived:
     leg_id: int
     digit: str
-    method: str  # "rfc4733" or "sip-info"
+    method: str  # "rfc4733", "sip-info" or "inband" (tones heard in the audio)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
 from callcenter.voice.sip.pjthread import PjThread
 from callcenter.voice.sip.refusal import refuse
 from callcenter.voice.sip.sounds import wav_seconds
-from callcenter.voice.sip.uris import request_uri_user, uri_user
+from callcenter.voice.sip.uris import keys_in_audio, request_uri_user, uri_user
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +343,7 @@ class SipStack:
                 dialed,
                 source,
                 info.callIdString,
+                keys_in_audio(whole),
             )
         )
 
