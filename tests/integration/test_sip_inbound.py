@@ -357,3 +357,37 @@ async def test_keys_played_as_tones_in_the_audio_drive_the_ivr(
     call, path = await served(engine, caller, agent)
     assert ("menu", "pressed '2'") in path
     assert "connected" in [e.kind for e in call.events]
+
+
+async def test_an_agent_line_typing_keys_as_tones_logs_in_and_pauses(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A nailed-up line from a phone with no telephone-event: its agent number, PIN and the
+    * that pauses are heard in its audio."""
+    db = Database(engine.settings.database.url)
+    with db.session() as s:
+        AgentRepository(s).add("1001", "Ann", pin="1234")
+        QueueRepository(s).add_member("support", "1001")
+    db.dispose()
+    await engine.start()
+    line = Sipp(tmp_path, "line", "caller_keys_in_audio.xml", "-s",
+                engine.settings.sip.agent_login_number, "-m", "1",
+                f"127.0.0.1:{engine.settings.sip.port}")
+    second = np.zeros(8000, dtype=np.int16)
+    login = np.concatenate([second, dtmf("1001#1234#")])
+    write_ulaw(line.dir / "caller.ulaw", np.concatenate(
+        [login, np.tile(second, 9), dtmf("*"), np.tile(second, 20)]))  # * about 10.6 s in
+    await line.start()
+    assert engine.acd is not None and engine.sip is not None
+    states = []
+    for _ in range(250):
+        state = engine.acd.router.agent_state("1001")
+        if not states or states[-1] != state:
+            states.append(state)
+        if state == "paused":
+            break
+        await asyncio.sleep(0.1)
+    assert states[-2:] == ["available", "paused"], states
+    assert "1001" in engine.sip.lines
+    assert line.proc is not None
+    line.proc.kill()

@@ -54,6 +54,7 @@ class AgentLine(SipCall):
                 log.exception("agent line failed")
                 await self.stack.hangup(self.leg, 500)
             finally:
+                await self.stop_listening()
                 await self._logout("nailed-up line dropped" if self.gone else "line closed")
 
     async def say(self, text: str) -> None:
@@ -69,6 +70,7 @@ class AgentLine(SipCall):
     async def _run_line(self) -> None:
         await self.stack.answer(self.leg)
         await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
+        self.listen_for_keys()
         code = await self._login()
         if code is None:
             await self.say("Login failed. Goodbye.")

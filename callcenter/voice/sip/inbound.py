@@ -20,9 +20,8 @@ from callcenter.calls import CallLog
 from callcenter.calls.crm import perform_http
 from callcenter.ivr.events import QueueOutcome
 from callcenter.logs import call_context
-from callcenter.voice.inband_dtmf import DtmfDetector
 from callcenter.voice.sip import events as ev
-from callcenter.voice.sip.live_audio import leg_audio
+from callcenter.voice.sip.keys_in_audio import hear_keys
 from callcenter.voice.sip.sounds import wav_seconds
 
 if TYPE_CHECKING:
@@ -132,8 +131,7 @@ class SipCall:
         await self.stack.answer(self.leg)
         self.rec.answered_at = now()
         await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
-        if self.incoming.keys_in_audio:
-            self._keys_heard = asyncio.create_task(self._hear_keys(), name="keys-in-audio")
+        self.listen_for_keys()
         actions = self.session.handle(
             ivr.CallStarted(
                 now=now(),
@@ -165,30 +163,22 @@ class SipCall:
             self.layer.cdr.note(self.rec, "ivr", {"node": step.node, "detail": step.detail})
         self._path_len = len(self.session.path)
 
-    async def _hear_keys(self, poll_s: float = 0.05) -> None:
-        """The caller's phone offered no RFC 4733 events: listen for DTMF tones in its audio
-        and deliver them as keys, as pjsua delivers the others."""
-        detector: DtmfDetector | None = None
-        scratch = self.layer.recording_path(self.rec.call_id, "keys")
-        try:
-            async with leg_audio(self.stack, self.leg, scratch) as tail:
-                while True:
-                    samples = tail.read()
-                    if detector is None and tail.rate is not None:
-                        detector = DtmfDetector(tail.rate)
-                    if detector is not None and samples.size:
-                        for key in detector.feed(samples):
-                            self.deliver(ev.DtmfReceived(self.leg, key, "inband"))
-                    await asyncio.sleep(poll_s)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("listening for keys in the caller's audio failed")
+    def listen_for_keys(self) -> None:
+        """The phone offered no RFC 4733 events: listen for DTMF tones in its audio, and
+        deliver them as keys, as pjsua delivers the others."""
+        if self.incoming.keys_in_audio and self._keys_heard is None:
+            scratch = self.layer.recording_path(self.rec.call_id, "keys")
+            self._keys_heard = asyncio.create_task(
+                hear_keys(self.stack, self.leg, scratch, self.deliver), name="keys-in-audio")
 
-    async def _finish(self) -> None:
+    async def stop_listening(self) -> None:
         if self._keys_heard is not None:
             self._keys_heard.cancel()
             await asyncio.gather(self._keys_heard, return_exceptions=True)
+            self._keys_heard = None
+
+    async def _finish(self) -> None:
+        await self.stop_listening()
         if self._recording is not None:
             await self.stack.stop_recording(self._recording)
         if self.agent_leg is not None:
