@@ -57,6 +57,7 @@ def snapshot(service: AcdService, directory: Directory,
             "name": entry.name,
             "state": state,
             "in_state_s": round(now - since, 1) if since is not None else None,
+            "pause_reason": router.pause_reason(code),  # why paused (None: not paused)
             "queues": queues,
         })
         for q in queues:

@@ -105,7 +105,8 @@ async def test_the_snapshot_follows_the_acd() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
         snap = (await http.get("/api/console")).json()
         assert agent(snap, "a1") == {"code": "a1", "name": "Ann Lee", "state": "logged_out",
-                                     "in_state_s": None, "queues": ["sales", "support"]}
+                                     "in_state_s": None, "pause_reason": None,
+                                     "queues": ["sales", "support"]}
         assert queue(snap, "sales")["agents"] == {
             "available": 0, "offered": 0, "busy": 0, "wrap_up": 0, "paused": 0}
 
@@ -123,6 +124,7 @@ async def test_the_snapshot_follows_the_acd() -> None:
         clock.t += 12.0
         snap = (await http.get("/api/console")).json()
         assert agent(snap, "a1")["state"] == "paused"
+        assert agent(snap, "a1")["pause_reason"] == "lunch"
         assert agent(snap, "a1")["in_state_s"] == 12.0
         assert queue(snap, "sales")["agents"]["paused"] == 1
         assert queue(snap, "sales")["agents"]["available"] == 0
@@ -319,6 +321,8 @@ def test_the_page_follows_an_agent_live(chromium: str, served: Served) -> None:
         playwright.expect(state).to_have_text("available")
         http.post("/api/agents/a1/pause", json={"reason": "lunch"})
         playwright.expect(state).to_have_text("paused")
+        playwright.expect(page.locator("#agents tr[data-agent=a1] td.reason")).to_have_text(
+            "lunch")
         sales = page.locator("#queues tr[data-queue=sales]")
         playwright.expect(sales.locator("td.paused")).to_have_text("1")
         clock = page.locator("#agents tr[data-agent=a1] td.in-state")
