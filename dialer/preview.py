@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.errors import CallCenterError, NotFound
 from callcenter.store import Database
-from dialer import attempts, callbacks, compliance
+from dialer import attempts, callbacks, compliance, leases
 from dialer.campaigns import CampaignRepository, aware
 from dialer.store import Callback, Campaign, Lead, PreviewSkips
 
@@ -387,18 +387,28 @@ class PreviewDesk:
     def _now(self) -> datetime:
         return self.clock().astimezone(UTC)
 
-    def _placer(self, campaign: str) -> CallPlacer:
+    async def _placer(self, campaign: str) -> CallPlacer:
         placer = self.runner(campaign)
-        if placer is None:
+        if placer is not None:
+            return placer
+        now = datetime.now(UTC)  # leases are on the nodes' wall clock, not the campaign's
+
+        def holder(s: Session) -> str | None:
+            lease = leases.holder(s, CampaignRepository(s).get(campaign).id, now)
+            return lease.node if lease is not None else None
+
+        node = await self.db.run(holder)
+        if node is not None:
             raise NotPreviewCampaign(
-                f"campaign {campaign} has no runner on this node: it starts within a few "
-                "seconds of the campaign starting, if its voice layer is enabled, so retry in "
-                "a moment; with several engine nodes, send the agent's requests to the node "
-                "that runs the campaign (`callcenter campaign status` names it)")
-        return placer
+                f"campaign {campaign} is run by engine node {node}, not this one: send the "
+                "agent's preview requests to that node (or through a balancer that routes "
+                "them there)")
+        raise NotPreviewCampaign(
+            f"campaign {campaign} has no runner yet: it starts within a few seconds of the "
+            "campaign starting, if its voice layer is enabled; retry in a moment")
 
     async def next_for(self, campaign: str, agent: str) -> Reservation:
-        self._placer(campaign)
+        await self._placer(campaign)
         now = self._now()
         got = await self.db.run(lambda s: reserve(s, campaign, agent, now, self.hold_s))
         if isinstance(got, NoLeadDue):
@@ -407,7 +417,7 @@ class PreviewDesk:
 
     async def callback_for(self, campaign: str, callback_id: int, agent: str) -> Reservation:
         """Reserve a due callback's lead for ``agent`` (see :func:`reserve_callback`)."""
-        self._placer(campaign)
+        await self._placer(campaign)
         now = self._now()
         got = await self.db.run(lambda s: reserve_callback(s, campaign, callback_id, agent,
                                                            now, self.hold_s))
@@ -416,7 +426,7 @@ class PreviewDesk:
         return got
 
     async def dial(self, campaign: str, lead_id: int, agent: str) -> attempts.Claimed:
-        placer = self._placer(campaign)
+        placer = await self._placer(campaign)
         now = self._now()
         claimed = await self.db.run(lambda s: dial(s, campaign, lead_id, agent, now,
                                                    self.hold_s))

@@ -8,6 +8,7 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from callcenter.store import Database, open_database
@@ -22,6 +23,7 @@ from dialer.ports import (
     Result,
     Ringing,
 )
+from dialer.preview import NotPreviewCampaign
 from dialer.runner import CampaignRunner, DialerService
 from dialer.store import CampaignLease, Lead, LeadAttempt
 from tests.integration.test_campaigns_support import NYC, T0, Clock, campaign_db, start
@@ -176,6 +178,8 @@ async def test_two_nodes_one_runner_and_a_clean_hand_over(db_url: str) -> None:
             assert s.scalars(select(LeadAttempt.outcome)).all() == [None] * 3
         with db.session() as s:
             assert lead_flow(s, "spring", datetime.now(UTC)).run_by == f"node-{holder}"
+        with pytest.raises(NotPreviewCampaign, match=f"run by engine node node-{holder}"):
+            await nodes[other].preview_desk.next_for("spring", "1001")  # an agent on the other
 
         await nodes[holder].stop()  # a clean shut-down gives the lease back at once
         await _until(lambda: len(ports[other].placed) == 3, timeout_s=3.0)
