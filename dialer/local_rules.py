@@ -27,7 +27,6 @@ from typing import Any
 
 import holidays
 import phonenumbers
-from phonenumbers import geocoder
 
 from callcenter.errors import CallCenterError
 from dialer.number_prefix import by_nanp_prefix
@@ -43,6 +42,15 @@ class LocalRulesError(CallCenterError):
 
     exit_code = 2
 
+
+
+@cache
+def _geocoder() -> Any:
+    """phonenumbers' geocoder, imported on first use: its data takes seconds to load, and
+    every ``callcenter`` command imports this module."""
+    from phonenumbers import geocoder
+
+    return geocoder
 
 @dataclass(frozen=True)
 class CallCap:
@@ -253,7 +261,7 @@ def area_code_state(e164: str) -> str | None:
         return None
     if phonenumbers.region_code_for_number(parsed) != "US":
         return None
-    where = geocoder.description_for_number(parsed, "en").strip()
+    where = _geocoder().description_for_number(parsed, "en").strip()
     _, comma, code = where.rpartition(", ")
     if comma and code in _US_STATES:
         return code
@@ -288,7 +296,7 @@ def _area_code_province(e164: str) -> str | None:
     """A Canadian number's province as phonenumbers' geocoder tells it (``Toronto, ON`` or
     ``Ontario``); an area code that provinces share gives them all (``NS/PE``)."""
     try:
-        where = geocoder.description_for_number(phonenumbers.parse(e164), "en").strip()
+        where = _geocoder().description_for_number(phonenumbers.parse(e164), "en").strip()
     except phonenumbers.NumberParseException:
         return None
     _, comma, code = where.rpartition(", ")
