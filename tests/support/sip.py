@@ -14,9 +14,19 @@ CALLER_HZ, AGENT_HZ = 300, 500  # the tones a peer streams by default, calling o
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free for UDP and for TCP: SIP listens on both at one port (the
+    engine, and SIPp run with -t t1)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+            with socket.socket() as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no loopback port free for both UDP and TCP")
 
 
 def free_tcp_port() -> int:
