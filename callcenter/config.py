@@ -201,6 +201,22 @@ class DialerSettings(_Section):
     )
 
 
+class RecordingSettings(_Section):
+    """How long recordings are kept (docs/recordings.md); where: the top-level recordings_dir."""
+
+    retention_days: int | None = Field(
+        None, ge=1,
+        description="Delete a recording's file this many days after it ended (its row stays, "
+        "status deleted, audited): your storage-limitation policy (GDPR, PCI DSS). Recordings "
+        "on legal hold (`callcenter recordings hold`) are kept. Unset: keep forever.",
+    )
+    purge_interval_s: float = Field(
+        3600.0, gt=0, le=7 * 24 * 3600,
+        description="How often the engine deletes the recordings retention_days makes due "
+        "(each node may; a recording is deleted once).",
+    )
+
+
 class SipSettings(_Section):
     """The SIP voice layer (pjsua2): where it listens and which numbers run which flow."""
 
@@ -351,6 +367,7 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Field(Path("var"), description="Where the engine keeps its state files.")
     recordings_dir: Path = Field(Path("recordings"), description="Where recordings are stored.")
+    recordings: RecordingSettings = RecordingSettings()
     database: DatabaseSettings = DatabaseSettings()
     bus: BusSettings = BusSettings()
     http: HttpSettings = HttpSettings()

@@ -31,6 +31,8 @@ from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.flows import load_flows
 from callcenter.config import Settings
 from callcenter.errors import ConfigError
+from callcenter.recordings.retention import RetentionPolicy
+from callcenter.recordings.service import RetentionService
 from callcenter.store import Database, ensure_current, open_database, upgrade
 from callcenter.store.models import AgentStateChange
 from callcenter.web import create_app
@@ -68,6 +70,7 @@ class Engine:
         self.twilio: Any = None
         self.backoffice: Any = None
         self.dialer: Any = None
+        self.retention: RetentionService | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -89,6 +92,12 @@ class Engine:
         self.campaigns = CampaignBoardService(self.bus)  # every node's campaigns, for consoles
         await self.campaigns.start()
         await self._start_call_center()
+        days = s.recordings.retention_days
+        if days is not None:
+            self.retention = RetentionService(
+                self.db, RetentionPolicy(days), s.recordings.purge_interval_s
+            )
+            await self.retention.start()
         await self._start_http()
 
     async def _start_call_center(self) -> None:
@@ -208,6 +217,9 @@ class Engine:
             self._server.should_exit = True
             await self._server_task
             self._server = self._server_task = None
+        if self.retention is not None:
+            await self.retention.stop()
+            self.retention = None
         if self.dialer is not None:
             await self.dialer.stop()
             self.dialer = None

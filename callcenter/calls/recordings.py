@@ -3,15 +3,22 @@
 Used by the voice layers around their recorders; each step is one small transaction (a few per
 call, off the hot path of call set-up). A recording made elsewhere (Twilio's) is entered whole
 by :meth:`RecordingLog.stored`, once per file however often it is reported.
+
+A recording finished whole (``done``) gets its file's SHA-256 and size, read in a worker thread
+(:mod:`callcenter.recordings.integrity`), so that ``callcenter recordings verify`` can prove
+later that nobody altered it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.recordings.integrity import Digest, file_digest, settled_digest
 from callcenter.store import Database
 from callcenter.store.recordings import Recording, RecordingAudit
 
@@ -76,10 +83,14 @@ class RecordingLog:
         started_at: datetime | None = None,
         by: str = "engine",
         note: str = "",
+        settle: bool = False,
     ) -> tuple[int, bool]:
-        """Enter a finished recording made elsewhere: the row (status ``done``) and its
-        ``started`` and ``stopped`` audit rows, ``note`` as the reason of ``started``. One row
-        per (call, file): entering the same file again returns the first row's id and False."""
+        """Enter a finished recording made elsewhere: the row (status ``done``, the file's
+        checksum) and its ``started`` and ``stopped`` audit rows, ``note`` as the reason of
+        ``started``. One row per (call, file): entering the same file again returns the first
+        row's id and False. ``settle``: a WAV file a local recorder has just stopped, whose
+        header may come a tick later: wait for it before taking the checksum."""
+        digest = await asyncio.to_thread(settled_digest if settle else file_digest, Path(path))
 
         def write(s: Session) -> tuple[int, bool]:
             known = _find(s, call_id, path)
@@ -101,6 +112,7 @@ class RecordingLog:
                 duration_s=duration_s,
                 status="done",
             )
+            _seal(rec, digest)
             s.add(rec)
             s.flush()
             s.add_all(
@@ -135,6 +147,10 @@ class RecordingLog:
             rec = s.get(Recording, recording_id)
             if rec is None:
                 return
+            if end and status == "done":
+                # db.run's worker thread: hashing here keeps it off the event loop, and the
+                # file's path is known only from the row.
+                _seal(rec, file_digest(Path(rec.path)))
             rec.status = status
             rec.paused_s += paused_s
             if end:
@@ -149,6 +165,13 @@ class RecordingLog:
             )
 
         await self.db.run(write)
+
+
+def _seal(rec: Recording, digest: Digest | None) -> None:
+    """Record the finished file's checksum; a file missing at the end keeps none (``verify``
+    reports it missing)."""
+    if digest is not None:
+        rec.sha256, rec.size_bytes = digest.sha256, digest.size_bytes
 
 
 def _find(s: Session, call_id: str, path: str) -> int | None:

@@ -18,6 +18,7 @@ from callcenter.cli import (
     directory,
     dnc,
     flow,
+    recordings,
     staffing,
     users,
 )
@@ -58,6 +59,7 @@ app.add_typer(dialer.app, name="dialer")
 app.add_typer(acd.app, name="acd")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(dnc.app, name="dnc")
+app.add_typer(recordings.app, name="recordings")
 app.command("staffing")(staffing.staffing)
 app.add_typer(users.app, name="user")
 app.command("audit")(audit.audit)

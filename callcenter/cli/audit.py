@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import typer
 
-from callcenter.cli.context import state
+from callcenter.cli.context import print_rows, state
 from callcenter.store import audit as audit_log
 
 _AGO = re.compile(r"^(\d+)([mhd])$")
@@ -41,12 +41,10 @@ def audit(
     with state(ctx).database().session() as s:
         rows = [audit_log.as_dict(e) for e in audit_log.entries(
             s, since=start, actor=user, action=action, limit=limit)]
-    if not rows and not as_json:
-        typer.echo("no audit entries match")
-    for row in rows:
-        if as_json:
-            typer.echo(json.dumps(row, sort_keys=True))
-            continue
-        details = " ".join(f"{k}={v}" for k, v in row["details"].items())
-        typer.echo(f"{row['at'][:19].replace('T', ' ')}  {row['actor'] or '-':<16} "
-                   f"{row['action']:<22} {row['target']:<24} {row['source']:<15} {details}")
+    print_rows(rows, as_json, _line, "no audit entries match")
+
+
+def _line(row: dict[str, Any]) -> str:
+    details = " ".join(f"{k}={v}" for k, v in row["details"].items())
+    return (f"{row['at'][:19].replace('T', ' ')}  {row['actor'] or '-':<16} "
+            f"{row['action']:<22} {row['target']:<24} {row['source']:<15} {details}")

@@ -3,8 +3,11 @@ database, opened lazily so that ``--help`` never touches either."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -40,3 +43,13 @@ def state(ctx: typer.Context) -> CliState:
     if not isinstance(obj, CliState):
         obj = ctx.find_root().obj = CliState()
     return obj
+
+
+def print_rows(rows: Sequence[Mapping[str, Any]], as_json: bool, line: Callable[[Any], str],
+               none: str) -> None:
+    """A listing: one JSON object a line (``--json``), else ``line(row)`` a row, or ``none``
+    when there is nothing to show."""
+    if not rows and not as_json:
+        typer.echo(none)
+    for row in rows:
+        typer.echo(json.dumps(row, sort_keys=True) if as_json else line(row))

@@ -18,6 +18,7 @@ from callcenter.web import (
     login,
     operations,
     preview,
+    recordings,
     tickets,
 )
 from callcenter.web.auth import authorize
@@ -40,7 +41,7 @@ def create_app(engine: Engine) -> FastAPI:
     checked = [Depends(authorize)]  # who may call what: callcenter/web/roles.py
     for router in (login.router, operations.router, tickets.router, campaigns.router,
                    preview.router, callbacks.router, desktop.router, console.router,
-                   dnc.router, chat_router):
+                   dnc.router, recordings.router, chat_router):
         app.include_router(router, dependencies=checked)
     if engine.twilio is not None:
         app.include_router(engine.twilio.router)  # open: each webhook's signature is checked

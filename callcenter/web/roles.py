@@ -1,12 +1,13 @@
 """Who may call what: the one table mapping the API's routes to roles; pure.
 
 Roles: ``admin`` may do everything; ``supervisor`` runs campaigns, leads, do-not-call lists,
-queues, the console and monitoring, every callback and every agent's state; ``agent`` acts
-only as their own agent (state, desk, preview, their callbacks, the calls they are on or just
-left); ``backoffice`` works tickets. A route is found by its method and path template (as
-FastAPI matched it); a template ending in ``/*`` covers everything under it; the most
-specific entry wins. A route the table does not name is for admins only (a new router
-stays closed until someone decides), and a test checks that every route of the app is named.
+recordings' legal holds, queues, the console and monitoring, every callback and every agent's
+state; ``agent`` acts only as their own agent (state, desk, preview, their callbacks, the
+calls they are on or just left); ``backoffice`` works tickets. A route is found by its method
+and path template (as FastAPI matched it); a template ending in ``/*`` covers everything
+under it; the most specific entry wins. A route the table does not name is for admins only
+(a new router stays closed until someone decides), and a test checks that every route of the
+app is named.
 
 Not here because they never reach the check: the Twilio webhooks (signed by Twilio),
 ``/healthz``, ``/metrics`` and the OpenAPI pages (see docs/security.md).
@@ -83,6 +84,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/callbacks"): AGENT_QUERY,
     ("*", "/api/dnc/*"): SUPERVISORS,
     ("*", "/api/dnc"): SUPERVISORS,
+    ("GET", "/api/recordings"): SUPERVISORS,
+    ("POST", "/api/recordings/{recording_id}/hold"): SUPERVISORS,
+    ("POST", "/api/recordings/{recording_id}/release"): SUPERVISORS,
     ("*", "/api/tickets/*"): BACKOFFICE,
     ("*", "/api/tickets"): BACKOFFICE,
     ("WS", "/api/chat/customer"): PUBLIC,  # the customers' web chat
