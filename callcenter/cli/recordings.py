@@ -15,6 +15,7 @@ from callcenter.errors import ConfigError
 from callcenter.recordings.integrity import verify
 from callcenter.recordings.purge import as_dict, purge, recordings, set_hold
 from callcenter.recordings.retention import RetentionPolicy
+from callcenter.store import audit as audit_log
 
 app = typer.Typer(
     help="Recordings: list, verify their checksums, purge by retention, legal hold.",
@@ -102,8 +103,13 @@ def purge_cmd(
 
 
 def _set_hold(ctx: typer.Context, recording_id: int, held: bool, reason: str) -> None:
+    who = _who()
     with state(ctx).database().session() as s:
-        changed = set_hold(s, recording_id, held, _who(), reason)
+        changed = set_hold(s, recording_id, held, who, reason)
+        if changed:  # the recording's own trail has it; the audit log too, as the API's
+            audit_log.record(s, "recording.hold" if held else "recording.release",
+                             actor=who, target=str(recording_id), source="cli",
+                             details={"reason": reason})
     if held:
         typer.echo(f"recording {recording_id} is on legal hold"
                    + ("" if changed else " (it was already)"))

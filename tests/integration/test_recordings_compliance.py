@@ -9,9 +9,11 @@ import asyncio
 import hashlib
 import json
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -25,12 +27,16 @@ from callcenter.recordings.integrity import verify
 from callcenter.recordings.purge import RecordingStateError, purge, set_hold
 from callcenter.recordings.retention import RecordingFacts, RetentionPolicy, due
 from callcenter.store import Database, open_database, upgrade
+from callcenter.store.audit import entries as audit_entries
 from callcenter.store.models import Call
 from callcenter.store.recordings import Recording, RecordingAudit
 from callcenter.web.recordings import router
 from callcenter.web.roles import SUPERVISORS, rule_for
+from tests.integration.test_auth import add_people, audit_rows, bearer
+from tests.integration.test_auth import settings as auth_settings
 from tests.integration.test_campaigns_support import api_client
 from tests.support.brokers import free_port
+from tests.support.twilio_standin import TwilioStandIn
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 POLICY = RetentionPolicy(30)
@@ -314,6 +320,10 @@ def test_cli(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     with db.session() as s:
         held = s.scalars(select(RecordingAudit).where(RecordingAudit.action == "held")).one()
     assert held.by.startswith("cli") and held.reason == "case 7"
+    with db.session() as s:
+        logged = [(e.action, e.target, e.source, e.details) for e in audit_entries(s)]
+    assert logged == [("recording.release", str(old), "cli", {"reason": "closed"}),
+                      ("recording.hold", str(old), "cli", {"reason": "case 7"})]
     db.dispose()
 
 
@@ -347,3 +357,37 @@ async def test_rest_api(db_url: str, tmp_path: Path) -> None:
     db.dispose()
 
 
+
+
+@pytest.fixture
+async def secured(tmp_path: Path, db_url: str, standin: TwilioStandIn
+                  ) -> AsyncIterator[tuple[Engine, dict[str, str], httpx.AsyncClient]]:
+    """A whole engine with logins required (test_auth's people: sue supervises, ann is an
+    agent), and a client on its HTTP port."""
+    eng = Engine(auth_settings(tmp_path, db_url, standin))
+    tokens = add_people(db_url)
+    await eng.start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{eng.http_port}",
+                                 timeout=10) as client:
+        yield eng, tokens, client
+    await eng.stop()
+
+
+async def test_holds_over_http_need_a_supervisor_and_are_in_the_audit_log(
+        secured: tuple[Engine, dict[str, str], httpx.AsyncClient], tmp_path: Path) -> None:
+    eng, tokens, http = secured
+    await eng.db.run(lambda s: s.add(Call(id="c1", direction="inbound", voice_layer="sip")))
+    rid = await _stored(eng.db, "c1", _file(tmp_path, "c1-call.wav"), 3)
+    ann, sue = bearer(tokens["ann"]), bearer(tokens["sue"])
+    refused = await http.post(f"/api/recordings/{rid}/hold", json={"reason": "x"}, headers=ann)
+    assert refused.status_code == 403 and "supervisor" in refused.json()["detail"]
+    assert (await http.get("/api/recordings", headers=ann)).status_code == 403
+    held = await http.post(f"/api/recordings/{rid}/hold", json={"reason": "case 4"}, headers=sue)
+    assert held.status_code == 200 and held.json()["held"]
+    listed = (await http.get("/api/recordings?held=true", headers=sue)).json()
+    assert [r["id"] for r in listed] == [rid]
+    (row,) = await audit_rows(eng, "recording.hold")
+    assert (row.actor, row.target, row.details) == ("sue", str(rid),
+                                                    {"call": "c1", "reason": "case 4"})
+    (trail,) = _audit(eng.db, "held")
+    assert (trail.by, trail.reason) == ("sue", "case 4")
