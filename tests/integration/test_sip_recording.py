@@ -5,6 +5,7 @@ agent on the right) by default, or one mono mix."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import wave
 from pathlib import Path
 
@@ -82,6 +83,8 @@ async def test_pause_and_resume_are_audited_and_cut_from_the_file(
     path = Path(rec.path)
     assert path.name == f"{call_id}-call.wav"
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no parts left
+    body = path.read_bytes()  # the finished (joined) file is the one whose checksum is kept
+    assert (rec.sha256, rec.size_bytes) == (hashlib.sha256(body).hexdigest(), len(body))
     with wave.open(rec.path) as w:
         rate, nchannels = w.getframerate(), w.getnchannels()
         audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)

@@ -3,6 +3,7 @@ recordings table (kind, length, audit), not only a CDR event."""
 
 from __future__ import annotations
 
+import hashlib
 import wave
 from pathlib import Path
 
@@ -28,13 +29,14 @@ async def test_a_voicemail_gets_a_recording_row(engine: Engine, tmp_path: Path) 
     def rows(s):  # type: ignore[no-untyped-def]
         recs = s.scalars(select(Recording).where(Recording.call_id == call.id)).all()
         audit = s.scalars(select(RecordingAudit)).all()
-        return [(r.kind, r.path, r.duration_s, r.status, r.channels) for r in recs], [
-            (a.action, a.by) for a in audit
-        ]
+        return [(r.kind, r.path, r.duration_s, r.status, r.channels, r.sha256)
+                for r in recs], [(a.action, a.by) for a in audit]
 
     recs, audit = await engine.db.run(rows)
     assert len(recs) == 1, recs
-    kind, path, duration, status, channels = recs[0]
+    kind, path, duration, status, channels, sha256 = recs[0]
+    # Taken once pjsua had written the file's header: the checksum of the finished file.
+    assert sha256 == hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert (kind, status, channels) == ("voicemail", "done", 1)
     assert duration is not None and 2.0 < duration < 6.0, duration
     assert audit == [("started", "flow"), ("stopped", "flow")]

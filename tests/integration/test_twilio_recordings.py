@@ -3,6 +3,7 @@ however often Twilio repeats the signed callback, before and after an engine res
 
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -91,6 +92,8 @@ async def test_a_voicemail_is_one_row_after_repeated_callbacks_and_a_restart(
     assert rec.status == "done" and rec.duration_s == 7.0 and rec.paused_s == 0.0
     assert Path(rec.path).name == f"{call.id}-voicemail.wav"
     assert Path(rec.path).read_bytes() == standin.recording_audio
+    assert rec.sha256 == hashlib.sha256(standin.recording_audio).hexdigest()
+    assert rec.size_bytes == len(standin.recording_audio)
     assert rec.started_at.replace(tzinfo=None).isoformat() == "2026-11-03T10:00:00"
     assert rec.ended_at is not None
     assert (rec.ended_at - rec.started_at).total_seconds() == 7.0
