@@ -4,6 +4,7 @@ policy makes due, put recordings on legal hold and release them (docs/recordings
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,37 +103,30 @@ def purge_cmd(
     typer.echo(f"{len(done)} recording(s) {verb} ({policy.describe()})")
 
 
-def _set_hold(ctx: typer.Context, recording_id: int, held: bool, reason: str) -> None:
-    who = _who()
-    with state(ctx).database().session() as s:
-        changed = set_hold(s, recording_id, held, who, reason)
-        if changed:  # the recording's own trail has it; the audit log too, as the API's
-            audit_log.record(s, "recording.hold" if held else "recording.release",
-                             actor=who, target=str(recording_id), source="cli",
-                             details={"reason": reason})
-    if held:
-        typer.echo(f"recording {recording_id} is on legal hold"
-                   + ("" if changed else " (it was already)"))
-    else:
-        typer.echo(f"recording {recording_id} is released from legal hold"
-                   + ("" if changed else " (it was not held)"))
+def _hold_command(held: bool, doc: str) -> Callable[..., None]:
+    """``hold`` (``held``) or ``release``: the same arguments, audited the same way."""
+
+    def command(
+        ctx: typer.Context,
+        recording_id: int = typer.Argument(..., help="The recording's id (`recordings list`)."),
+        reason: str = REASON,
+    ) -> None:
+        who = _who()
+        with state(ctx).database().session() as s:
+            changed = set_hold(s, recording_id, held, who, reason)
+            if changed:  # the recording's own trail has it; the audit log too, as the API's
+                audit_log.record(s, "recording.hold" if held else "recording.release",
+                                 actor=who, target=str(recording_id), source="cli",
+                                 details={"reason": reason})
+        done, same = (("is on legal hold", "it was already") if held
+                      else ("is released from legal hold", "it was not held"))
+        typer.echo(f"recording {recording_id} {done}" + ("" if changed else f" ({same})"))
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command("hold")
-def hold_cmd(
-    ctx: typer.Context,
-    recording_id: int = typer.Argument(..., help="The recording's id (`recordings list`)."),
-    reason: str = REASON,
-) -> None:
-    """Put a recording on legal hold: the retention policy never deletes it."""
-    _set_hold(ctx, recording_id, True, reason)
-
-
-@app.command("release")
-def release_cmd(
-    ctx: typer.Context,
-    recording_id: int = typer.Argument(..., help="The recording's id (`recordings list`)."),
-    reason: str = REASON,
-) -> None:
-    """Take a recording off legal hold: retention applies to it again."""
-    _set_hold(ctx, recording_id, False, reason)
+app.command("hold")(_hold_command(
+    True, "Put a recording on legal hold: the retention policy never deletes it."))
+app.command("release")(_hold_command(
+    False, "Take a recording off legal hold: retention applies to it again."))
