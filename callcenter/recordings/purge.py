@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from callcenter.calls.recording_paths import side_paths
 from callcenter.errors import CallCenterError, NotFound
 from callcenter.recordings.retention import FINISHED, RecordingFacts, RetentionPolicy, due
 from callcenter.store import Database
@@ -110,17 +111,26 @@ def _delete_one(db: Database, item: Purged, policy: RetentionPolicy,
             .execution_options(synchronize_session=False))
         if claimed.rowcount != 1:
             return None
-        try:
-            Path(item.path).unlink()
-            missing = False
-        except FileNotFoundError:
-            missing = True
+        missing = not _remove(Path(item.path))
         reason = f"{policy.describe()}; ended {_aware(item.ended_at):%Y-%m-%d}"
         if missing:
             reason += "; the file was already missing"
         s.add(RecordingAudit(recording_id=item.recording_id, at=now, action="deleted",
                              by="retention", reason=reason[:255]))
     return Purged(item.recording_id, item.call_id, item.path, item.ended_at, missing)
+
+
+def _remove(path: Path) -> bool:
+    """Delete a recording's file and, of a stereo recording that could not be finished, the
+    parts kept for a manual join (they hold the same voices): whether anything was there."""
+    found = False
+    for part in (path, *side_paths(path)):
+        try:
+            part.unlink()
+            found = True
+        except FileNotFoundError:
+            pass
+    return found
 
 
 def set_hold(session: Session, recording_id: int, held: bool, by: str, reason: str) -> bool:

@@ -134,7 +134,7 @@ def test_the_choice_of_what_is_due_is_pure() -> None:
 
 async def test_retention_deletes_old_files_and_keeps_new_held_and_running_ones(
         db_url: str, tmp_path: Path) -> None:
-    db = _db(db_url, ("c1", "c2", "c3", "c4", "c5"))
+    db = _db(db_url, ("c1", "c2", "c3", "c4", "c5", "c6"))
     old = _file(tmp_path, "c1-call.wav")
     gone = _file(tmp_path, "c2-call.wav")
     new = _file(tmp_path, "c3-call.wav")
@@ -145,27 +145,36 @@ async def test_retention_deletes_old_files_and_keeps_new_held_and_running_ones(
     new_id = await _stored(db, "c3", new, 29)
     held_id = await _stored(db, "c4", held, 400)
     running_id = await RecordingLog(db).started("c5", str(running))
+    # A stereo recording whose parts could not be joined: its parts are kept, and go too.
+    unjoined = tmp_path / "recordings" / "c6-call.wav"
+    parts = [_file(tmp_path, "c6-call.caller.wav"), _file(tmp_path, "c6-call.agent.wav")]
+    failed_id = await RecordingLog(db).started("c6", str(unjoined), channels=2)
+    await RecordingLog(db).stopped(failed_id, problem="the parts could not be joined")
     with db.session() as s:
         s.get(Recording, running_id).started_at = NOW - timedelta(days=90)  # type: ignore
+        s.get(Recording, failed_id).ended_at = NOW - timedelta(days=35)  # type: ignore
         assert set_hold(s, held_id, True, "cli:lawyer", "case 2026-17")
     gone.unlink()  # someone removed it by hand: recorded, not fatal
 
     planned = purge(db, POLICY, NOW, dry_run=True)
-    assert [p.recording_id for p in planned] == [old_id, gone_id] and old.exists()
+    assert [p.recording_id for p in planned] == [old_id, failed_id, gone_id] and old.exists()
     done = purge(db, POLICY, NOW)
-    assert [(p.recording_id, p.file_missing) for p in done] == [(old_id, False), (gone_id, True)]
-    assert "the file was already missing" in done[1].line()
+    assert [(p.recording_id, p.file_missing) for p in done] == [
+        (old_id, False), (failed_id, False), (gone_id, True)]
+    assert "the file was already missing" in done[2].line()
     assert not old.exists() and new.exists() and held.exists() and running.exists()
+    assert not any(p.exists() for p in parts)
     rows = _rows(db)
     assert {i: r.status for i, r in rows.items()} == {
         old_id: "deleted", gone_id: "deleted", new_id: "done", held_id: "done",
-        running_id: "recording"}
+        running_id: "recording", failed_id: "deleted"}
     assert rows[old_id].deleted_at is not None and rows[new_id].deleted_at is None
     audit = _audit(db, "deleted")
-    assert [(a.recording_id, a.by) for a in audit] == [(old_id, "retention"),
-                                                       (gone_id, "retention")]
+    assert [(a.recording_id, a.by) for a in audit] == [
+        (old_id, "retention"), (gone_id, "retention"), (failed_id, "retention")]
     assert audit[0].reason.startswith("retention policy: recordings are kept 30 days; ended")
     assert audit[1].reason.endswith("the file was already missing")
+    assert not audit[2].reason.endswith("missing")
     assert purge(db, POLICY, NOW) == []  # nothing twice
     with db.session() as s:
         assert verify(s).problems == []  # deleted ones are not "missing"
