@@ -25,7 +25,7 @@ from callcenter.engine import Engine
 from callcenter.errors import ConfigError, NotFound
 from callcenter.recordings.integrity import verify
 from callcenter.recordings.purge import RecordingStateError, purge, set_hold
-from callcenter.recordings.retention import RecordingFacts, RetentionPolicy, due
+from callcenter.recordings.retention import RetentionPolicy
 from callcenter.store import Database, open_database, upgrade
 from callcenter.store.audit import entries as audit_entries
 from callcenter.store.models import Call
@@ -118,18 +118,6 @@ async def test_verify_finds_a_changed_byte_and_a_missing_file(db_url: str,
     with db.session() as s:  # --since: only the ones started since
         assert verify(s, NOW + timedelta(days=1)).checked == 0
     db.dispose()
-
-
-def test_the_choice_of_what_is_due_is_pure() -> None:
-    old = NOW - timedelta(days=31)
-    recs = [RecordingFacts(1, "done", old, False), RecordingFacts(2, "failed", old, False),
-            RecordingFacts(3, "done", old, True), RecordingFacts(4, "recording", None, False),
-            RecordingFacts(5, "paused", old, False), RecordingFacts(6, "deleted", old, False),
-            RecordingFacts(7, "done", NOW - timedelta(days=29), False),
-            RecordingFacts(8, "done", old.replace(tzinfo=None), False)]  # SQLite: naive UTC
-    assert due(recs, POLICY, NOW) == [1, 2, 8]
-    with pytest.raises(ValueError, match="1 day or more"):
-        RetentionPolicy(0)
 
 
 async def test_retention_deletes_old_files_and_keeps_new_held_and_running_ones(
