@@ -32,6 +32,7 @@ class RetentionService:
         self.runs = 0
         self.deleted: list[Purged] = []  # by this node since start
         self._task: asyncio.Task[None] | None = None
+        self._purging: asyncio.Future[list[Purged]] | None = None
 
     async def start(self) -> None:
         log.info("recordings: %s, purged every %.0f s", self.policy.describe(), self.interval_s)
@@ -44,13 +45,19 @@ class RetentionService:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        if self._purging is not None:  # a thread cannot be cancelled: let it finish before
+            with contextlib.suppress(Exception):  # the engine closes the database under it
+                await self._purging
 
     async def _run(self) -> None:
         while True:
+            self._purging = asyncio.ensure_future(
+                asyncio.to_thread(purge, self.db, self.policy, self.clock()))
             try:
-                self.deleted += await asyncio.to_thread(purge, self.db, self.policy, self.clock())
+                self.deleted += await asyncio.shield(self._purging)
             except Exception:  # a database away for a while: the next run tries again
                 log.exception("recordings: the retention purge failed; retrying in %.0f s",
                               self.interval_s)
+            self._purging = None
             self.runs += 1
             await asyncio.sleep(self.interval_s)

@@ -388,3 +388,24 @@ async def test_holds_over_http_need_a_supervisor_and_are_in_the_audit_log(
                                                     {"call": "c1", "reason": "case 4"})
     (trail,) = _audit(eng.db, "held")
     assert (trail.by, trail.reason) == ("sue", "case 4")
+
+
+async def test_stopping_waits_for_a_purge_under_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A purge runs in a thread, which cannot be cancelled: stop lets it finish, so the engine
+    never closes the database under it."""
+    from callcenter.recordings import service as service_module
+
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_purge(*_: object) -> list[object]:
+        started.set()
+        finished.wait(0.3)
+        finished.set()
+        return []
+
+    monkeypatch.setattr(service_module, "purge", slow_purge)
+    svc = service_module.RetentionService(None, POLICY, 3600.0)  # type: ignore[arg-type]
+    await svc.start()
+    assert await asyncio.to_thread(started.wait, 5)
+    await svc.stop()
+    assert finished.is_set()
