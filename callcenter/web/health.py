@@ -73,6 +73,18 @@ class EngineCollector:
         yield CounterMetricFamily(
             "callcenter_bus_reconnects", "Broker reconnections", stats.reconnects
         )
+        sip = self.engine.sip
+        if sip is not None:
+            yield CounterMetricFamily(
+                "callcenter_sip_invites_refused",
+                "INVITEs refused before answering (403 source, 404 number, 503 rate or load)",
+                sip.rejected,
+            )
+            yield CounterMetricFamily(
+                "callcenter_sip_malformed",
+                "SIP messages from peers that pjsip refused as malformed",
+                sip.stack.log_gate.malformed,
+            )
 
 
 def metrics_registry(engine: Engine) -> CollectorRegistry:

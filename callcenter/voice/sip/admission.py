@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 FORBIDDEN = 403
 NOT_FOUND = 404
 BUSY = 503
+#: Calls one untrusted source may have answered and not yet acknowledged (ACK). A peer that
+#: never ACKs (junk, a fuzzer, a spoofed source) holds each call slot for pjsip's 32 s ACK
+#: timeout: without this bound one source within its rate could fill every slot. A phone's
+#: ACK comes within a round trip; the overload watch sheds long before 100 are pending.
+UNACKNOWLEDGED_PER_SOURCE = 100
+
+
+def source_host(source: str) -> str:
+    """``1.2.3.4:5060`` or ``[::1]:5060`` -> the IP address alone."""
+    return source.rsplit(":", 1)[0].strip("[]")
 
 
 @dataclass
@@ -37,6 +47,7 @@ class Admission:
     shed: int = 0  # calls refused while overloaded (the watch reports and resets it)
     _nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(init=False)
     _buckets: dict[str, _Bucket] = field(init=False, default_factory=dict)
+    _unacknowledged: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -48,7 +59,7 @@ class Admission:
         return Admission(self.trusted, frozenset(numbers), self.rate, self.burst)
 
     def check(self, source: str, dialed: str, now: float) -> tuple[int, str]:
-        host = source.rsplit(":", 1)[0].strip("[]")
+        host = source_host(source)
         if self._nets:
             try:
                 ip = ipaddress.ip_address(host)
@@ -61,9 +72,24 @@ class Admission:
             return BUSY, self.overloaded
         if not self._take(host, now):
             return BUSY, f"source {host} exceeds {self.rate:g} calls/s"
+        if not self._nets and self._unacknowledged.get(host, 0) >= UNACKNOWLEDGED_PER_SOURCE:
+            return BUSY, (f"source {host} has {UNACKNOWLEDGED_PER_SOURCE} answered calls it "
+                          "has not acknowledged (no ACK)")
         if dialed not in self.numbers:
             return NOT_FOUND, f"number {dialed!r} is not configured"
         return 0, "admitted"
+
+    def answering(self, host: str) -> None:
+        """An admitted call from ``host`` is being answered: pending until :meth:`settled`."""
+        self._unacknowledged[host] = self._unacknowledged.get(host, 0) + 1
+
+    def settled(self, host: str) -> None:
+        """That call got its ACK, or ended."""
+        left = self._unacknowledged.get(host, 0) - 1
+        if left > 0:
+            self._unacknowledged[host] = left
+        else:
+            self._unacknowledged.pop(host, None)
 
     def _take(self, host: str, now: float) -> bool:
         bucket = self._buckets.get(host)

@@ -23,12 +23,14 @@ from callcenter.logs import call_context
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.keys_in_audio import hear_keys
 from callcenter.voice.sip.sounds import wav_seconds
+from callcenter.voice.sip.stack import AnswerError
 
 if TYPE_CHECKING:
     from callcenter.voice.sip.layer import SipVoiceLayer
 
 log = logging.getLogger(__name__)
 PROMPT_GRACE_S = 3.0  # past a prompt's length, its end-of-file event is overdue
+MEDIA_WAIT_S = 5.0  # an answered call with no audio by then has none: it is hung up
 
 
 class CallerGone(Exception):
@@ -128,9 +130,26 @@ class SipCall:
     async def _run(self) -> None:
         assert self.session is not None
         self.layer.cdr.note_started(self.rec)  # the answer does not wait for the commit
-        await self.stack.answer(self.leg)
+        source = self.incoming.source
+        try:
+            await self.stack.answer(self.leg)
+        except AnswerError as exc:
+            log.warning("call from %s not answered: %s", source, exc)
+            self.rec.hangup_by, self.rec.hangup_cause = "engine", "488 offer not acceptable"
+            await self.stack.hangup(self.leg, 488)
+            self.gone = True  # the leg is over: nothing to hang up at the end
+            return
+        except LookupError:  # its LegEnded is on the way
+            self.gone, self.rec.hangup_by = True, "caller"
+            self.rec.hangup_cause = "hung up before the answer"
+            return
         self.rec.answered_at = now()
-        await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
+        media = lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg  # noqa: E731
+        if await self.next(MEDIA_WAIT_S, media) is None:
+            log.warning("call from %s hung up: no audio %g s after the answer (its offer had "
+                        "no audio stream pjsua could take)", source, MEDIA_WAIT_S)
+            self.rec.hangup_by, self.rec.hangup_cause = "engine", "no audio"
+            return
         self.listen_for_keys()
         actions = self.session.handle(
             ivr.CallStarted(

@@ -284,6 +284,8 @@ class SipVoiceLayer:
                 case ev.LegAnswered(leg_id=leg) if leg == call.agent_leg:
                     await self.acd.handle(acd.OfferAccepted(call.rec.call_id, call.agent_id or ""))
                 case ev.LegEnded(leg_id=leg, code=code) if leg == call.agent_leg:
+                    log.info("agent %s's phone did not take the call: %d %s", call.agent_id,
+                             code, item.reason)
                     call.agent_leg = None
                     event: acd.Event = (
                         acd.OfferTimedOut if code in (408, 480) else acd.OfferRejected

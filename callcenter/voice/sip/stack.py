@@ -25,12 +25,13 @@ from typing import Any
 from callcenter.calls.recording_wav import RecordingFileError
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip import udp
-from callcenter.voice.sip.admission import Admission
+from callcenter.voice.sip.admission import Admission, source_host
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
+from callcenter.voice.sip.pjlog import PjLogGate
 from callcenter.voice.sip.pjthread import PjThread
 from callcenter.voice.sip.refusal import refuse
 from callcenter.voice.sip.sounds import wav_seconds
-from callcenter.voice.sip.uris import keys_in_audio, request_uri_user, uri_user
+from callcenter.voice.sip.uris import keys_in_audio, request_uri_user, uri_user, wire_text
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ except ImportError:  # reported by SipStack.start with what to do
     pj = None
 
 
+class AnswerError(Exception):
+    """pjsua could not answer an incoming leg (its SDP offer has nothing pjsua can take)."""
+
+
 @dataclass(frozen=True)
 class SipConfig:
     host: str = "127.0.0.1"
@@ -47,7 +52,7 @@ class SipConfig:
     max_calls: int = 1000
     media_threads: int = 1  # pjmedia's worker threads (RTP receive)
     clock_rate: int = 8000
-    log_level: int = 1
+    log_level: int = 2  # 2: pjsip's warnings too, such as the malformed messages it drops
     user_agent: str = "callcenter"
     public_host: str | None = None  # what goes into Contact / SDP when behind NAT
     udp_buffer_bytes: int = udp.DEFAULT_BUFFER_BYTES  # the SIP socket's SO_RCVBUF / SO_SNDBUF
@@ -81,6 +86,7 @@ class _Leg(pj.Call if pj else object):  # type: ignore[misc]
         self.audio: Any = None
         self.media_reported = False
         self.answered = False
+        self.pending_from: str | None = None  # an incoming leg's source until ACK or end
 
     def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 names
         owner = self._owner()
@@ -91,8 +97,10 @@ class _Leg(pj.Call if pj else object):  # type: ignore[misc]
             owner._emit(ev.LegRinging(self.leg_id))
         elif info.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.answered:
             self.answered = True
+            owner._settle(self)
             owner._emit(ev.LegAnswered(self.leg_id))
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            owner._settle(self)
             owner._leg_gone(self, info.lastStatusCode, info.lastReason)
 
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
@@ -113,7 +121,7 @@ class _Leg(pj.Call if pj else object):  # type: ignore[misc]
         owner = self._owner()
         if owner is not None:
             method = "sip-info" if prm.method == 1 else "rfc4733"
-            owner._emit(ev.DtmfReceived(self.leg_id, prm.digit, method))
+            owner._emit(ev.DtmfReceived(self.leg_id, wire_text(prm.digit), method))
 
 
 class _Account(pj.Account if pj else object):  # type: ignore[misc]
@@ -157,13 +165,16 @@ _RETIRE_S = 2.0
 
 
 class _PjLog(pj.LogWriter if pj else object):  # type: ignore[misc]
-    """pjsua's log lines into Python logging (level 1 errors, 2 warnings, more is debug)."""
+    """pjsua's log lines into Python logging through a :class:`PjLogGate` (level 1 errors, 2
+    warnings, more is debug; junk from peers counted, floods held back)."""
+
+    def __init__(self, gate: PjLogGate) -> None:
+        super().__init__()
+        self.gate = gate
 
     def write(self, entry: Any) -> None:
-        level = {0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}.get(
-            entry.level, logging.DEBUG
-        )
-        log.log(level, "pjsua: %s", entry.msg.rstrip())
+        for level, line in self.gate.take(entry.level, entry.msg, time.monotonic()):
+            log.log(level, "%s", line)
 
 
 class SipStack:
@@ -189,6 +200,7 @@ class SipStack:
         self._bridges: dict[int, set[int]] = {}  # leg -> legs it transmits to
         self._ids = count(1)
         self.capacity = 0
+        self.log_gate = PjLogGate()  # counts the malformed SIP pjsip refused (/metrics)
         self.local_uri = f"sip:{config.public_host or config.host}:{config.port}"
 
     # ---- life cycle -------------------------------------------------------------------
@@ -219,7 +231,7 @@ class SipStack:
         cfg.uaConfig.userAgent = c.user_agent
         cfg.logConfig.level = c.log_level
         cfg.logConfig.consoleLevel = c.log_level
-        self._log_writer = _PjLog()
+        self._log_writer = _PjLog(self.log_gate)
         cfg.logConfig.writer = self._log_writer
         cfg.logConfig.decor = 0
         cfg.medConfig.clockRate = c.clock_rate
@@ -325,7 +337,7 @@ class SipStack:
     def _incoming(self, account: Any, prm: Any) -> None:
         leg = _Leg(self, account, prm.callId)
         leg.leg_id = prm.callId
-        whole = prm.rdata.wholeMsg
+        whole = wire_text(prm.rdata.wholeMsg)
         source = prm.rdata.srcAddress
         dialed = request_uri_user(whole)
         code, reason = self.admission.check(source, dialed, time.monotonic())
@@ -334,18 +346,26 @@ class SipStack:
             refuse(pj, leg, code)
             self._emit(ev.CallRejected(source, dialed, code, reason))
             return
+        leg.pending_from = source_host(source)
+        self.admission.answering(leg.pending_from)
         info = leg.getInfo()
+        remote = wire_text(info.remoteUri)
         self._emit(
             ev.IncomingCall(
                 leg.leg_id,
-                uri_user(info.remoteUri),
-                info.remoteUri,
+                uri_user(remote),
+                remote,
                 dialed,
                 source,
-                info.callIdString,
+                wire_text(info.callIdString),
                 keys_in_audio(whole),
             )
         )
+
+    def _settle(self, leg: Any) -> None:
+        if leg.pending_from is not None:
+            self.admission.settled(leg.pending_from)
+            leg.pending_from = None
 
     def _leg_gone(self, leg: Any, code: int, reason: str) -> None:
         leg_id = leg.leg_id
@@ -398,10 +418,17 @@ class SipStack:
         return leg.audio
 
     async def answer(self, leg_id: int, code: int = 200) -> None:
+        """Answer an incoming leg; :class:`AnswerError` when pjsua cannot (the caller's
+        offer has nothing it can take: it has refused the call itself, 488)."""
+
         def run() -> None:
             op = pj.CallOpParam()
             op.statusCode = code
-            self._leg(leg_id).answer(op)
+            leg = self._leg(leg_id)  # LookupError: the caller hung up already
+            try:
+                leg.answer(op)
+            except pj.Error as exc:
+                raise AnswerError(f"pjsua cannot answer leg {leg_id}: {exc.reason}") from None
 
         await self._thread.submit(run)
 

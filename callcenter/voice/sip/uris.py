@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 _URI_USER = re.compile(r"^(?:\"[^\"]*\"\s*)?<?\s*(?:sips?|tel):([^@;>]+)", re.IGNORECASE)
 
 
+def wire_text(text: str) -> str:
+    """Text from a SIP message as the database and the bus can hold it: bytes that were not
+    UTF-8 (pjsua2 hands them over as lone surrogates) become ``?``, NUL bytes too (PostgreSQL
+    refuses them in text)."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "?")
+
+
 def uri_user(uri: str) -> str:
-    """``"Ann" <sip:+4930123@host>`` -> ``+4930123``."""
+    """``"Ann" <sip:+4930123@host>`` -> ``+4930123``; escapes undone, as RFC 3261 compares
+    URIs (``sip:%32%30%30@host`` dials 200)."""
     m = _URI_USER.match(uri.strip())
-    return m.group(1) if m else ""
+    return unquote(m.group(1), errors="replace").replace("\x00", "?") if m else ""
 
 
 def request_uri_user(whole_msg: str) -> str:
