@@ -28,13 +28,15 @@ LEVELS = {0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INF
 
 @dataclass
 class PjLogGate:
-    """Decides what of pjsua's log reaches the engine's log (``take``), and counts junk."""
+    """Decides what of pjsua's log reaches the engine's log (``take``), and counts junk.
+    Lines about peers' junk and pjsua's other warnings have a budget each per window, so a
+    flood of junk never hides a warning about something else."""
 
-    burst: int = 20  # lines let through per window
+    burst: int = 20  # lines of each kind let through per window
     window_s: float = 10.0
     malformed: int = 0  # messages from peers that pjsip refused as malformed, ever
     _window_start: float = field(default=-1e18, init=False)
-    _passed: int = field(default=0, init=False)
+    _passed: dict[bool, int] = field(default_factory=dict, init=False)  # by "is junk"
     _held: int = field(default=0, init=False)
 
     def take(self, level: int, msg: str, now: float) -> list[tuple[int, str]]:
@@ -47,16 +49,17 @@ class PjLogGate:
                             f"pjsua: {self._held} more log lines held back in the last "
                             f"{self.window_s:g} s (a flood; malformed SIP so far: "
                             f"{self.malformed})"))
-            self._window_start, self._passed, self._held = now, 0, 0
+            self._window_start, self._passed, self._held = now, {}, 0
         py_level = LEVELS.get(level, logging.DEBUG)
-        if first.startswith(PEER_FAULT):
+        junk = first.startswith(PEER_FAULT)
+        if junk:
             self.malformed += first.startswith(MALFORMED)
             py_level = logging.WARNING
             first = f"malformed SIP from a peer: {first}"
         if py_level < logging.WARNING:
             out.append((py_level, f"pjsua: {first}"))  # debug detail: never held back
-        elif self._passed < self.burst:
-            self._passed += 1
+        elif self._passed.get(junk, 0) < self.burst:
+            self._passed[junk] = self._passed.get(junk, 0) + 1
             out.append((py_level, f"pjsua: {first}"))
         else:
             self._held += 1

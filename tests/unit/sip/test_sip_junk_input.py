@@ -31,6 +31,9 @@ def test_a_flood_is_held_back_and_summed_up_once_per_window() -> None:
     [(level, summary), _] = gate.take(1, DUMP, 10.5)
     assert level == logging.WARNING and "997 more log lines held back" in summary
     assert gate.malformed == 1001
+    # Junk has its own budget: a warning about something else still gets through.
+    assert gate.take(2, "Unable to send INVITE", 10.6) == [
+        (logging.WARNING, "pjsua: Unable to send INVITE")]
     # Our own errors stay errors; debug detail is never held back.
     assert gate.take(1, "pjsua_call_answer2() error", 30.0) == [
         (logging.ERROR, "pjsua: pjsua_call_answer2() error")]
