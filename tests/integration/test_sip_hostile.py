@@ -91,6 +91,7 @@ async def test_hostile_sip_hurts_no_call(
     await engine.start()
     await ready(engine, "1001")
     await talker.start()
+    await later.start()
     caller = make_caller(tmp_path, engine)
     await caller.start()
     call_id = await connected_call(engine, "1001")
@@ -108,7 +109,6 @@ async def test_hostile_sip_hurts_no_call(
     assert sent.trickled == "SIP/2.0 200 OK"
     # A new caller is answered and reaches an agent (after the barrage's source's rate
     # bucket and the overload watch have settled: neither is 127.0.0.1's).
-    await later.start()
     await ready(engine, "1002")
     after = make_caller(tmp_path, engine, name="after")
     await after.start()

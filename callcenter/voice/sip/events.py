@@ -69,8 +69,17 @@ class CallRejected:
     reason: str
 
 
+@dataclass(frozen=True)
+class LegPlaced:
+    """An outgoing leg was placed under ``leg_id``. pjsua reuses call ids: events still
+    unclaimed for that id (a refused caller's LegEnded) were an earlier leg's, not this one's."""
+
+    leg_id: int
+
+
 SipEvent = (
     IncomingCall
+    | LegPlaced
     | LegRinging
     | LegAnswered
     | LegMediaReady

@@ -173,6 +173,10 @@ class SipVoiceLayer:
                 self._owners[event.leg_id] = call
                 self.calls[call.rec.call_id] = call
                 self._spawn(call.run(), leg=event.leg_id, call_id=call.rec.call_id)
+            case ev.LegPlaced(leg_id=leg_id):
+                # Kept events for this id are an earlier leg's (a refused caller's LegEnded
+                # would end the new leg's offer at once: seen after a flood of junk INVITEs).
+                self._early.pop(leg_id, None)
             case ev.CallRejected():
                 self.rejected += 1
                 if event.reason == self.admission.overloaded:

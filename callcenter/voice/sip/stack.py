@@ -468,6 +468,7 @@ class SipStack:
             leg.makeCall(uri, op)
             leg.leg_id = leg.getId()
             self._legs[leg.leg_id] = leg
+            self._emit(ev.LegPlaced(leg.leg_id))  # before any event of this leg
             return int(leg.leg_id)
 
         return await self._thread.submit(run)

@@ -35,3 +35,15 @@ def test_unclaimed_legs_are_forgotten_beyond_a_bound() -> None:
     for leg in range(EARLY_LEGS_KEPT + 10):
         layer._on_event(ev.LegEnded(leg, 404, "Not Found"))
     assert len(layer._early) == EARLY_LEGS_KEPT and 0 not in layer._early
+
+
+def test_a_placed_leg_does_not_inherit_an_earlier_legs_end_under_the_same_id() -> None:
+    """pjsua reuses call ids: a caller refused with 503 ended as leg 7 (nobody claims it), then
+    the offer to an agent is placed as leg 7. Its offer must not end with the stale 503."""
+    layer = bare_layer()
+    layer._on_event(ev.LegEnded(7, 503, "Service Unavailable"))  # the refused caller's
+    layer._on_event(ev.LegPlaced(7))  # posted by the stack before any event of the new leg
+    layer._on_event(ev.LegRinging(7))
+    owner = Owner()
+    layer._claim(7, owner)
+    assert owner.got == [ev.LegRinging(7)]
