@@ -86,13 +86,7 @@ def renew(session: Session, lease: Lease, now: datetime,
     """Extend a lease still held in its term: the renewed lease, or ``None`` when it was lost
     (another node took it over after it expired, or it was released)."""
     expires = now + timedelta(seconds=ttl_s)
-    done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(CampaignLease)
-        .where(CampaignLease.campaign_id == lease.campaign_id,
-               CampaignLease.node == lease.node, CampaignLease.term == lease.term)
-        .values(expires_at=expires)
-        .execution_options(synchronize_session=False))
-    if done.rowcount != 1:
+    if not _expire_held(session, lease, expires):
         return None
     return Lease(lease.campaign_id, lease.node, lease.term, expires)
 
@@ -101,11 +95,16 @@ def release(session: Session, lease: Lease, now: datetime) -> bool:
     """Give the lease back (only the term held): it expires now, so any node may take it at
     once, and the next holder's term is still a new one. ``False`` when it was no longer
     held."""
+    return _expire_held(session, lease, now)
+
+
+def _expire_held(session: Session, lease: Lease, expires_at: datetime) -> bool:
+    """Set the lease's expiry while it is still held in that term by that node."""
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(CampaignLease)
         .where(CampaignLease.campaign_id == lease.campaign_id,
                CampaignLease.node == lease.node, CampaignLease.term == lease.term)
-        .values(expires_at=now)
+        .values(expires_at=expires_at)
         .execution_options(synchronize_session=False))
     return bool(done.rowcount == 1)
 

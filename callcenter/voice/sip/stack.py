@@ -31,6 +31,7 @@ from callcenter.voice.sip.pjlog import PjLogGate
 from callcenter.voice.sip.pjthread import PjThread
 from callcenter.voice.sip.refusal import refuse
 from callcenter.voice.sip.sounds import wav_seconds
+from callcenter.voice.sip.transports import cannot_listen, transport_config
 from callcenter.voice.sip.uris import keys_in_audio, request_uri_user, uri_user, wire_text
 
 log = logging.getLogger(__name__)
@@ -268,41 +269,14 @@ class SipStack:
                  f", tls {c.host}:{c.tls_port}" if "tls" in c.transports else "", self.capacity)
 
     def _listen(self, ep: Any, transport: str) -> None:
-        """Open one SIP transport: ``udp`` or ``tcp`` at host:port, ``tls`` at host:tls_port;
-        a port taken (or a certificate pjsip cannot load) stops the start with what to do."""
-        c = self.config
-        tcfg = pj.TransportConfig()
-        tcfg.port = c.tls_port if transport == "tls" else c.port
-        tcfg.boundAddress = c.host
-        if c.public_host:
-            tcfg.publicAddress = c.public_host
-        if transport == "udp":
-            tcfg.sockOptParams = udp.sock_opts(pj, c.udp_buffer_bytes)
-            if warning := udp.shortfall(c.udp_buffer_bytes):
-                log.warning("%s", warning)
-        if transport == "tls":
-            tls = tcfg.tlsConfig
-            tls.certFile, tls.privKeyFile = c.tls_cert_file or "", c.tls_key_file or ""
-            tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3  # not older
-            if c.tls_ca_file:
-                tls.CaListFile = c.tls_ca_file
-                tls.verifyServer = True
-        kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP,
-                "tls": pj.PJSIP_TRANSPORT_TLS}[transport]
+        """Open one SIP transport (:mod:`callcenter.voice.sip.transports`); one pjsip cannot
+        open stops the start with what to do."""
+        kind, tcfg = transport_config(pj, self.config, transport)
         try:
             ep.transportCreate(kind, tcfg)
         except pj.Error as exc:
             ep.libDestroy()
-            from callcenter.errors import ConfigError
-
-            port = tcfg.port
-            what = ("check sip.tls_cert_file and sip.tls_key_file (PEM, the key of that "
-                    "certificate), free sip.tls_port" if transport == "tls"
-                    else "free the port, set CALLCENTER_SIP__PORT")
-            raise ConfigError(
-                f"cannot listen for SIP on {transport} {c.host}:{port} ({exc.info()}): "
-                f"{what}, or leave {transport} out of sip.transports"
-            ) from None
+            raise cannot_listen(self.config, transport, tcfg.port, exc.info()) from None
 
     def _handle_events(self, ms: int) -> None:
         self._ep.libHandleEvents(ms)

@@ -31,7 +31,7 @@ def request_uri_user(whole_msg: str) -> str:
 def keys_in_audio(whole_msg: str) -> bool:
     """Whether an INVITE offers audio without RFC 4733 events (no ``telephone-event`` in its
     SDP): the caller's keys will come as tones in the audio. False without an SDP offer."""
-    head, _, body = whole_msg.replace("\r\n", "\n").partition("\n\n")
+    _, _, body = whole_msg.replace("\r\n", "\n").partition("\n\n")
     if "m=audio" not in body:
         return False
     return "telephone-event" not in body.lower()
