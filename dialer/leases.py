@@ -18,6 +18,7 @@ A lease in the database decides (one row per campaign, ``campaign_leases``):
   stops dialing by itself a few seconds before its unrenewed lease expires (the runner's
   ``fence_at``), so no claim of the old holder is on its way when a new one takes over.
 
+The SQL is :mod:`callcenter.store.leases`' (the ACD's leader is chosen the same way).
 Times are the nodes' clocks (UTC); keep the nodes in NTP sync and the lease a few seconds
 longer than any skew. SQL only, no asyncio: the runner's service (:class:`dialer.runner.
 DialerService`) calls these through :meth:`callcenter.store.Database.run`.
@@ -29,12 +30,11 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, exists
 from sqlalchemy.orm import Session
 
+from callcenter.store import leases as term_leases
 from dialer.store import CampaignLease, Lead
 
 #: How long a lease lasts without renewal (s): a node that died is replaced after this.
@@ -62,23 +62,10 @@ def acquire(session: Session, campaign_id: int, node: str, now: datetime,
     """Take the campaign's lease for ``node``: the new lease, or ``None`` while another node
     holds an unexpired one. Taking a lease starts a new term, even from the same node (its
     earlier runner is gone; what it left is reconciled under the new term)."""
-    expires = now + timedelta(seconds=ttl_s)
-    taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(CampaignLease)
-        .where(CampaignLease.campaign_id == campaign_id,
-               (CampaignLease.expires_at <= now) | (CampaignLease.node == node))
-        .values(node=node, term=CampaignLease.term + 1, acquired_at=now, expires_at=expires)
-        .execution_options(synchronize_session=False))
-    if taken.rowcount != 1:
-        try:
-            with session.begin_nested():
-                session.add(CampaignLease(campaign_id=campaign_id, node=node, term=1,
-                                          acquired_at=now, expires_at=expires))
-        except IntegrityError:
-            return None  # another node holds it (or took it first, just now)
-    term = session.scalar(select(CampaignLease.term).where(
-        CampaignLease.campaign_id == campaign_id, CampaignLease.node == node))
-    return None if term is None else Lease(campaign_id, node, term, expires)
+    term = term_leases.take(session, CampaignLease, {"campaign_id": campaign_id}, node, now,
+                            ttl_s)
+    return None if term is None else Lease(campaign_id, node, term,
+                                           now + timedelta(seconds=ttl_s))
 
 
 def renew(session: Session, lease: Lease, now: datetime,
@@ -100,19 +87,13 @@ def release(session: Session, lease: Lease, now: datetime) -> bool:
 
 def _expire_held(session: Session, lease: Lease, expires_at: datetime) -> bool:
     """Set the lease's expiry while it is still held in that term by that node."""
-    done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(CampaignLease)
-        .where(CampaignLease.campaign_id == lease.campaign_id,
-               CampaignLease.node == lease.node, CampaignLease.term == lease.term)
-        .values(expires_at=expires_at)
-        .execution_options(synchronize_session=False))
-    return bool(done.rowcount == 1)
+    return term_leases.expire_held(session, CampaignLease, {"campaign_id": lease.campaign_id},
+                                   lease.node, lease.term, expires_at)
 
 
 def holder(session: Session, campaign_id: int, now: datetime) -> Lease | None:
     """Who holds the campaign now (an unexpired lease), if anyone."""
-    row = session.scalar(select(CampaignLease).where(
-        CampaignLease.campaign_id == campaign_id, CampaignLease.expires_at > now))
+    row = term_leases.unexpired(session, CampaignLease, {"campaign_id": campaign_id}, now)
     return None if row is None else Lease(row.campaign_id, row.node, row.term, row.expires_at)
 
 

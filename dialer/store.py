@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callcenter.store.leases import TermLease
 from callcenter.store.models import VOICE_LAYERS, Base, _in, utcnow
 from dialer.caller_ids import STRATEGIES as CALLER_ID_STRATEGIES
 
@@ -189,7 +190,7 @@ class PreviewSkips(Base):
     __table_args__ = (CheckConstraint("in_a_row >= 0", name="in_a_row"),)
 
 
-class CampaignLease(Base):
+class CampaignLease(TermLease, Base):
     """Which engine node runs a campaign: one holder at a time (:mod:`dialer.leases`).
 
     The holder renews ``expires_at`` while its runner runs; another node takes the campaign
@@ -201,10 +202,6 @@ class CampaignLease(Base):
     campaign_id: Mapped[int] = mapped_column(
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
     )
-    node: Mapped[str] = mapped_column(String(128))
-    term: Mapped[int] = mapped_column(Integer, default=1)
-    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
 
 
 class Callback(Base):
