@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -201,6 +202,60 @@ class DialerSettings(_Section):
     )
 
 
+class ClusterSettings(_Section):
+    """Several engine nodes as one call center (docs/cluster.md): one node leads the ACD, the
+    others hand their callers over to it over SIP."""
+
+    enabled: bool = Field(
+        False,
+        description="Share the ACD with the other nodes on this database: the node holding "
+        "the ACD lease leads it. Off: this node alone, always the ACD's leader (no lease).",
+    )
+    secret: SecretStr | None = Field(
+        None, validate_default=True,
+        description="Signs the handovers of callers between nodes; the same on every node. "
+        "Required when enabled.",
+    )
+    sip_uri: str | None = Field(
+        None,
+        description="Where the other nodes send this node SIP calls (sip:10.0.0.5:5070); "
+        "unset: from sip.public_host (else sip.host) and sip.port.",
+    )
+    http_url: str | None = Field(
+        None, description="Where the other nodes reach this node's HTTP API (http://...); "
+        "unset: from http.host and http.port."
+    )
+    lease_s: float = Field(
+        15.0, ge=6.0, le=300.0,
+        description="How long the ACD's leader holds the lead without renewing (renewed every "
+        "2 s): a leader that dies is replaced by another node after this.",
+    )
+    handover_number: str = Field(
+        "cc-handover", pattern=r"^[A-Za-z0-9._~+-]{1,64}$",
+        description="The SIP user part the leader takes handed-over callers on (letters, "
+        "digits and . _ ~ + -).",
+    )
+
+    @field_validator("sip_uri", "http_url")
+    @classmethod
+    def _address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        schemes, example = {"sip_uri": (("sip:", "sips:"), "a SIP URI such as sip:10.0.0.5:5070"),
+                            "http_url": (("http://", "https://"), "an http:// or https:// URL "
+                                         "such as http://10.0.0.5:8080")}[str(info.field_name)]
+        if value is not None and not value.startswith(schemes):
+            raise ValueError(f"allowed: {example}")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_when_enabled(cls, value: SecretStr | None,
+                             info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("enabled") and (value is None or not value.get_secret_value()):
+            raise ValueError("cluster.enabled needs a secret, the same on every node "
+                             "(or turn cluster.enabled off)")
+        return value
+
+
 class RecordingSettings(_Section):
     """How long recordings are kept (docs/recordings.md); where: the top-level recordings_dir."""
 
@@ -376,6 +431,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     backoffice: BackofficeSettings = BackofficeSettings()
     dialer: DialerSettings = DialerSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @classmethod
     def settings_customise_sources(

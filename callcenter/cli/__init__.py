@@ -12,6 +12,7 @@ from callcenter.cli import (
     audit,
     bus,
     campaign,
+    cluster,
     configuration,
     db,
     dialer,
@@ -58,6 +59,7 @@ app.add_typer(flow.app, name="flow")
 app.add_typer(dialer.app, name="dialer")
 app.add_typer(acd.app, name="acd")
 app.add_typer(campaign.app, name="campaign")
+app.add_typer(cluster.app, name="cluster")
 app.add_typer(dnc.app, name="dnc")
 app.add_typer(recordings.app, name="recordings")
 app.command("staffing")(staffing.staffing)

@@ -11,6 +11,7 @@ from callcenter.backoffice import chat_router
 from callcenter.web import (
     callbacks,
     campaigns,
+    cluster,
     console,
     desktop,
     dnc,
@@ -41,7 +42,7 @@ def create_app(engine: Engine) -> FastAPI:
     checked = [Depends(authorize)]  # who may call what: callcenter/web/roles.py
     for router in (login.router, operations.router, tickets.router, campaigns.router,
                    preview.router, callbacks.router, desktop.router, console.router,
-                   dnc.router, recordings.router, chat_router):
+                   dnc.router, recordings.router, cluster.router, chat_router):
         app.include_router(router, dependencies=checked)
     if engine.twilio is not None:
         app.include_router(engine.twilio.router)  # open: each webhook's signature is checked
