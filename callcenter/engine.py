@@ -71,6 +71,8 @@ class Engine:
         self.backoffice: Any = None
         self.dialer: Any = None
         self.retention: RetentionService | None = None
+        #: Which node leads the ACD (cluster.enabled); None: this node alone leads it.
+        self.leadership: Any = None
 
     async def start(self) -> None:
         s = self.settings
@@ -114,12 +116,15 @@ class Engine:
         self.backoffice = BackOffice(s.backoffice, self.db, self.bus)
         await self.backoffice.start()
         escalations = CallEscalations(self.backoffice)
+        if s.cluster.enabled:
+            await self._start_leadership()
         if s.sip.enabled:
             from callcenter.voice.sip.layer import SipVoiceLayer
 
             flows = load_flows(s.sip.numbers, set(self.directory.queues), "sip.numbers")
             self.sip = SipVoiceLayer(
-                s, self.acd, self.cdr, self.directory, flows, escalations=escalations
+                s, self.acd, self.cdr, self.directory, flows, escalations=escalations,
+                leadership=self.leadership,
             )
             await self.sip.start()
         if s.twilio.enabled:
@@ -131,6 +136,33 @@ class Engine:
             )
             await self.twilio.start()
         await self._start_dialer()
+
+    async def _start_leadership(self) -> None:
+        """Take the ACD's lead, or learn which node has it (docs/cluster.md)."""
+        from callcenter.cluster.leadership import AcdLeadership
+        from dialer import leases
+
+        s = self.settings
+        host = s.sip.public_host or s.sip.host
+        transport = "" if "udp" in s.sip.transports else ";transport=tcp"
+        http = s.cluster.http_url or (
+            f"http://{s.http.host}:{s.http.port}" if s.http.port else None
+        )
+        self.leadership = AcdLeadership(
+            self.db, s.node or leases.default_node(),
+            sip_uri=s.cluster.sip_uri or f"sip:{host}:{s.sip.port}{transport}",
+            http_url=http, lease_s=s.cluster.lease_s, on_change=self._leader_changed,
+        )
+        await self.leadership.start()
+        leader = self.leadership.leader
+        log.info("cluster: node %s; the ACD's leader is %s", self.leadership.node,
+                 "this node" if self.leadership.is_leader else leader.node if leader else "nobody")
+
+    async def _leader_changed(self, old: Any, new: Any) -> None:
+        log.info("cluster: the ACD's leader is now %s (was %s)",
+                 new.node if new else "nobody", old.node if old else "nobody")
+        if self.sip is not None and self.sip.handovers is not None:
+            await self.sip.handovers.leader_changed(old, new)
 
     async def _start_dialer(self) -> None:
         """Campaign runners for the voice layers that can place calls (SIP and Twilio)."""
@@ -223,6 +255,9 @@ class Engine:
         if self.dialer is not None:
             await self.dialer.stop()
             self.dialer = None
+        if self.leadership is not None:  # another node leads at once: callers go there
+            await self.leadership.stop()
+            self.leadership = None
         if self.sip is not None:
             await self.sip.stop()
             self.sip = None

@@ -20,6 +20,7 @@ class IncomingCall:
     source: str  # ip:port the INVITE came from
     sip_call_id: str
     keys_in_audio: bool = False  # its SDP offers no telephone-event: listen for tones
+    handover: str = ""  # X-CC-Handover: a caller another node hands to this one (the leader)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class LegEnded:
     leg_id: int
     code: int  # the last SIP status (e.g. 200 after a BYE, 486 busy, 408 no answer)
     reason: str
+    result: str = ""  # X-CC-Result of the BYE that ended it (the ACD leader's handover result)
 
 
 @dataclass(frozen=True)

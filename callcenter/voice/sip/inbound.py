@@ -66,6 +66,11 @@ class SipCall:
         self.agent_leg: int | None = None
         self.agent_id: str | None = None
         self.nailed = False  # the agent leg is a nailed-up line: never hang it up
+        # When the caller started waiting in a queue (epoch s), kept through handovers between
+        # nodes (callcenter/voice/sip/handover.py); moving: leaving this node's queue for
+        # another node's, no abandon.
+        self.waiting_since: float | None = None
+        self.moving = False
         # What the agent's desktop shows when the call is connected (a campaign's lead).
         self.screen_pop: dict[str, object] = {}
         self._playing: int | None = None
@@ -222,7 +227,7 @@ class SipCall:
                 case ivr.Gather():
                     return await self.gather(action)
                 case ivr.Enqueue():
-                    return await self.layer.queueing(self, action)
+                    return await self.layer.enqueue(self, action)
                 case ivr.Transfer():
                     return await self.layer.transfer(self, action)
                 case ivr.Record():

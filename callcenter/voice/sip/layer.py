@@ -22,6 +22,7 @@ from callcenter.calls.escalations import CallEscalations
 from callcenter.calls.notifications import notification_event
 from callcenter.calls.recording_paths import recording_path
 from callcenter.calls.recordings import RecordingLog
+from callcenter.cluster.leadership import AcdLeadership
 from callcenter.config import Settings
 from callcenter.ids import new_id
 from callcenter.ivr.events import QueueOutcome
@@ -31,6 +32,7 @@ from callcenter.voice.sip import udp
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.agents import AgentLine
 from callcenter.voice.sip.conversation import Control, Requeued, talk
+from callcenter.voice.sip.handover import Handovers
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
 from callcenter.voice.sip.overload import LagDetector, LoopWatch
 from callcenter.voice.sip.presence import OptionsPinger
@@ -55,6 +57,7 @@ class SipVoiceLayer:
         directory: Directory,
         flows: dict[str, ivr.Flow],
         escalations: CallEscalations | None = None,
+        leadership: AcdLeadership | None = None,
     ) -> None:
         self.settings = settings
         self.escalations = escalations or CallEscalations(None)
@@ -67,9 +70,17 @@ class SipVoiceLayer:
         self.recordings = RecordingLog(cdr.db)
         self.sounds_dir = Path(s.prompt_cache_dir)
         self.hold_music, self.beep_wav = ensure_sounds(self.sounds_dir, s.hold_music)
+        cluster = settings.cluster
+        numbers = frozenset(flows) | {s.agent_login_number}
+        #: Callers handed between nodes (cluster.enabled): handover.py.
+        self.handovers: Handovers | None = None
+        if leadership is not None and cluster.enabled and cluster.secret is not None:
+            secret = cluster.secret.get_secret_value().encode()
+            self.handovers = Handovers(self, leadership, secret, cluster.handover_number)
+            numbers |= {cluster.handover_number}
         admission = Admission(
             tuple(s.trusted_sources),
-            frozenset(flows) | {s.agent_login_number},
+            numbers,
             s.rate_per_source,
             2 * s.rate_per_source,
         )
@@ -145,6 +156,8 @@ class SipVoiceLayer:
             self._backlog.close()
         if self.presence is not None:
             await self.presence.stop()
+        if self.handovers is not None:  # waiting callers go back, to queue at the next leader
+            await self.handovers.give_back()
         for call in {c for c in self._owners.values()}:
             call.deliver(ev.LegEnded(call.leg, 0, "engine shutting down"))
         if self._tasks:
@@ -161,9 +174,21 @@ class SipVoiceLayer:
     def _on_event(self, event: ev.SipEvent) -> None:
         match event:
             case ev.IncomingCall(dialed=dialed) if dialed == self.settings.sip.agent_login_number:
+                relayed = self.handovers.relay_line(event) if self.handovers else None
+                if relayed is not None:  # agents log in where the ACD is led
+                    self._owners[event.leg_id] = relayed
+                    self._spawn(relayed.run(), leg=event.leg_id)
+                    return
                 line = AgentLine(self, event)
                 self._owners[event.leg_id] = line
                 self._spawn(line.run(), leg=event.leg_id)
+            case ev.IncomingCall() if (self.handovers is not None
+                                       and event.dialed == self.handovers.number):
+                handed = self.handovers.incoming(event)
+                if handed is not None:
+                    self._owners[event.leg_id] = handed
+                    self.calls[handed.rec.call_id] = handed
+                    self._spawn(handed.run(), leg=event.leg_id, call_id=handed.rec.call_id)
             case ev.IncomingCall():
                 flow = self.flows.get(event.dialed)
                 if flow is None:  # admission already refused unknown numbers; be safe
@@ -226,14 +251,24 @@ class SipVoiceLayer:
         task.add_done_callback(done)
 
     # ---- waiting in a queue ---------------------------------------------------------------
+    async def enqueue(self, call: SipCall, q: ivr.Enqueue) -> ivr.Event:
+        """A flow's Enqueue: wait at the ACD's leader when another node leads it
+        (handover.py), else here."""
+        if self.handovers is not None and self.handovers.elsewhere():
+            return await self.handovers.queue(call, q)
+        return await self.queueing(call, q)
+
     async def queueing(
-        self, call: SipCall, q: ivr.Enqueue, *, transferred: bool = False
+        self, call: SipCall, q: ivr.Enqueue, *, transferred: bool = False,
+        waited_s: float | None = None,
     ) -> ivr.Event:
         """Wait in ``q.queue`` with music and announcements until connected, overflowed or
         the caller asks for a call-back; then talk; return the IVR's QueueResult.
 
         ``transferred``: the ACD holds the task already (a call connected to an agent outside
-        any line, a preview call, that the agent transferred into ``q.queue``)."""
+        any line, a preview call, that the agent transferred into ``q.queue``). ``waited_s``:
+        how long the caller has waited already (handed over from another node): the place
+        in line it keeps."""
         task_id = call.rec.call_id
         call.rec.queue, call.rec.queued_at = q.queue, now()
         call.digits = ""  # keys typed before the queue answer nothing in it
@@ -243,9 +278,11 @@ class SipVoiceLayer:
         self.cdr.note(call.rec, "queued", {"queue": q.queue}, announce="queued")
         try:
             if not transferred:
+                since = None if waited_s is None else self.acd.clock() - max(0.0, waited_s)
                 await self.acd.handle(
                     acd.TaskArrived(
-                        task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills}
+                        task_id, q.queue, priority=q.priority, skills={s: 1 for s in q.skills},
+                        enqueued_at=since,
                     )
                 )
             music = await self.stack.play(
@@ -260,6 +297,11 @@ class SipVoiceLayer:
             # Waiting or ringing an agent: also a call transferred into this queue after an
             # earlier conversation (its connected_at is set from that one).
             status = self.acd.router.task_status(task_id)
+            if call.moving and status in ("waiting", "offered"):
+                # Handed back to its node, to wait at the next leader: no abandon.
+                await self.acd.handle(acd.TaskAbandoned(task_id))
+                await self.cdr.event(call.rec, "handed_back", {"queue": q.queue})
+                raise CallerGone from None
             if status in ("waiting", "offered") or call.rec.connected_at is None:
                 if status == "connected":
                     # Accepted (a nailed-up line) but gone before the bridge: the agent is free.

@@ -17,7 +17,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -27,12 +27,19 @@ from callcenter.voice.sip import events as ev
 from callcenter.voice.sip import udp
 from callcenter.voice.sip.admission import Admission, source_host
 from callcenter.voice.sip.capacity import check_capacity, quiet_pjlib
+from callcenter.voice.sip.headers import HANDOVER_HEADER, add_headers, bye_result
 from callcenter.voice.sip.pjlog import PjLogGate
 from callcenter.voice.sip.pjthread import PjThread
 from callcenter.voice.sip.refusal import refuse
 from callcenter.voice.sip.sounds import wav_seconds
 from callcenter.voice.sip.transports import cannot_listen, transport_config
-from callcenter.voice.sip.uris import keys_in_audio, request_uri_user, uri_user, wire_text
+from callcenter.voice.sip.uris import (
+    header_value,
+    keys_in_audio,
+    request_uri_user,
+    uri_user,
+    wire_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +109,7 @@ class _Leg(pj.Call if pj else object):  # type: ignore[misc]
             owner._emit(ev.LegAnswered(self.leg_id))
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             owner._settle(self)
-            owner._leg_gone(self, info.lastStatusCode, info.lastReason)
+            owner._leg_gone(self, info.lastStatusCode, info.lastReason, bye_result(pj, prm.e))
 
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
         owner = self._owner()
@@ -333,6 +340,7 @@ class SipStack:
                 source,
                 wire_text(info.callIdString),
                 keys_in_audio(whole),
+                header_value(whole, HANDOVER_HEADER),
             )
         )
 
@@ -341,7 +349,7 @@ class SipStack:
             self.admission.settled(leg.pending_from)
             leg.pending_from = None
 
-    def _leg_gone(self, leg: Any, code: int, reason: str) -> None:
+    def _leg_gone(self, leg: Any, code: int, reason: str, result: str = "") -> None:
         leg_id = leg.leg_id
         for pid, playback in list(self._players.items()):
             if playback.leg_id == leg_id:
@@ -354,7 +362,7 @@ class SipStack:
             targets.discard(leg_id)
         leg.audio = None
         self._legs.pop(leg_id, None)
-        self._emit(ev.LegEnded(leg_id, code, reason))
+        self._emit(ev.LegEnded(leg_id, code, reason, result))
 
     def _rewire(self, leg: Any) -> None:
         """Re-apply bridges after a re-INVITE changed the leg's media port."""
@@ -406,23 +414,29 @@ class SipStack:
 
         await self._thread.submit(run)
 
-    async def hangup(self, leg_id: int, code: int = 603) -> None:
+    async def hangup(self, leg_id: int, code: int = 603,
+                     headers: Mapping[str, str] | None = None) -> None:
+        """End a leg: refuse it with ``code`` before the answer, BYE after; ``headers`` go
+        in that request or response."""
+
         def run() -> None:
             leg = self._legs.get(leg_id)
             if leg is None:
                 return
             op = pj.CallOpParam()
             op.statusCode = code
+            add_headers(pj, op, headers)
             leg.hangup(op)
 
         await self._thread.submit(run)
 
     async def call(self, uri: str, caller_id: str | None = None,
-                   present: bool = False) -> int:
+                   present: bool = False, headers: Mapping[str, str] | None = None) -> int:
         """Place an outgoing call; returns its leg id (events follow). ``caller_id`` goes in
         P-Asserted-Identity; with ``present`` (a call to a customer) also in the From header,
         where a trunk that does not trust our P-Asserted-Identity takes the number to show
-        (a ``caller_id`` that cannot be a SIP user, such as a SIP URI, stays out of From)."""
+        (a ``caller_id`` that cannot be a SIP user, such as a SIP URI, stays out of From).
+        ``headers`` are added to the INVITE."""
         host = self.config.public_host or self.config.host
 
         def run() -> int:
@@ -439,6 +453,7 @@ class SipStack:
                 op.txOption.headers.append(hdr)
                 if present and _SIP_USER.fullmatch(caller_id):
                     op.txOption.localUri = f"<sip:{caller_id}@{host}>"
+            add_headers(pj, op, headers)
             leg.makeCall(uri, op)
             leg.leg_id = leg.getId()
             self._legs[leg.leg_id] = leg

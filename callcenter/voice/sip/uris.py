@@ -35,3 +35,15 @@ def keys_in_audio(whole_msg: str) -> bool:
     if "m=audio" not in body:
         return False
     return "telephone-event" not in body.lower()
+
+
+def header_value(whole_msg: str, name: str) -> str:
+    """The first ``name`` header of a SIP message ("" when absent); folded lines joined."""
+    head = whole_msg.replace("\r\n", "\n").partition("\n\n")[0]
+    head = re.sub(r"\n[ \t]+", " ", head)  # RFC 3261 7.3.1: continuation lines
+    wanted = name.lower()
+    for line in head.split("\n")[1:]:
+        key, colon, value = line.partition(":")
+        if colon and key.strip().lower() == wanted:
+            return value.strip()
+    return ""

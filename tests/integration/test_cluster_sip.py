@@ -1,0 +1,200 @@
+"""Two engine nodes on one database, over real SIP: one queue for the whole cluster.
+
+Node ``a`` runs in this process and leads the ACD (it starts first); node ``b`` is a
+``callcenter serve`` process of its own (pjsua2 allows one stack per process). Callers
+phone node ``b``; their IVR runs there, and at the queue they are handed over to ``a``,
+where the agents are logged in (callcenter/voice/sip/handover.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from callcenter import acd
+from callcenter.engine import Engine
+from callcenter.store import AgentRepository, Database, QueueRepository, upgrade
+from callcenter.store.models import Call
+from tests.support.cluster import NodeProcess, cluster_settings
+from tests.support.sip import Sipp
+from tests.support.sip_engine import FLOW, add_agent, ready, until
+
+NUMBERS = {"200": str(FLOW)}
+
+
+@pytest.fixture
+async def leader(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
+    db = Database(sqlite_url)
+    upgrade(db)
+    db.dispose()
+    eng = Engine(cluster_settings(tmp_path, sqlite_url, "a", NUMBERS))
+    yield eng
+    await eng.stop()
+
+
+@pytest.fixture
+async def follower(tmp_path: Path, sqlite_url: str) -> AsyncIterator[NodeProcess]:
+    node = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
+    yield node
+    await node.stop()
+
+
+def caller(tmp_path: Path, name: str, port: int, number: str = "+15550100") -> Sipp:
+    """A SIPp caller that presses 2 (support) a second after the answer, then waits for the
+    engine to hang up."""
+    keys = tmp_path / f"{name}-keys.csv"
+    keys.write_text(f"SEQUENTIAL\n2;0;{number}\n")
+    return Sipp(tmp_path, name, "caller_dtmf_info.xml", "-s", "200", "-d", "1000", "-m", "1",
+                "-inf", str(keys), f"127.0.0.1:{port}")
+
+
+async def calls(engine: Engine) -> list[Call]:
+    return await engine.db.run(lambda s: list(
+        s.scalars(select(Call).options(selectinload(Call.events)).order_by(Call.started_at))))
+
+
+def kinds(call: Call) -> list[str]:
+    return [e.kind for e in call.events]
+
+
+async def test_a_caller_on_another_node_waits_at_the_leader_and_reaches_its_agent(
+    leader: Engine, follower: NodeProcess, tmp_path: Path
+) -> None:
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "2000")
+    await add_agent(leader, "1001", agent.port)
+    await leader.start()
+    assert leader.leadership is not None and leader.leadership.is_leader
+    await ready(leader, "1001")
+    await agent.start()
+    await follower.start()
+    assert follower.settings.sip.port != leader.settings.sip.port
+
+    phone = caller(tmp_path, "caller", follower.settings.sip.port)
+    await phone.start()
+    result = await phone.wait(60)
+    assert result.ok, result.stderr + result.errors + follower.text()[-3000:]
+    assert (await agent.wait(10)).ok
+
+    async def both_finished() -> list[Call] | None:
+        got = await calls(leader)
+        return got if len(got) == 2 and all(c.ended_at for c in got) else None
+
+    origin, handed = sorted(await until(both_finished, "two finished call records"),
+                            key=lambda c: c.dialed != "200")
+    # The origin node ran the IVR, handed the caller over, and went on after the agent.
+    assert origin.dialed == "200" and "handed_over" in kinds(origin)
+    result_event = next(e for e in origin.events if e.kind == "handover_result")
+    assert result_event.data == {"leader": "a", "result": "served;agent=1001"}
+    assert origin.agent_id is not None  # the agent the leader connected, on both records
+    # The leader queued it (no flow of its own) and connected its agent.
+    handed_in = next(e for e in handed.events if e.kind == "handed_in")
+    assert handed_in.data == {"origin": "b", "call": origin.id}
+    assert handed.flow is None
+    assert handed.caller == "+15550100"
+    assert handed.queue_id == origin.queue_id is not None
+    assert handed.agent_id == origin.agent_id
+    assert handed.talk_s is not None and handed.talk_s > 0
+    assert handed.hangup_cause == "handed back: served;agent=1001"
+
+
+async def test_callers_of_both_nodes_share_one_line(
+    leader: Engine, follower: NodeProcess, tmp_path: Path
+) -> None:
+    """The caller who phoned the other node first is served first."""
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "2", "-d", "1500")
+    await add_agent(leader, "1001", agent.port)
+    await leader.start()
+    assert leader.acd is not None
+    await leader.acd.handle(acd.AgentLoggedIn("1001"))
+    await leader.acd.handle(acd.AgentPaused("1001", "not yet"))
+    await agent.start()
+    await follower.start()
+
+    first = caller(tmp_path, "first", follower.settings.sip.port, "+15550101")
+    second = caller(tmp_path, "second", leader.settings.sip.port, "+15550102")
+    await first.start()
+
+    async def waiting(n: int) -> bool:
+        assert leader.acd is not None
+        return leader.acd.router.queue_stats("support", leader.acd.clock()).waiting >= n
+
+    await until(lambda: waiting(1), "the first caller waiting at the leader")
+    await second.start()
+    await until(lambda: waiting(2), "both callers waiting at the leader")
+    await leader.acd.handle(acd.AgentReady("1001"))
+    for phone in (first, second):
+        got = await phone.wait(60)
+        assert got.ok, got.stderr + got.errors
+    assert (await agent.wait(10)).ok
+
+    async def served() -> list[Call] | None:
+        got = [c for c in await calls(leader) if c.talk_s and c.ended_at]
+        return got if len(got) == 2 else None
+
+    def connected_at(call: Call) -> object:
+        return next(e.at for e in call.events if e.kind == "connected")
+
+    order = sorted(await until(served, "both callers served"), key=connected_at)
+    assert [c.caller for c in order] == ["+15550101", "+15550102"]
+    assert [c.dialed for c in order] == ["cc-handover", "200"]  # from node b, then a's own
+
+
+async def test_a_handover_nobody_signed_is_refused(
+    leader: Engine, tmp_path: Path
+) -> None:
+    await leader.start()
+    forged = tmp_path / "forged.csv"
+    forged.write_text("SEQUENTIAL\neyJjYWxsX2lkIjoieCJ9.0000;\n")
+    forger = Sipp(tmp_path, "forger", "handover_forged.xml", "-s", "cc-handover", "-m", "1",
+                  "-inf", str(forged), f"127.0.0.1:{leader.settings.sip.port}")
+    await forger.start()
+    got = await forger.wait(20)
+    assert got.ok, got.stderr + got.errors
+    assert leader.sip is not None and leader.sip.handovers is not None
+    assert leader.sip.handovers.refused == 1
+    await asyncio.sleep(0.5)
+    assert await calls(leader) == []  # nothing queued, nothing recorded
+
+
+async def test_an_agent_line_dialed_into_another_node_logs_in_at_the_leader(
+    leader: Engine, follower: NodeProcess, tmp_path: Path
+) -> None:
+    """The agent's nailed-up line and the caller both reach node b; the line is relayed to
+    the leader, the agent logs in there, and the caller is bridged onto the line."""
+    db = Database(leader.settings.database.url)
+    with db.session() as s:
+        AgentRepository(s).add("1001", "Ann", pin="1234")
+        QueueRepository(s).add_member("support", "1001")
+    db.dispose()
+    await leader.start()
+    await follower.start()
+    assert leader.acd is not None and leader.sip is not None
+    (tmp_path / "line.csv").write_text("SEQUENTIAL\n1;0;0;1;#;1;2;3;4;#;#\n")
+    line = Sipp(tmp_path, "line", "agent_line.xml", "-s", leader.settings.sip.agent_login_number,
+                "-m", "1", "-inf", str(tmp_path / "line.csv"),
+                f"127.0.0.1:{follower.settings.sip.port}")
+    await line.start()
+
+    async def logged_in() -> bool:
+        assert leader.acd is not None and leader.sip is not None
+        return "1001" in leader.sip.lines and leader.acd.router.agent_state("1001") == "available"
+
+    await until(logged_in, "agent 1001 logged in at the leader through node b", timeout=30)
+    phone = caller(tmp_path, "caller", follower.settings.sip.port)
+    await phone.start()
+    got = await phone.wait(60)
+    assert got.ok, got.stderr + got.errors
+    assert (await line.wait(20)).ok
+
+    async def handed() -> Call | None:
+        return next((c for c in await calls(leader) if c.dialed == "cc-handover" and c.ended_at
+                     and c.talk_s), None)
+
+    call = await until(handed, "the handed-in caller served")
+    offered = next(e for e in call.events if e.kind == "offered")
+    assert offered.data == {"agent": "1001", "nailed": True}
