@@ -163,6 +163,11 @@ class Engine:
                  new.node if new else "nobody", old.node if old else "nobody")
         if self.sip is not None and self.sip.handovers is not None:
             await self.sip.handovers.leader_changed(old, new)
+        mine = self.leadership is not None and new is not None and new.node == self.leadership.node
+        if mine and old is not None and old.node != new.node and self.acd is not None:
+            from callcenter.calls.agent_restore import restore_agents
+
+            await restore_agents(self.acd, self.directory, self.db, datetime.now(UTC))
 
     async def _start_dialer(self) -> None:
         """Campaign runners for the voice layers that can place calls (SIP and Twilio)."""

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -198,3 +199,66 @@ async def test_an_agent_line_dialed_into_another_node_logs_in_at_the_leader(
     call = await until(handed, "the handed-in caller served")
     offered = next(e for e in call.events if e.kind == "offered")
     assert offered.data == {"agent": "1001", "nailed": True}
+
+
+async def test_when_the_leader_stops_its_waiting_caller_and_agents_move_to_the_new_leader(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Node a (a process of its own) leads; a caller of node b waits there for a paused
+    agent. Node a stops: it hands the caller back (moved), node b takes the lead, logs the
+    agent in as node a had it (paused, same reason), and queues the caller in the place it
+    had: once the agent is ready, the caller is served at b, its wait counted from the start."""
+    db = Database(sqlite_url)
+    upgrade(db)
+    db.dispose()
+    old = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "a", NUMBERS))
+    new = Engine(cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "1500")
+    try:
+        await add_agent(new, "1001", agent.port)
+        await old.start()
+        await new.start()
+        assert new.leadership is not None and not new.leadership.is_leader
+        assert new.sip is not None and new.sip.handovers is not None and new.acd is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{old.http_port}") as http:
+            assert (await http.post("/api/agents/1001/login")).status_code == 200
+            r = await http.post("/api/agents/1001/pause", json={"reason": "lunch"})
+            assert r.status_code == 200 and r.json()["state"] == "paused"
+        await agent.start()
+        phone = caller(tmp_path, "caller", new.settings.sip.port)
+        await phone.start()
+        handovers = new.sip.handovers
+
+        async def handed() -> bool:
+            return bool(handovers.handed)
+
+        await until(handed, "the caller handed over to node a")
+        await asyncio.sleep(2)  # waiting at a
+        assert await old.stop() == 0
+
+        async def took_over() -> bool:
+            assert new.acd is not None and new.leadership is not None
+            return (new.leadership.is_leader
+                    and new.acd.router.queue_stats("support", new.acd.clock()).waiting == 1
+                    and new.acd.router.agent_state("1001") == "paused")
+
+        await until(took_over, "node b leading, the caller waiting there, the agent paused")
+        assert new.acd.router.pause_reason("1001") == "lunch"
+        await new.acd.handle(acd.AgentReady("1001"))
+        got = await phone.wait(60)
+        assert got.ok, got.stderr + got.errors + old.text()[-2000:]
+        assert (await agent.wait(10)).ok
+
+        async def finished() -> Call | None:
+            return next((c for c in await calls(new) if c.dialed == "200" and c.ended_at),
+                        None)
+
+        call = await until(finished, "the caller's record at b")
+        moved = next(e for e in call.events if e.kind == "handover_result")
+        assert moved.data == {"leader": "a", "result": "moved"}
+        after = kinds(call)[kinds(call).index("handover_result"):]
+        assert "queued" in after and "connected" in after  # served at b, by 1001
+        assert call.queue_wait_s is not None and call.queue_wait_s > 2.0
+    finally:
+        await new.stop()
+        await old.stop()

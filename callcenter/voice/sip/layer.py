@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +271,8 @@ class SipVoiceLayer:
         how long the caller has waited already (handed over from another node): the place
         in line it keeps."""
         task_id = call.rec.call_id
-        call.rec.queue, call.rec.queued_at = q.queue, now()
+        # A caller handed over waited elsewhere first: the record's wait counts that too.
+        call.rec.queue, call.rec.queued_at = q.queue, now() - timedelta(seconds=waited_s or 0)
         call.digits = ""  # keys typed before the queue answer nothing in it
         self.acd.register(task_id, call)
         # The ACD hears of the caller first: neither the record's commit nor starting the
