@@ -305,6 +305,17 @@ class SipSettings(_Section):
     media_threads: int = Field(
         1, ge=1, le=16, description="pjmedia's worker threads receiving RTP (pjsua's default 1)."
     )
+    rtp_port: int = Field(
+        4000, ge=1024, le=65534,
+        description="First UDP port of the media (RTP, RTCP on the next port): each call leg "
+        "takes the next free pair from here. Open rtp_port to rtp_port + rtp_port_range in the "
+        "firewall; give nodes on one host different ranges.",
+    )
+    rtp_port_range: int = Field(
+        0, ge=0, le=64000,
+        description="How many ports past rtp_port the media may use (0: no limit). A call "
+        "with an agent takes 4 (two legs); a leg that finds no free port fails.",
+    )
     udp_buffer_bytes: int = Field(
         2 * 1024 * 1024,
         ge=0,

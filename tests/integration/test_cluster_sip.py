@@ -201,13 +201,15 @@ async def test_an_agent_line_dialed_into_another_node_logs_in_at_the_leader(
     assert offered.data == {"agent": "1001", "nailed": True}
 
 
-async def test_when_the_leader_stops_its_waiting_caller_and_agents_move_to_the_new_leader(
-    tmp_path: Path, sqlite_url: str
+@pytest.mark.parametrize("end", ["stops", "dies"])
+async def test_when_the_leader_ends_its_waiting_caller_and_agents_move_to_the_new_leader(
+    tmp_path: Path, sqlite_url: str, end: str
 ) -> None:
     """Node a (a process of its own) leads; a caller of node b waits there for a paused
-    agent. Node a stops: it hands the caller back (moved), node b takes the lead, logs the
-    agent in as node a had it (paused, same reason), and queues the caller in the place it
-    had: once the agent is ready, the caller is served at b, its wait counted from the start."""
+    agent. Node a stops (SIGTERM: it hands the caller back, moved) or dies (SIGKILL: node b
+    sees another term once a's lease expired); node b takes the lead, logs the agent in as
+    node a had it (paused, same reason), and queues the caller in the place it had: once the
+    agent is ready, the caller is served at b, its wait counted from the start."""
     db = Database(sqlite_url)
     upgrade(db)
     db.dispose()
@@ -234,7 +236,10 @@ async def test_when_the_leader_stops_its_waiting_caller_and_agents_move_to_the_n
 
         await until(handed, "the caller handed over to node a")
         await asyncio.sleep(2)  # waiting at a
-        assert await old.stop() == 0
+        if end == "stops":
+            assert await old.stop() == 0
+        else:
+            old.kill()
 
         async def took_over() -> bool:
             assert new.acd is not None and new.leadership is not None
@@ -242,7 +247,8 @@ async def test_when_the_leader_stops_its_waiting_caller_and_agents_move_to_the_n
                     and new.acd.router.queue_stats("support", new.acd.clock()).waiting == 1
                     and new.acd.router.agent_state("1001") == "paused")
 
-        await until(took_over, "node b leading, the caller waiting there, the agent paused")
+        await until(took_over, "node b leading, the caller waiting there, the agent paused",
+                    timeout=30)
         assert new.acd.router.pause_reason("1001") == "lunch"
         await new.acd.handle(acd.AgentReady("1001"))
         got = await phone.wait(60)
@@ -255,8 +261,10 @@ async def test_when_the_leader_stops_its_waiting_caller_and_agents_move_to_the_n
 
         call = await until(finished, "the caller's record at b")
         moved = next(e for e in call.events if e.kind == "handover_result")
-        assert moved.data == {"leader": "a", "result": "moved"}
-        after = kinds(call)[kinds(call).index("handover_result"):]
+        # Handed back by a; or a dead leader, noticed when b took the lead from it.
+        assert moved.data == {"leader": "a", "result": "moved" if end == "stops"
+                              else "leader gone"}
+        after = kinds(call)[kinds(call).index("handed_over"):]
         assert "queued" in after and "connected" in after  # served at b, by 1001
         assert call.queue_wait_s is not None and call.queue_wait_s > 2.0
     finally:

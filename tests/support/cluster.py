@@ -19,6 +19,10 @@ from tests.support.sip import free_udp_port
 SECRET = "cluster-test-secret"
 
 
+#: Each node's media ports (sip.rtp_port), apart: two stacks on one host.
+RTP_PORTS = {"a": 24000, "b": 26000, "c": 28000}
+
+
 def cluster_settings(tmp_path: Path, db_url: str, node: str, numbers: dict[str, str],
                      **extra: object) -> Settings:
     """An engine node's settings: SIP on a free port, the cluster on, ``numbers`` answered."""
@@ -29,6 +33,7 @@ def cluster_settings(tmp_path: Path, db_url: str, node: str, numbers: dict[str, 
         var_dir=tmp_path / node / "var",
         recordings_dir=tmp_path / node / "recordings",
         sip={"port": free_udp_port(), "max_calls": 32, "numbers": numbers,
+             "rtp_port": RTP_PORTS.get(node, 30000),
              "prompt_cache_dir": str(tmp_path / "prompts"), "presence_interval_s": 0},
         backoffice={"smtp_port": free_port()},
         cluster={"enabled": True, "secret": SECRET, "lease_s": 6.0},
@@ -56,6 +61,7 @@ class NodeProcess:
             CALLCENTER_VAR_DIR=str(s.var_dir),
             CALLCENTER_RECORDINGS_DIR=str(s.recordings_dir),
             CALLCENTER_SIP__PORT=str(s.sip.port),
+            CALLCENTER_SIP__RTP_PORT=str(s.sip.rtp_port),
             CALLCENTER_SIP__NUMBERS=json.dumps(s.sip.numbers),
             CALLCENTER_SIP__PROMPT_CACHE_DIR=str(s.sip.prompt_cache_dir),
             CALLCENTER_SIP__PRESENCE_INTERVAL_S="0",
@@ -63,7 +69,11 @@ class NodeProcess:
             CALLCENTER_CLUSTER__ENABLED="true",
             CALLCENTER_CLUSTER__SECRET=secret,
             CALLCENTER_CLUSTER__LEASE_S=str(s.cluster.lease_s),
+            CALLCENTER_SIP__ENABLED=str(s.sip.enabled).lower(),
+            CALLCENTER_HTTP__AUTH=s.http.auth,
         )
+        if s.http.session_secret is not None:
+            env["CALLCENTER_HTTP__SESSION_SECRET"] = s.http.session_secret.get_secret_value()
         return env
 
     async def start(self, timeout: float = 40) -> None:

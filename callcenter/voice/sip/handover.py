@@ -138,6 +138,8 @@ class Handovers:
             item = await self._relay_keys(call, leg)
             if isinstance(item, LeaderGone):
                 await self.layer.release_agent(call)
+                self.layer.cdr.note(call.rec, "handover_result",
+                                    {"leader": leader.node, "result": "leader gone"})
                 log.warning("call %s: the ACD leader %s is gone; the caller queues again at "
                             "the new leader, in the same place", call.rec.call_id, leader.node)
                 return MOVED

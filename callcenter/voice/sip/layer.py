@@ -91,6 +91,7 @@ class SipVoiceLayer:
         self.stack = SipStack(
             SipConfig(host=s.host, port=s.port, max_calls=s.max_calls, public_host=s.public_host,
                       media_threads=s.media_threads, udp_buffer_bytes=s.udp_buffer_bytes,
+                      rtp_port=s.rtp_port, rtp_port_range=s.rtp_port_range,
                       transports=tuple(dict.fromkeys(s.transports)), tls_port=s.tls_port,
                       tls_cert_file=_path(s.tls_cert_file), tls_key_file=_path(s.tls_key_file),
                       tls_ca_file=_path(s.tls_ca_file), srtp=s.srtp),

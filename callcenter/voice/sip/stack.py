@@ -59,6 +59,8 @@ class SipConfig:
     port: int = 5060
     max_calls: int = 1000
     media_threads: int = 1  # pjmedia's worker threads (RTP receive)
+    rtp_port: int = 4000  # media ports from here (RTP, RTCP next), pairs per leg
+    rtp_port_range: int = 0  # how many past rtp_port (0: no limit)
     clock_rate: int = 8000
     log_level: int = 2  # 2: pjsip's warnings too, such as the malformed messages it drops
     user_agent: str = "callcenter"
@@ -262,6 +264,8 @@ class SipStack:
         acfg.idUri = self.local_uri
         # Without this every ~25th call stalls 5 s on an AAAA lookup (NOTES-PJSUA2.md).
         acfg.mediaConfig.ipv6Use = pj.PJSUA_IPV6_DISABLED
+        acfg.mediaConfig.transportConfig.port = c.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = c.rtp_port_range
         # SRTP with SDES keys in the SDP (sip.srtp; meant for TLS). Not srtpSecureSignaling:
         # with it pjsua refuses every call that is not on TLS (406), even with SRTP optional.
         acfg.mediaConfig.srtpUse = {"off": pj.PJMEDIA_SRTP_DISABLED,
