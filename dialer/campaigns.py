@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.cluster import leadership
 from callcenter.errors import AlreadyExists, CallCenterError, NotFound
 from callcenter.store import Database
 from dialer import compliance, leases, local_rules
@@ -210,13 +211,22 @@ class LeadFlow:
     waiting_why: dict[str, int]
     attempts_last_hour: int
     runs_dry_at: datetime | None
-    # The engine node running the campaign (its unexpired lease, dialer.leases), if any.
+    # The engine node running the campaign (its unexpired lease, dialer.leases), if any;
+    # when none runs a running campaign, why (:func:`not_run_why`).
     run_by: str | None = None
+    not_run_why: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["runs_dry_at"] = self.runs_dry_at.isoformat() if self.runs_dry_at else None
         return out
+
+
+def has_agents(c: Campaign) -> bool:
+    """Whether the campaign's answered calls go to agents (telemarketing: preview,
+    progressive, predictive) rather than to a survey flow (agentless). In a cluster such a
+    campaign runs only on the ACD's leader, where its agents are (docs/cluster.md)."""
+    return c.dial_mode != "agentless"
 
 
 def rules_of(c: Campaign) -> compliance.CampaignRules:
@@ -417,7 +427,26 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
         failed=counts["failed"], zone_unknown=zone_unknown, callbacks_scheduled=scheduled,
         callbacks_for_owner=for_owner, waiting_why=dict(why.most_common()),
         attempts_last_hour=last_hour,
-        runs_dry_at=runs_dry, run_by=holder.node if holder else None)
+        runs_dry_at=runs_dry, run_by=holder.node if holder else None,
+        not_run_why=None if holder else not_run_why(session, campaign, now))
+
+
+def not_run_why(session: Session, campaign: Campaign, now: datetime) -> str | None:
+    """Why no engine node runs the campaign while nobody holds its lease: ``None`` when it
+    is not running. In a cluster (an ACD leader's lease was ever taken on this database) a
+    campaign with agents waits for the ACD's leader (:class:`dialer.runner.DialerService`)."""
+    if campaign.state != "running":
+        return None
+    layer = campaign.voice_layer
+    if has_agents(campaign) and leadership.last_lease(session) is not None:
+        leader = leadership.read_leader(session, now)
+        if leader is None:
+            return ("campaigns with agents run only on the ACD's leader, and no node leads "
+                    "the ACD now: see `callcenter cluster status`")
+        return (f"campaigns with agents run only on the ACD's leader, {leader.node}: it takes "
+                f"the campaign within a few seconds if its {layer} voice layer is enabled")
+    return (f"no engine node runs it yet: a node with the {layer} voice layer enabled takes "
+            "it within a few seconds")
 
 
 def aware(at: datetime) -> datetime:

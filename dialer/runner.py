@@ -23,7 +23,8 @@ or the API, maybe in another process) gets a runner; a paused or stopped one has
 finish the calls in flight and end. A runner starts with :func:`dialer.attempts.reconcile`,
 so leads a crash left in 'dialing' go back to retry with a 'failed' attempt (and
 reservations of preview leads are released). It also owns the :class:`~dialer.preview.
-PreviewDesk` through which agents reserve, dial and skip preview leads.
+PreviewDesk` through which agents reserve, dial and skip preview leads. In a cluster it runs
+campaigns with agents only while this node leads the ACD (``acd_leader``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.store import Database
 from dialer import attempts, callbacks, compliance, leases, preview
-from dialer.campaigns import PENDING, CampaignRepository
+from dialer.campaigns import PENDING, CampaignRepository, has_agents
 from dialer.pacing import DialerSnapshot, Pacer, PredictivePacer, ProgressivePacer
 from dialer.ports import (
     AgentLoad,
@@ -145,6 +146,7 @@ class CampaignRunner:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _rings: deque[float] = field(default_factory=lambda: deque(maxlen=200), init=False)
     _pacer_ready: bool = field(default=False, init=False)
+    _stopped: bool = field(default=False, init=False)  # stop_dialing(): for good
     live: CampaignLive | None = field(default=None, init=False)  # as of the last step
 
     def _now(self) -> datetime:
@@ -155,9 +157,17 @@ class CampaignRunner:
         return len(self._calls)
 
     def fenced(self) -> bool:
-        """True once the lease went unrenewed too long: another node may run the campaign
-        now, so this one must not dial."""
-        return self.fence_at is not None and self.monotonic() >= self.fence_at
+        """True once the lease went unrenewed too long, or this node must not run the
+        campaign any more (:meth:`stop_dialing`): another node may run it, so this one must
+        not dial."""
+        return self._stopped or (self.fence_at is not None
+                                 and self.monotonic() >= self.fence_at)
+
+    def stop_dialing(self, reason: str) -> None:
+        """Place nothing more, for good (a later renewal of the lease does not undo it): at
+        its next tick the runner hangs up its ringing calls and ends once its answered calls
+        have (:meth:`_fence`), whatever its lease says."""
+        self.fence_reason, self._stopped = reason, True
 
     async def reconcile(self) -> int:
         now = self._now()
@@ -374,14 +384,14 @@ class CampaignRunner:
         return state
 
     def _fence(self) -> str:
-        """The lease lapsed: hang up the calls still ringing (no one answered them yet) and
-        place nothing more; answered calls run to their end. Returns ``"fenced"``."""
+        """The lease lapsed (or :meth:`stop_dialing`): hang up the calls still ringing (no one
+        answered them yet) and place nothing more; answered calls run to their end. Returns
+        ``"fenced"``."""
         ringing = [c.task for c in self._calls.values()
                    if c.answered is None and c.task is not None]
         log.error("campaign %s: %s: this node stops dialing, hangs up %d ringing call(s) "
-                  "and lets %d answered call(s) end; the node holding the lease runs the "
-                  "campaign", self.campaign, self.fence_reason, len(ringing),
-                  len(self._calls) - len(ringing))
+                  "and lets %d answered call(s) end; another node runs the campaign",
+                  self.campaign, self.fence_reason, len(ringing), len(self._calls) - len(ringing))
         for task in ringing:
             task.cancel()
         return "fenced"
@@ -411,6 +421,15 @@ class DialerService:
     renewed for ``lease_s`` minus a margin stops dialing by itself, and one whose lease
     another node took is stopped), gives back the leases of runners that ended, and tries to
     take each running campaign nobody holds.
+
+    In a cluster, campaigns with agents (:func:`dialer.campaigns.has_agents`) run only on
+    the node leading the ACD, where their agents log in: ``acd_leader()`` says whether this
+    node leads it (``None``: no cluster, this node's own ACD, always led). A node that does
+    not lead takes no lease of such a campaign; a node that stops leading stops their
+    runners as a lost lease does (ringing calls hung up, answered calls run to their end,
+    their outcomes recorded here) and gives each lease back once its runner ended, so the
+    leader takes the campaign at its next poll and reconciles the calls hung up.
+    Agentless campaigns (surveys) run on any node.
     """
 
     db: Database
@@ -425,8 +444,11 @@ class DialerService:
     lease_clock: Callable[[], datetime] = utcnow  # the nodes' shared wall time, never a test's
     on_live: Callable[[CampaignLive], None] | None = None  # each runner's CampaignRunner.on_live
     monotonic: Callable[[], float] = time.monotonic
+    acd_leader: Callable[[], bool] | None = None  # cluster: AcdLeadership.is_leader
     _runners: dict[str, tuple[CampaignRunner, asyncio.Task[str]]] = field(
         default_factory=dict, init=False)
+    _with_agents: set[str] = field(default_factory=set, init=False)  # of the runners
+    _left_to_leader: set[str] = field(default_factory=set, init=False)  # logged once
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
     preview_desk: preview.PreviewDesk = field(init=False)
 
@@ -447,6 +469,9 @@ class DialerService:
     def _lease_now(self) -> datetime:
         return self.lease_clock().astimezone(UTC)
 
+    def _leads_acd(self) -> bool:
+        return self.acd_leader is None or self.acd_leader()
+
     async def start(self) -> None:
         self._watch = asyncio.create_task(self._watch_loop(), name="dialer-service")
 
@@ -454,13 +479,22 @@ class DialerService:
         """Renew, give back and take leases; start a runner for each campaign taken."""
         await self._keep_leases()
 
-        def running(s: Session) -> list[tuple[str, int, str]]:
-            return [(c.name, c.id, c.voice_layer) for c in CampaignRepository(s).list()
-                    if c.state == "running"]
+        def running(s: Session) -> list[tuple[str, int, str, bool]]:
+            return [(c.name, c.id, c.voice_layer, has_agents(c))
+                    for c in CampaignRepository(s).list() if c.state == "running"]
 
-        for name, campaign_id, layer in await self.db.run(running):
+        leads_acd = self._leads_acd()
+        if leads_acd:
+            self._left_to_leader.clear()
+        for name, campaign_id, layer, with_agents in await self.db.run(running):
             if name in self._runners:
                 continue  # a new runner only after the old one ended: reconcile is safe
+            if with_agents and not leads_acd:
+                if name not in self._left_to_leader:
+                    self._left_to_leader.add(name)
+                    log.info("campaign %s has agents: the ACD's leader runs it, not this "
+                             "node (%s)", name, self.owner)
+                continue
             port = self.ports.get(layer)
             if port is None:
                 log.error("campaign %s uses the %s voice layer, which is not enabled", name,
@@ -480,19 +514,31 @@ class DialerService:
                                     fence_at=self._fence_time(started), on_live=self.on_live)
             self._runners[name] = (runner, asyncio.create_task(runner.run(),
                                                                name=f"campaign-{name}"))
+            if with_agents:
+                self._with_agents.add(name)
 
     def _fence_time(self, renewal_started: float) -> float:
         return renewal_started + self.lease_s - self._fence_margin_s
 
     async def _keep_leases(self) -> None:
+        leads_acd = self._leads_acd()
         for name, (runner, task) in list(self._runners.items()):
             lease = runner.lease
             if task.done():  # ended (paused, stopped, completed, fenced, failed)
                 del self._runners[name]
+                self._with_agents.discard(name)
                 if lease is not None:
                     await self.db.run(partial(leases.release, lease=lease,
                                               now=self._lease_now()))
                 continue
+            if name in self._with_agents and not leads_acd and not runner.fenced():
+                # Its answered calls end here under the lease, renewed meanwhile: given back
+                # at once, the leader's reconcile would close them as crashed and could dial
+                # their leads again while they talk.
+                log.warning("campaign %s: this node (%s) no longer leads the ACD, where the "
+                            "campaign's agents are: its runner stops and gives the campaign "
+                            "to the ACD's leader", name, self.owner)
+                runner.stop_dialing("this node no longer leads the ACD")
             if lease is None:
                 continue
             started = self.monotonic()
@@ -507,8 +553,7 @@ class DialerService:
             if renewed is None:
                 log.error("campaign %s: another node took it over (this node's lease term %d "
                           "expired): stopping this node's runner", name, lease.term)
-                runner.fence_reason = "another node took the campaign over"
-                runner.fence_at = started  # stop dialing at once; answered calls run out
+                runner.stop_dialing("another node took the campaign over")  # at once
                 continue
             runner.lease, runner.fence_at = renewed, self._fence_time(started)
 

@@ -267,7 +267,8 @@ def render_flow(f: LeadFlow) -> str:
     return "\n".join(
         [
             f"campaign          {f.campaign} ({f.state})",
-            *([f"run by node       {f.run_by}"] if f.run_by else []),
+            *([f"run by node       {f.run_by}"] if f.run_by else
+              [f"run by node       none: {f.not_run_why}"] if f.not_run_why else []),
             f"leads             {f.total}",
             f"  dialable now    {f.dialable_now}",
             f"  waiting window  {f.waiting_window}",

@@ -1,21 +1,27 @@
 """Campaign leases on the real databases (SQLite and PostgreSQL): with several engine nodes
 on one database each running campaign has one runner, a node that dies is replaced after its
-lease expires, and a node whose lease was taken cannot dial."""
+lease expires, a node whose lease was taken cannot dial, and in a cluster campaigns with
+agents run only on the ACD's leader."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from callcenter.cli.campaign import render_flow
+from callcenter.cluster import leadership
 from callcenter.store import Database, open_database
 from dialer import attempts, leases
 from dialer.campaigns import CampaignRepository, lead_flow
 from dialer.ports import (
     AgentLoad,
+    Answered,
     CallOutcome,
     DialRequest,
     FixedAgents,
@@ -38,12 +44,15 @@ def _campaign_id(db: Database, name: str = "spring") -> int:
 
 class HeldLines:
     """An OutboundPort whose calls ring until released; shared by several nodes' ports, it
-    fails the test when one number is dialed twice at the same time."""
+    fails the test when one number is dialed twice at the same time. The first ``answer``
+    calls placed are answered by a person and talk until ``talks_end``."""
 
-    def __init__(self) -> None:
-        self.ringing: set[str] = set()
+    def __init__(self, answer: int = 0) -> None:
+        self.ringing: set[str] = set()  # every call in progress, answered or not
         self.overlaps: list[str] = []
         self.release = asyncio.Event()
+        self.answer = answer
+        self.talks_end = asyncio.Event()
 
     def port(self) -> NodePort:
         return NodePort(self)
@@ -61,17 +70,51 @@ class NodePort:
         self.placed.append(request.number)
         try:
             await report(Ringing())
+            if self.lines.answer > 0:
+                self.lines.answer -= 1
+                await report(Answered(human=True))
+                await self.lines.talks_end.wait()
+                return CallOutcome(Result.HUMAN, ring_s=3.0, talk_s=30.0, cause="talked")
             await self.lines.release.wait()
             return CallOutcome(Result.NO_ANSWER, ring_s=25.0, cause="no answer")
         finally:
             self.lines.ringing.discard(request.number)
 
 
-def _service(url: str, port: NodePort, node: str, lease_s: float = 15.0) -> DialerService:
+def _service(url: str, port: NodePort, node: str, lease_s: float = 15.0,
+             acd_leader: Callable[[], bool] | None = None) -> DialerService:
     """One engine node: its own connection pool, as a separate process would have."""
     return DialerService(open_database(url), {"sip": port},
                          FixedAgents({"sales": AgentLoad(available=3)}), poll_s=0.05,
-                         tick_s=0.02, owner=node, clock=Clock(), lease_s=lease_s)
+                         tick_s=0.02, owner=node, clock=Clock(), lease_s=lease_s,
+                         acd_leader=acd_leader)
+
+
+class Leads:
+    """Which node leads the ACD, as each node's AcdLeadership.is_leader would say."""
+
+    def __init__(self, leader: str | None) -> None:
+        self.leader = leader
+
+    def of(self, node: str) -> Callable[[], bool]:
+        return lambda: self.leader == node
+
+
+@asynccontextmanager
+async def _two_nodes(url: str, lines: HeldLines, acd: Leads | None = None,
+                     ) -> AsyncIterator[tuple[dict[str, NodePort], dict[str, DialerService]]]:
+    """Nodes ``a`` and ``b`` (not started) placing their calls on ``lines``; ``acd`` says
+    which leads the ACD (None: no cluster). Every call ends and both stop on the way out."""
+    ports = {"a": lines.port(), "b": lines.port()}
+    nodes = {n: _service(url, ports[n], f"node-{n}",
+                         acd_leader=acd.of(f"node-{n}") if acd else None) for n in ports}
+    try:
+        yield ports, nodes
+    finally:
+        lines.release.set()
+        lines.talks_end.set()
+        for node in nodes.values():
+            await node.stop()
 
 
 async def _until(check, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -162,11 +205,9 @@ def test_a_node_whose_lease_was_taken_claims_nothing(db_url: str) -> None:
 async def test_two_nodes_one_runner_and_a_clean_hand_over(db_url: str) -> None:
     db = campaign_db(db_url, NYC[:8], max_lines=3)
     lines = HeldLines()
-    ports = {"a": lines.port(), "b": lines.port()}
-    nodes = {n: _service(db_url, ports[n], f"node-{n}") for n in ports}
-    for node in nodes.values():
-        await node.start()
-    try:
+    async with _two_nodes(db_url, lines) as (ports, nodes):
+        for node in nodes.values():
+            await node.start()
         start(db)
         await _until(lambda: sum(len(p.placed) for p in ports.values()) == 3)
         await asyncio.sleep(0.3)  # both nodes polled several times meanwhile
@@ -192,10 +233,6 @@ async def test_two_nodes_one_runner_and_a_clean_hand_over(db_url: str) -> None:
         assert not set(ports[other].placed) & set(ports[holder].placed)  # fresh leads
         lines.release.set()
         await _until(lambda: not lines.ringing)
-    finally:
-        lines.release.set()
-        for node in nodes.values():
-            await node.stop()
 
 
 async def test_a_dead_node_is_replaced_only_after_its_lease_expires(db_url: str) -> None:
@@ -274,3 +311,103 @@ async def test_a_runner_past_its_fence_time_places_nothing(db_url: str) -> None:
     finally:
         lines.release.set()
         await runner.close()
+
+
+# --- In a cluster: campaigns with agents run on the ACD's leader ---------------------------
+
+
+async def test_an_agent_campaign_runs_only_on_the_acd_leader(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=3)  # progressive: agents in queue sales
+    lines = HeldLines()
+    async with _two_nodes(db_url, lines, Leads("node-b")) as (ports, nodes):
+        await nodes["a"].start()  # the follower alone first: it leaves the campaign
+        start(db)
+        await asyncio.sleep(0.3)
+        assert ports["a"].placed == [] and nodes["a"].live_runner("spring") is None
+        await nodes["b"].start()
+        await _until(lambda: len(ports["b"].placed) == 3)
+        await asyncio.sleep(0.3)
+        assert ports["a"].placed == [] and nodes["a"].live_runner("spring") is None
+        with db.session() as s:
+            flow = lead_flow(s, "spring", datetime.now(UTC))
+        assert (flow.run_by, flow.not_run_why) == ("node-b", None)
+
+
+async def test_an_agentless_campaign_runs_on_a_node_that_does_not_lead(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=3, kind="survey", flow="csat",
+                     dial_mode="agentless", queue=None)
+    lines = HeldLines()
+    # A third node leads the ACD: neither of these.
+    async with _two_nodes(db_url, lines, Leads("node-c")) as (ports, nodes):
+        for node in nodes.values():
+            await node.start()
+        start(db)
+        await _until(lambda: sum(len(p.placed) for p in ports.values()) == 3)
+        await asyncio.sleep(0.3)
+        runs = [n for n in nodes if nodes[n].live_runner("spring") is not None]
+        assert len(runs) == 1 and len(ports[runs[0]].placed) == 3
+        assert lines.overlaps == []
+
+
+async def test_an_agent_campaign_follows_the_acd_leader(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=3)
+    lines = HeldLines(answer=1)  # A's first call is answered: a person talks to an agent
+    acd = Leads("node-a")
+    async with _two_nodes(db_url, lines, acd) as (ports, nodes):
+        for node in nodes.values():
+            await node.start()
+        start(db)
+        await _until(lambda: len(ports["a"].placed) == 3)
+        talking = ports["a"].placed[0]
+
+        acd.leader = "node-b"  # A stops leading the ACD (its lease lapsed, B took it)
+        # A hangs up its two ringing calls at once and places nothing more; the answered
+        # call talks on under A's lease, so nobody reconciles it meanwhile.
+        await _until(lambda: lines.ringing == {talking}, timeout_s=3.0)
+        await asyncio.sleep(0.3)
+        assert ports["b"].placed == [] and len(ports["a"].placed) == 3
+        with db.session() as s:
+            holder = leases.holder(s, _campaign_id(db), datetime.now(UTC))
+        assert holder is not None and holder.node == "node-a"
+
+        lines.talks_end.set()  # the talk ends: A records it, gives the lease back, B runs
+        await _until(lambda: len(ports["b"].placed) == 3, timeout_s=3.0)
+        assert nodes["a"].runner("spring") is None and nodes["b"].live_runner("spring")
+        with db.session() as s:
+            ended = {n: (o, d) for n, o, d in s.execute(select(
+                LeadAttempt.number, LeadAttempt.outcome, LeadAttempt.detail)).all()}
+            assert lead_flow(s, "spring", datetime.now(UTC)).run_by == "node-b"
+        assert ended[talking][0] == "human"  # recorded by A, not closed as a crash
+        hung_up = set(ports["a"].placed) - {talking}
+        assert all(ended[n][0] == "failed" and "crash" in (ended[n][1] or "")
+                   for n in hung_up)  # reconciled by B at its start
+        assert not set(ports["b"].placed) & set(ports["a"].placed)  # fresh leads
+        assert lines.overlaps == []
+
+        acd.leader = "node-a"  # and back again
+        await _until(lambda: nodes["a"].live_runner("spring") is not None, timeout_s=3.0)
+        assert nodes["b"].live_runner("spring") is None
+
+
+def test_status_says_why_no_node_runs_an_agent_campaign(db_url: str) -> None:
+    db = campaign_db(db_url, NYC[:2])
+    start(db)
+    now = datetime.now(UTC)
+    with db.session() as s:  # no cluster on this database, no node up
+        assert "no engine node runs it yet" in (lead_flow(s, "spring", now).not_run_why or "")
+    with db.session() as s:
+        leadership.take_or_read(s, "node-b", now, 15, None, None)
+    with db.session() as s:
+        flow = lead_flow(s, "spring", now)
+    assert flow.run_by is None
+    assert "run only on the ACD's leader, node-b" in (flow.not_run_why or "")
+    assert f"run by node       none: {flow.not_run_why}" in render_flow(flow)
+    with db.session() as s:  # the leader's lease ended: nobody leads the ACD
+        flow = lead_flow(s, "spring", now + timedelta(seconds=16))
+    assert "no node leads the ACD" in (flow.not_run_why or "")
+    with db.session() as s:
+        cid = _campaign_id(db)
+        leases.acquire(s, cid, "node-b", now, ttl_s=15)
+    with db.session() as s:
+        flow = lead_flow(s, "spring", now)
+    assert (flow.run_by, flow.not_run_why) == ("node-b", None)
