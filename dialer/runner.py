@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from callcenter.store import Database
@@ -66,6 +67,8 @@ log = logging.getLogger(__name__)
 #: The longest gap between two tellings of a running campaign's figures (s), and the
 #: shortest between two that differ.
 HEARTBEAT_S = 10.0
+#: After a failed database step (busy, away), how long a runner waits before the next one.
+RETRY_S = 1.0
 TELL_MIN_S = 1.0
 
 
@@ -367,14 +370,24 @@ class CampaignRunner:
                 if self.fenced():
                     state = self._fence()
                     break
-                view = await self._view()
-                state = view.campaign.state
-                if state != "running":
-                    break
-                if view.pending == 0 and not self._calls:
-                    state = await self._complete()
-                    break
-                await self.step(view)
+                try:
+                    view = await self._view()
+                    state = view.campaign.state
+                    if state != "running":
+                        break
+                    if view.pending == 0 and not self._calls:
+                        state = await self._complete()
+                        break
+                    await self.step(view)
+                except DBAPIError as exc:
+                    # Busy (SQLite locked) or away: the runner lives on (its calls in flight
+                    # too) and tries again; the lease's fence stops it if it lasts.
+                    log.warning("campaign %s: the database failed (%s); trying again in %g s "
+                                "(if it goes on, check CALLCENTER_DATABASE__URL and the "
+                                "database server)", self.campaign,
+                                str(exc.orig or exc).splitlines()[0], RETRY_S)
+                    await asyncio.sleep(RETRY_S)
+                    continue
                 await asyncio.sleep(self.tick_s)
         finally:
             await self.wait_idle()

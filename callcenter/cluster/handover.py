@@ -57,6 +57,7 @@ class Handover:
     issued_at: float
     caller: str = ""
     screen_pop: dict[str, str] = field(default_factory=dict)
+    dialed: str = ""  # the number the caller phoned (what a call-back shows)
 
 
 def sign(handover: Handover, secret: bytes) -> str:
@@ -150,4 +151,5 @@ def _from_doc(doc: dict[str, Any]) -> Handover:
         issued_at=float(doc["issued_at"]),
         caller=str(doc.get("caller", "")),
         screen_pop={str(k): str(v) for k, v in dict(doc.get("screen_pop", {})).items()},
+        dialed=str(doc.get("dialed", "")),
     )

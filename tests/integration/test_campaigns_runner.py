@@ -361,3 +361,34 @@ async def test_service_runs_a_started_campaign_and_lets_a_paused_one_rest(db_url
     finally:
         await service.stop()
     db.dispose()
+
+
+async def test_a_database_step_that_fails_does_not_end_the_runner(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite busy ("database is locked") or a database gone for a moment: the runner says so,
+    tries again, and runs the campaign to its end (before, the error ended the runner)."""
+    from sqlalchemy.exc import OperationalError
+
+    import dialer.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "RETRY_S", 0.01)
+    numbers = NYC[:2]
+    db = campaign_db(db_url, numbers, name="csat", kind="survey", flow="csat_survey",
+                     queue=None, dial_mode=None, max_lines=5)
+    start(db, "csat")
+    port = FakeOutbound(db, {n: [Script(Result.HUMAN)] for n in numbers})
+    runner = CampaignRunner(db, "csat", port, clock=Clock(), tick_s=0.0)
+    real_step, failures = runner.step, [2]
+
+    async def flaky_step(view):  # type: ignore[no-untyped-def]
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("UPDATE leads", {}, Exception("database is locked"))
+        await real_step(view)
+
+    monkeypatch.setattr(runner, "step", flaky_step)
+    assert await runner.run() == "completed"
+    assert len(port.placed) == 2
+    assert sum("database is locked" in r.getMessage() for r in caplog.records) == 2
+    db.dispose()

@@ -36,7 +36,9 @@ async def until(check: Callable[[], Awaitable[T | None]], what: str, timeout: fl
         await asyncio.sleep(0.1)
 
 
-async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engine]:
+async def engine_fixture(tmp_path: Path, sqlite_url: str,
+                         **sip: object) -> AsyncIterator[Engine]:
+    """An engine (not started) on ``sqlite_url``; ``sip`` adds or replaces SIP settings."""
     db = open_database(sqlite_url)
     upgrade(db)
     db.dispose()
@@ -52,6 +54,7 @@ async def engine_fixture(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Engin
             "prompt_cache_dir": str(tmp_path / "prompts"),
             # SIPp agent scenarios do not answer OPTIONS: presence has its own test.
             "presence_interval_s": 0,
+            **sip,
         },
         backoffice={"smtp_port": free_tcp_port()},
     )

@@ -184,7 +184,7 @@ async def _handle(
             )
             await layer.release_agent(call)
             call.agent_id = None
-            await layer.acd.handle(acd.TaskTransferred(call.rec.call_id, queue))
+            await layer.acd.handle(acd.TaskTransferred(call.task_id, queue))
             return Requeued(queue)
         case Transfer(to=to, attended=False):
             await layer.cdr.event(
@@ -257,5 +257,5 @@ async def _agent_done(layer: SipVoiceLayer, call: SipCall, released: bool) -> No
     if released:
         await layer.release_agent(call)
     call.agent_leg = None
-    await layer.acd.handle(acd.TaskCompleted(call.rec.call_id))
+    await layer.acd.handle(acd.TaskCompleted(call.task_id))
     call.agent_id = None

@@ -36,6 +36,7 @@ from callcenter.cluster.handover import (
     verify,
 )
 from callcenter.cluster.leadership import AcdLeadership, Leader
+from callcenter.ivr.events import QueueOutcome
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.inbound import SipCall, now
 
@@ -111,7 +112,8 @@ class Handovers:
         stack = self.layer.stack
         token = sign(Handover(call.rec.call_id, self.leadership.node, q, since, time.time(),
                               call.rec.caller,
-                              {k: str(v) for k, v in call.screen_pop.items()}), self.secret)
+                              {k: str(v) for k, v in call.screen_pop.items()},
+                              call.rec.dialed), self.secret)
         assert leader.sip_uri
         music = await stack.play(call.leg, str(q.hold_music or self.layer.hold_music), loop=True)
         call._playing = music
@@ -152,6 +154,8 @@ class Handovers:
                 return MOVED
             if agent:
                 call.rec.agent = agent
+            # A call-back: the leader keeps the place and calls back (not this node).
+            call.kept_elsewhere = outcome is QueueOutcome.CALLBACK
             return ivr.QueueResult(outcome, agent, now=now())
         finally:
             self.handed.pop(call.rec.call_id, None)
@@ -283,6 +287,7 @@ class HandedOverCall(SipCall):
         self.rec.caller = handover.caller or incoming.caller
         self.screen_pop: dict[str, object] = dict(handover.screen_pop)
         self.waiting_since = handover.enqueued_at
+        self.shown_number = handover.dialed or incoming.dialed
 
     async def _run(self) -> None:
         h, layer = self.handover, self.layer

@@ -60,6 +60,7 @@ class SipCall:
             flow=flow.name if flow else None,
             external_id=incoming.sip_call_id,
         )
+        self.task_id = self.rec.call_id  # the call's task in the ACD
         self.digits = ""  # keys pressed while nothing was collecting them (type-ahead)
         self.gone = False
         self.gone_code = 0  # the SIP status the caller's leg ended with
@@ -71,6 +72,14 @@ class SipCall:
         # another node's, no abandon.
         self.waiting_since: float | None = None
         self.moving = False
+        # Fair virtual hold (queue_callback.py): the queue whose place the ACD keeps for a
+        # call-back, the flow's request (the number to call), an offer that came meanwhile;
+        # kept_elsewhere: the ACD's leader on another node keeps it.
+        self.kept_queue: str | None = None
+        self.callback_request: ivr.RequestCallback | None = None
+        self.lost_offer: acd.OfferTask | None = None
+        self.kept_elsewhere = False
+        self.shown_number = incoming.dialed  # the caller ID a call-back shows
         # What the agent's desktop shows when the call is connected (a campaign's lead).
         self.screen_pop: dict[str, object] = {}
         self._playing: int | None = None
@@ -117,6 +126,13 @@ class SipCall:
         """Events that matter whatever the call is doing (an agent leg ending, say)."""
         if isinstance(item, ev.LegEnded) and item.leg_id == self.agent_leg:
             self.agent_leg = None
+        elif isinstance(item, acd.OfferTask) and self.kept_queue is not None:
+            self.lost_offer = item  # the kept place's turn came before the goodbye ended
+
+    async def ready_to_talk(self, agent_id: str) -> bool:
+        """Whether the agent the ACD connects may be bridged now (a call-back first dials
+        the customer: queue_callback.py)."""
+        return True
 
     # ---- the call ---------------------------------------------------------------------
     async def run(self) -> None:
@@ -211,11 +227,12 @@ class SipCall:
             self.rec.hangup_by = self.rec.hangup_by or "engine"
             await self.stack.hangup(self.leg, 200)
         if self.agent_id is not None and self.rec.connected_at is not None:
-            await self.layer.acd.handle(acd.TaskCompleted(self.rec.call_id))
-        self.layer.acd.forget(self.rec.call_id)
+            await self.layer.acd.handle(acd.TaskCompleted(self.task_id))
+        self.layer.acd.forget(self.task_id)
         if self.session is not None and self.session.started and not self.session.ended:
             self.session.handle(ivr.CallerHungUp(now=now()))
             self._record_path()
+        await self.layer.keep_place(self)
         await self.layer.cdr.ended(self.rec)
 
     async def perform(self, actions: list[ivr.Action]) -> ivr.Event | None:
@@ -245,6 +262,8 @@ class SipCall:
 
     async def on_notification(self, action: ivr.Action) -> None:
         """An IVR notification (survey answer, ticket, DNC, ...): recorded, maybe escalated."""
+        if isinstance(action, ivr.RequestCallback):
+            self.callback_request = action  # who to call back, once the call ended
         await self.layer.notify(self, action)
 
     # ---- prompts and keys -------------------------------------------------------------

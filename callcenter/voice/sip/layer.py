@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from callcenter.voice.sip.handover import Handovers
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
 from callcenter.voice.sip.overload import LagDetector, LoopWatch
 from callcenter.voice.sip.presence import OptionsPinger
+from callcenter.voice.sip.queue_callback import QueueCallback
 from callcenter.voice.sip.sounds import ensure_sounds
 from callcenter.voice.sip.stack import SipConfig, SipStack
 
@@ -271,7 +273,8 @@ class SipVoiceLayer:
         any line, a preview call, that the agent transferred into ``q.queue``). ``waited_s``:
         how long the caller has waited already (handed over from another node): the place
         in line it keeps."""
-        task_id = call.rec.call_id
+        task_id = call.task_id
+        call.waiting_since = call.waiting_since or time.time() - (waited_s or 0)
         # A caller handed over waited elsewhere first: the record's wait counts that too.
         call.rec.queue, call.rec.queued_at = q.queue, now() - timedelta(seconds=waited_s or 0)
         call.digits = ""  # keys typed before the queue answer nothing in it
@@ -331,17 +334,22 @@ class SipVoiceLayer:
                     self._owners.pop(leg, None)
                     await self.stack.hangup(leg, 487)
                 case ev.LegAnswered(leg_id=leg) if leg == call.agent_leg:
-                    await self.acd.handle(acd.OfferAccepted(call.rec.call_id, call.agent_id or ""))
+                    await self.acd.handle(acd.OfferAccepted(call.task_id, call.agent_id or ""))
                 case ev.LegEnded(leg_id=leg, code=code) if leg == call.agent_leg:
                     log.info("agent %s's phone did not take the call: %d %s", call.agent_id,
                              code, item.reason)
                     call.agent_leg = None
                     event: acd.Event = (
                         acd.OfferTimedOut if code in (408, 480) else acd.OfferRejected
-                    )(call.rec.call_id, call.agent_id or "")
+                    )(call.task_id, call.agent_id or "")
                     call.agent_id = None
                     await self.acd.handle(event)
                 case acd.ConnectTask(agent_id=agent_id):
+                    if not await call.ready_to_talk(agent_id):  # a call-back not answered
+                        await self.release_agent(call)
+                        await self.acd.handle(acd.TaskCompleted(call.task_id))
+                        call.agent_id = None
+                        return queue_result(QueueOutcome.OVERFLOW)
                     # No dead air: the music or announcement stops with the bridge (one hop).
                     result = await talk(self, call, agent_id)
                     if not isinstance(result, Requeued):
@@ -358,14 +366,63 @@ class SipVoiceLayer:
                         call.rec, "overflow", {"target": target.kind.value, "reason": reason}
                     )
                     if target.kind is acd.OverflowKind.CALLBACK:
+                        call.kept_queue = q.queue  # the ACD keeps the place
                         return queue_result(QueueOutcome.CALLBACK)
                     return queue_result(QueueOutcome.OVERFLOW)
                 case acd.AnnouncePosition(position=position, estimated_wait_s=ewt):
                     music = await self._announce(call, music, q, position, ewt)
                 case ev.DtmfReceived(digit=d) if q.callback_key and d == q.callback_key:
                     await call.stop_prompt()
-                    await self.acd.handle(acd.CallbackRequested(call.rec.call_id))
+                    await self.acd.handle(acd.CallbackRequested(call.task_id))
+                    call.kept_queue = q.queue
                     return queue_result(QueueOutcome.CALLBACK)
+
+    # ---- fair virtual hold: call-backs ---------------------------------------------------
+    async def keep_place(self, call: SipCall) -> None:
+        """The caller's call ended with a call-back asked for (the queue's key or overflow,
+        or a flow's callback node): a :class:`QueueCallback` takes the task over."""
+        req, kept = call.callback_request, call.kept_queue
+        if call.kept_elsewhere or (kept is None and req is None):
+            return
+        number = (req.number if req is not None and req.number else "") or call.rec.caller
+        if not number:
+            log.warning("call %s asked for a call-back with no number to call", call.task_id)
+            return
+        since = time.time() if call.waiting_since is None else call.waiting_since
+        enqueued = self.acd.clock() - max(0.0, time.time() - since)
+        status = self.acd.router.task_status(call.task_id) if kept is not None else None
+        if kept is not None and status in ("waiting", "offered"):
+            cb = QueueCallback(self, call.task_id, kept, number, call.shown_number, enqueued)
+            self.acd.register(cb.task_id, cb)
+            if call.lost_offer is not None and status == "offered":
+                cb.deliver(call.lost_offer)  # offered while the flow said goodbye
+        elif req is not None:  # a flow's callback node without a queue wait: joins now
+            cb = QueueCallback(self, new_id(), req.queue, number, call.shown_number,
+                               self.acd.clock())
+            self.acd.register(cb.task_id, cb)
+            await self.acd.handle(acd.TaskArrived(cb.task_id, req.queue, priority=req.priority,
+                                                  callback=True))
+        else:
+            return
+        await self.cdr.event(call.rec, "callback_kept", {"queue": cb.queue, "number": number,
+                                                          "task": cb.task_id})
+        self._spawn(cb.run())
+
+    async def serve_kept_place(self, call: SipCall, queue: str) -> ivr.Event | None:
+        """A call-back's turn (queue_callback.py): the offer, the agent, then the customer
+        and the conversation; the queue's result, or None when the customer hung up unserved."""
+        try:
+            return await self._wait_in_queue(call, ivr.Enqueue(queue), -1)
+        except CallerGone:
+            if call.rec.connected_at is not None:
+                return queue_result(QueueOutcome.SERVED, call.agent_id)
+            return None
+        finally:
+            if call.agent_leg is not None:
+                await self.release_agent(call)
+            if call.agent_id is not None and call.rec.connected_at is not None:
+                await self.acd.handle(acd.TaskCompleted(call.task_id))
+                call.agent_id = None
 
     async def _announce(
         self, call: SipCall, music: int, q: ivr.Enqueue, position: int, ewt: float | None
@@ -406,12 +463,12 @@ class SipVoiceLayer:
                 call.rec, "offered", {"agent": agent_id, "nailed": True}, announce="offered"
             )
             await line.connect_tone()
-            await self.acd.handle(acd.OfferAccepted(call.rec.call_id, agent_id))
+            await self.acd.handle(acd.OfferAccepted(call.task_id, agent_id))
             return
         entry = self.directory.agents.get(agent_id)
         if entry is None or not entry.sip_uri:
             log.warning("agent %s has no SIP URI: refusing the offer", agent_id)
-            await self.acd.handle(acd.OfferRejected(call.rec.call_id, agent_id))
+            await self.acd.handle(acd.OfferRejected(call.task_id, agent_id))
             return
         call.agent_id = agent_id
         leg = await self.stack.call(entry.sip_uri, caller_id=call.rec.caller)
