@@ -122,3 +122,53 @@ async def test_a_customer_who_does_not_answer_is_tried_again_then_given_up(
 async def _ended(engine: Engine) -> list[Call] | None:
     calls = [c for c in await records(engine) if c.direction == "inbound" and c.ended_at]
     return calls or None
+
+
+async def test_a_kept_place_outlives_a_restart_of_the_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The engine stops while the place waits; started again it puts the place back in line
+    (from the record) and the agent calls the customer back."""
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "3000")
+    customer = Sipp(tmp_path, "customer", "callee_preview_stays.xml", "-m", "1")
+    customer.args[customer.args.index("-p") + 1] = str(GATEWAY_PORT)
+    await add_agent(engine, "1001", agent.port)
+    await engine.start()
+    assert engine.acd is not None
+    await engine.acd.handle(acd.AgentLoggedIn("1001"))
+    await engine.acd.handle(acd.AgentPaused("1001", "meeting"))
+    phone = caller(tmp_path, engine)
+    await phone.start()
+    assert (await phone.wait(60)).ok
+    first = (await until(lambda: _ended(engine), "the caller's record"))[0]
+    assert await _place(engine, first.id) == ("waiting", 0)
+    await engine.stop()
+
+    again = Engine(engine.settings)
+    try:
+        await again.start()
+        assert again.acd is not None
+        assert again.acd.router.task_status(first.id) == "waiting"  # back in line
+        await again.acd.handle(acd.AgentLoggedIn("1001"))
+        await agent.start()
+        await customer.start()
+        await again.acd.handle(acd.AgentReady("1001"))
+        assert (await agent.wait(30)).ok
+        assert (await customer.wait(30)).ok
+
+        async def done() -> bool:
+            return await _place(again, first.id) == ("done", 1)
+
+        await until(done, "the kept place called back and done")
+    finally:
+        await again.stop()
+
+
+async def _place(engine: Engine, task_id: str) -> tuple[str, int] | None:
+    from callcenter.store.queue_callbacks import QueueCallbackRow
+
+    def read(s):  # type: ignore[no-untyped-def]
+        row = s.get(QueueCallbackRow, task_id)
+        return None if row is None else (row.status, row.calls)
+
+    return await engine.db.run(read)  # type: ignore[no-any-return]

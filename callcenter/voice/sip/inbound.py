@@ -76,6 +76,7 @@ class SipCall:
         # call-back, the flow's request (the number to call), an offer that came meanwhile;
         # kept_elsewhere: the ACD's leader on another node keeps it.
         self.kept_queue: str | None = None
+        self.kept_priority = 0
         self.callback_request: ivr.RequestCallback | None = None
         self.lost_offer: acd.OfferTask | None = None
         self.kept_elsewhere = False
@@ -232,7 +233,7 @@ class SipCall:
         if self.session is not None and self.session.started and not self.session.ended:
             self.session.handle(ivr.CallerHungUp(now=now()))
             self._record_path()
-        await self.layer.keep_place(self)
+        await self.layer.places.keep(self)
         await self.layer.cdr.ended(self.rec)
 
     async def perform(self, actions: list[ivr.Action]) -> ivr.Event | None:

@@ -38,9 +38,10 @@ from callcenter.voice.sip.handover import Handovers
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
 from callcenter.voice.sip.overload import LagDetector, LoopWatch
 from callcenter.voice.sip.presence import OptionsPinger
-from callcenter.voice.sip.queue_callback import QueueCallback
+from callcenter.voice.sip.queue_callback import KeptPlaces
 from callcenter.voice.sip.sounds import ensure_sounds
 from callcenter.voice.sip.stack import SipConfig, SipStack
+from dialer.leases import default_node
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ class SipVoiceLayer:
             self._on_event,
             admission,
         )
+        #: This engine among the nodes (who holds which kept place: queue_callback.py).
+        self.node = leadership.node if leadership is not None else (
+            settings.node or default_node())
+        self.places = KeptPlaces(self)  # call-backs waiting their turn
         self._owners: dict[int, SipCall] = {}  # leg -> call that owns it
         self.lines: dict[str, AgentLine] = {}  # agent id -> nailed-up line
         self.calls: dict[str, SipCall] = {}  # call id -> live inbound call
@@ -113,6 +118,8 @@ class SipVoiceLayer:
 
     async def start(self) -> None:
         await self.stack.start()
+        if self.handovers is None or self.handovers.leadership.is_leader:
+            await self.places.restore()  # call-backs kept before a restart: back in line
         s = self.settings.sip
         if s.overload_lag_ms > 0:
             enter = s.overload_lag_ms / 1000
@@ -366,7 +373,7 @@ class SipVoiceLayer:
                         call.rec, "overflow", {"target": target.kind.value, "reason": reason}
                     )
                     if target.kind is acd.OverflowKind.CALLBACK:
-                        call.kept_queue = q.queue  # the ACD keeps the place
+                        call.kept_queue, call.kept_priority = q.queue, q.priority  # kept
                         return queue_result(QueueOutcome.CALLBACK)
                     return queue_result(QueueOutcome.OVERFLOW)
                 case acd.AnnouncePosition(position=position, estimated_wait_s=ewt):
@@ -374,40 +381,10 @@ class SipVoiceLayer:
                 case ev.DtmfReceived(digit=d) if q.callback_key and d == q.callback_key:
                     await call.stop_prompt()
                     await self.acd.handle(acd.CallbackRequested(call.task_id))
-                    call.kept_queue = q.queue
+                    call.kept_queue, call.kept_priority = q.queue, q.priority
                     return queue_result(QueueOutcome.CALLBACK)
 
-    # ---- fair virtual hold: call-backs ---------------------------------------------------
-    async def keep_place(self, call: SipCall) -> None:
-        """The caller's call ended with a call-back asked for (the queue's key or overflow,
-        or a flow's callback node): a :class:`QueueCallback` takes the task over."""
-        req, kept = call.callback_request, call.kept_queue
-        if call.kept_elsewhere or (kept is None and req is None):
-            return
-        number = (req.number if req is not None and req.number else "") or call.rec.caller
-        if not number:
-            log.warning("call %s asked for a call-back with no number to call", call.task_id)
-            return
-        since = time.time() if call.waiting_since is None else call.waiting_since
-        enqueued = self.acd.clock() - max(0.0, time.time() - since)
-        status = self.acd.router.task_status(call.task_id) if kept is not None else None
-        if kept is not None and status in ("waiting", "offered"):
-            cb = QueueCallback(self, call.task_id, kept, number, call.shown_number, enqueued)
-            self.acd.register(cb.task_id, cb)
-            if call.lost_offer is not None and status == "offered":
-                cb.deliver(call.lost_offer)  # offered while the flow said goodbye
-        elif req is not None:  # a flow's callback node without a queue wait: joins now
-            cb = QueueCallback(self, new_id(), req.queue, number, call.shown_number,
-                               self.acd.clock())
-            self.acd.register(cb.task_id, cb)
-            await self.acd.handle(acd.TaskArrived(cb.task_id, req.queue, priority=req.priority,
-                                                  callback=True))
-        else:
-            return
-        await self.cdr.event(call.rec, "callback_kept", {"queue": cb.queue, "number": number,
-                                                          "task": cb.task_id})
-        self._spawn(cb.run())
-
+    # ---- fair virtual hold: call-backs (queue_callback.py) -------------------------------
     async def serve_kept_place(self, call: SipCall, queue: str) -> ivr.Event | None:
         """A call-back's turn (queue_callback.py): the offer, the agent, then the customer
         and the conversation; the queue's result, or None when the customer hung up unserved."""

@@ -22,10 +22,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session
+
 from callcenter import acd, ivr
+from callcenter.ids import new_id
 from callcenter.logs import call_context
+from callcenter.store import queue_callbacks as places
+from callcenter.store.models import utcnow
+from callcenter.store.queue_callbacks import DONE, GIVEN_UP, WAITING
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now
 
@@ -53,8 +60,10 @@ class QueueCallback(SipCall):
         self.queue = queue
         self.number = number
         self.enqueued_s = enqueued_s  # the task's first enqueue time, on the ACD's clock
-        self.attempts = 0
+        self.attempts = 0  # calls to the customer so far (restored: the earlier nodes' too)
         self.recorded = False  # its call record started (at the first offer)
+        self.elsewhere = False  # another node took the place over (a new ACD leader)
+        self.cause = ""  # why the last call to the customer did not reach them
         self.rec.direction = "outbound"
         self.rec.caller, self.rec.dialed = shown, number
         self.rec.external_id = None
@@ -66,22 +75,34 @@ class QueueCallback(SipCall):
             try:
                 while True:
                     served = await self._turn()
-                    if served or self.attempts >= ATTEMPTS:
+                    if served or self.attempts >= ATTEMPTS or self.elsewhere:
                         break
+                    await self._settle(WAITING, self.cause)
                     await asyncio.sleep(RETRY_S)
                     await self.layer.acd.handle(acd.TaskArrived(
                         self.task_id, self.queue, enqueued_at=self.enqueued_s, callback=True))
-                if not served:
+                if served:
+                    await self._settle(DONE, "served")
+                elif self.elsewhere:
+                    log.info("call-back to %s: another node holds the place now", self.number)
+                else:
                     log.warning("call-back to %s given up after %d calls", self.number,
                                 self.attempts)
+                    await self._settle(GIVEN_UP, self.cause)
                     await self.layer.cdr.event(self.rec, "callback_given_up",
                                                {"number": self.number, "calls": self.attempts})
             except Exception:
                 log.exception("call-back to %s failed", self.number)
             finally:
                 self.layer.acd.forget(self.task_id)
+                self.layer.places.kept.pop(self.task_id, None)
                 if self.recorded:
                     await self.layer.cdr.ended(self.rec)
+
+    async def _settle(self, status: str, cause: str) -> None:
+        layer, node = self.layer, self.layer.node
+        await layer.cdr.db.run(lambda s: places.settle(s, self.task_id, node, status, cause,
+                                                       utcnow()))
 
     async def _turn(self) -> bool:
         """Wait for the ACD to offer the task; True once the customer talked to the agent."""
@@ -106,7 +127,11 @@ class QueueCallback(SipCall):
     async def ready_to_talk(self, agent_id: str) -> bool:
         """Dial the customer for ``agent_id`` (who hears whom it calls back); True once the
         customer answered, with the customer's leg as this call's leg."""
-        layer, stack = self.layer, self.stack
+        layer, stack, node = self.layer, self.stack, self.layer.node
+        if not await layer.cdr.db.run(
+                lambda s: places.claim_call(s, self.task_id, node, utcnow())):
+            self.elsewhere = True  # the place is another node's now: it calls back
+            return False
         self.attempts += 1
         if self.agent_leg is not None:
             with contextlib.suppress(LookupError):
@@ -119,7 +144,7 @@ class QueueCallback(SipCall):
                 self.number)
         except Exception as exc:  # no gateway configured: say so, give up at once
             log.warning("call-back to %s cannot be dialed: %s", self.number, exc)
-            self.attempts = ATTEMPTS
+            self.attempts, self.cause = ATTEMPTS, str(exc)[:128]
             return False
         self.leg = await stack.call(target, caller_id=self.rec.caller, present=True)
         layer.adopt(self)
@@ -144,8 +169,100 @@ class QueueCallback(SipCall):
             await stack.hangup(self.leg, 487)
         except CallerGone:
             cause = self.rec.hangup_cause or "ended"
+        self.cause = cause
         await layer.cdr.event(self.rec, "callback_unanswered",
                               {"agent": agent_id, "cause": cause, "call": self.attempts})
         layer.release(self)
         self.gone, self.leg = True, -1
         return False
+
+
+class KeptPlaces:
+    """The SIP layer's call-backs waiting their turn, kept on the record."""
+
+    def __init__(self, layer: SipVoiceLayer) -> None:
+        self.layer = layer
+        self.kept: dict[str, QueueCallback] = {}  # task id -> call-back waiting its turn
+
+    async def keep(self, call: SipCall) -> None:
+        """The caller's call ended with a call-back asked for (the queue's key or overflow,
+        or a flow's callback node): a :class:`QueueCallback` takes the task over."""
+        layer, acd_service = self.layer, self.layer.acd
+        req, kept = call.callback_request, call.kept_queue
+        if call.kept_elsewhere or (kept is None and req is None):
+            return
+        number = (req.number if req is not None and req.number else "") or call.rec.caller
+        if not number:
+            log.warning("call %s asked for a call-back with no number to call", call.task_id)
+            return
+        since = time.time() if call.waiting_since is None else call.waiting_since
+        enqueued = acd_service.clock() - max(0.0, time.time() - since)
+        status = acd_service.router.task_status(call.task_id) if kept is not None else None
+        if kept is not None and status in ("waiting", "offered"):
+            cb = QueueCallback(layer, call.task_id, kept, number, call.shown_number, enqueued)
+            priority = call.kept_priority
+        elif req is not None:  # a flow's callback node without a queue wait: joins now
+            since, priority = time.time(), req.priority
+            cb = QueueCallback(layer, new_id(), req.queue, number, call.shown_number,
+                               acd_service.clock())
+        else:
+            return
+        place = places.KeptPlace(cb.task_id, cb.queue, number, call.shown_number, priority,
+                                 datetime.fromtimestamp(since, UTC), 0)
+        node, call_id = layer.node, call.rec.call_id
+
+        def write(s: Session) -> None:
+            places.keep(s, place, call_id, node)
+
+        # On the record first: a restarted engine (or the next ACD leader) calls back.
+        await layer.cdr.db.run(write)
+        self.kept[cb.task_id] = cb
+        acd_service.register(cb.task_id, cb)
+        if kept is None:
+            await acd_service.handle(acd.TaskArrived(cb.task_id, cb.queue, priority=priority,
+                                                     callback=True))
+        elif call.lost_offer is not None and status == "offered":
+            cb.deliver(call.lost_offer)  # offered while the flow said goodbye
+        await layer.cdr.event(call.rec, "callback_kept", {"queue": cb.queue, "number": number,
+                                                          "task": cb.task_id})
+        layer._spawn(cb.run())
+
+    async def restore(self) -> list[str]:
+        """Put back in line the kept places on the record (the engine started, or this node
+        took the ACD's lead): each where it was, with the calls already made; their ids."""
+        layer, acd_service, node = self.layer, self.layer.acd, self.layer.node
+        found = await layer.cdr.db.run(lambda s: places.take_over(s, node, utcnow()))
+        restored = []
+        for place in found:
+            if place.task_id in self.kept:
+                continue  # this node runs it already
+            waited = max(0.0, (utcnow() - place.waiting_since).total_seconds())
+            enqueued = acd_service.clock() - waited
+            cb = QueueCallback(layer, place.task_id, place.queue, place.number, place.shown,
+                               enqueued)
+            cb.attempts = place.calls
+            acd_service.register(cb.task_id, cb)
+            try:
+                await acd_service.handle(acd.TaskArrived(
+                    cb.task_id, place.queue, priority=place.priority, enqueued_at=enqueued,
+                    callback=True))
+            except acd.ACDError as exc:
+                acd_service.forget(cb.task_id)
+                log.warning("kept place %s (call back %s) cannot queue again: %s",
+                            place.task_id, place.number, exc)
+                await self._give_up(place.task_id, str(exc))
+                continue
+            self.kept[cb.task_id] = cb
+            layer._spawn(cb.run())
+            restored.append(cb.task_id)
+        if restored:
+            log.info("%d kept place(s) back in line to be called back", len(restored))
+        return restored
+
+    async def _give_up(self, task_id: str, cause: str) -> None:
+        node = self.layer.node
+
+        def write(s: Session) -> None:
+            places.settle(s, task_id, node, GIVEN_UP, cause, utcnow())
+
+        await self.layer.cdr.db.run(write)
