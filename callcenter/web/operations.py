@@ -9,7 +9,7 @@ on the bus with its reason.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -157,6 +157,23 @@ async def queues(request: Request) -> list[dict[str, object]]:
         dataclasses.asdict(service.router.queue_stats(name, now))
         for name in sorted(_engine(request).directory.queues)
     ]
+
+
+@router.get("/queues/callbacks",
+            summary="Callers who asked to be called back and wait for it (kept places)")
+async def queue_callbacks(request: Request) -> list[dict[str, object]]:
+    """Oldest first: the place in line is when the caller first waited (``waiting_since``);
+    ``calls``: calls to the customer so far; ``node``: the engine that calls back."""
+    from callcenter.store.queue_callbacks import pending
+
+    def read(s: Any) -> list[dict[str, object]]:
+        return [{"task_id": r.task_id, "queue": r.queue, "number": r.number, "shown": r.shown,
+                 "priority": r.priority, "call_id": r.call_id,
+                 "waiting_since": r.waiting_since.isoformat(), "status": r.status,
+                 "calls": r.calls, "last_cause": r.last_cause, "node": r.node}
+                for r in pending(s)]
+
+    return await _engine(request).db.run(read)
 
 
 class DispositionBody(BaseModel):

@@ -71,6 +71,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/agents/{code}/desk"): OWN_AGENT,
     ("GET", "/api/agents/{code}/desk/stream"): OWN_AGENT,
     ("GET", "/api/queues"): SUPERVISORS,
+    ("GET", "/api/queues/callbacks"): SUPERVISORS,
     ("GET", "/api/cluster"): SUPERVISORS,
     **{("POST", f"/api/calls/{{call_id}}/{what}"): ON_THE_CALL for what in _CALL_CONTROL},
     ("POST", "/api/calls/{call_id}/monitor"): SUPERVISORS,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -69,6 +70,10 @@ async def test_a_caller_who_pressed_the_key_is_called_back_by_the_next_agent(
     first = (await until(lambda: _ended(engine), "the caller's record"))[0]
     await until(kept, "the place kept by the ACD")
     assert [e.kind for e in first.events if e.kind.startswith("callback")] == ["callback_kept"]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine.http_port}") as http:
+        listed = (await http.get("/api/queues/callbacks")).json()
+    assert [(p["task_id"], p["queue"], p["number"], p["shown"], p["status"], p["calls"])
+            for p in listed] == [(first.id, "support", "+15550100", "300", "waiting", 0)]
     await engine.acd.handle(acd.AgentReady("1001"))  # the place's turn
     assert (await agent.wait(30)).ok
     assert (await customer.wait(30)).ok
