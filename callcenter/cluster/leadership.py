@@ -88,14 +88,16 @@ def take_or_read(session: Session, node: str, now: datetime, ttl_s: float,
 
 
 def renew(session: Session, lease: Leader, now: datetime, ttl_s: float,
-          name: str = ACD) -> Leader | None:
+          name: str = ACD, *, http_url: str | None = None) -> Leader | None:
     """The lease pushed on to ``now + ttl_s``, or ``None`` when it was lost (another node
-    took it over after it expired)."""
+    took it over after it expired). ``http_url``: the holder's HTTP address written too (known
+    only once its server listens, after the lease was taken)."""
     expires = now + timedelta(seconds=ttl_s)
+    details = {} if http_url is None else {"http_url": http_url}
     if not term_leases.expire_held(session, NodeLease, {"name": name}, lease.node, lease.term,
-                                   expires):
+                                   expires, **details):
         return None
-    return Leader(lease.node, lease.term, lease.sip_uri, lease.http_url, expires)
+    return Leader(lease.node, lease.term, lease.sip_uri, http_url or lease.http_url, expires)
 
 
 def release(session: Session, lease: Leader, now: datetime, name: str = ACD) -> bool:
@@ -193,6 +195,14 @@ class AcdLeadership:
                           _reason(exc), held.expires_at.isoformat())
             await self._set_leader(None)
 
+    async def advertise_http(self, http_url: str) -> None:
+        """Where the other nodes reach this node's HTTP API, once its server listens (with
+        ``http.port`` 0 the port is known only then): written to the lease now if this node
+        holds it, else whenever it takes it."""
+        if http_url != self.http_url:
+            self.http_url = http_url
+            await self.refresh()
+
     async def refresh(self) -> Leader | None:
         """Renew, take or read the lease now (a handover refused "not the leader": the
         leader may have changed); the leader known afterwards."""
@@ -225,7 +235,9 @@ class AcdLeadership:
         try:
             if self._held is not None:
                 held = self._held
-                renewed = await self._db_step(lambda s: renew(s, held, now, self.lease_s))
+                moved = self.http_url if self.http_url != held.http_url else None
+                renewed = await self._db_step(
+                    lambda s: renew(s, held, now, self.lease_s, http_url=moved))
                 if renewed is not None:
                     self._keep(renewed, started)
                     await self._set_leader(renewed)

@@ -80,13 +80,14 @@ def take(session: Session, model: type[TermLease], key: Mapping[str, object], no
 
 
 def expire_held(session: Session, model: type[TermLease], key: Mapping[str, object],
-                node: str, term: int, expires_at: datetime) -> bool:
+                node: str, term: int, expires_at: datetime, **details: object) -> bool:
     """Set the lease's expiry while it is still held in ``term`` by ``node`` (later: renewed;
-    now: given back, any node may take it at once). ``False`` when it was lost."""
+    now: given back, any node may take it at once), writing ``details`` (other columns) too.
+    ``False`` when it was lost."""
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
         .where(_is_key(model, key), model.node == node, model.term == term)
-        .values(expires_at=expires_at)
+        .values(expires_at=expires_at, **details)
         .execution_options(synchronize_session=False))
     return bool(done.rowcount == 1)
 

@@ -23,6 +23,7 @@ from callcenter.web import (
     tickets,
 )
 from callcenter.web.auth import authorize
+from callcenter.web.forwarding import LeaderForwarding
 
 if TYPE_CHECKING:
     from callcenter.engine import Engine
@@ -46,4 +47,5 @@ def create_app(engine: Engine) -> FastAPI:
         app.include_router(router, dependencies=checked)
     if engine.twilio is not None:
         app.include_router(engine.twilio.router)  # open: each webhook's signature is checked
+    app.add_middleware(LeaderForwarding, engine=engine)  # the live ACD's requests: its leader's
     return app

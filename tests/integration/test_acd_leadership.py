@@ -237,3 +237,27 @@ async def test_on_change_failures_are_logged_and_it_may_refresh(
         await node.stop()
         node.db.dispose()
     assert told[-1] is None and not node.is_leader and node.leader is None
+
+
+async def test_an_http_address_known_after_the_start_is_written_to_the_lease(
+        db_url: str) -> None:
+    """``http.port`` 0: the port is known once the HTTP server listens, after the lease was
+    taken; the others read it from the lease, and a later take writes it too."""
+    url = _migrated(db_url)
+    a = AcdLeadership(open_database(url), "node-a", sip_uri="sip:a.internal:5070",
+                      lease_s=LEASE_S, poll_s=POLL_S)
+    b = _node(url, "node-b")
+    await a.refresh()
+    assert a.is_leader and a.leader is not None and a.leader.http_url is None
+    await a.advertise_http("http://a.internal:41234")
+    assert a.is_leader and a.leader.http_url == "http://a.internal:41234"
+    found = await b.refresh()
+    assert found is not None and found.node == "node-a"
+    assert found.http_url == "http://a.internal:41234"
+    assert found.term == 1  # written by the renewal, not by a new take
+    await a.stop()  # given back; taken again (a new term) with the address
+    again = await a.refresh()
+    assert again is not None and (again.term, again.http_url) == (2, "http://a.internal:41234")
+    await a.stop()
+    a.db.dispose()
+    b.db.dispose()
