@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from callcenter import acd
+from callcenter.calls import kept_places
 from callcenter.engine import Engine
 from callcenter.store.models import Call
-from callcenter.voice.sip import queue_callback
 from tests.support.sip import Sipp, free_udp_port
 from tests.support.sip_engine import FLOW, add_agent, engine_fixture, until
 
@@ -39,6 +39,23 @@ def caller(tmp_path: Path, engine: Engine) -> Sipp:
                 "1", "-inf", str(keys), f"127.0.0.1:{engine.settings.sip.port}")
 
 
+def the_customer(tmp_path: Path) -> Sipp:
+    """The customer's phone behind the gateway: answers, talks until the engine hangs up."""
+    customer = Sipp(tmp_path, "customer", "callee_preview_stays.xml", "-m", "1",
+                    agent_hz=700.0)
+    customer.args[customer.args.index("-p") + 1] = str(GATEWAY_PORT)
+    return customer
+
+
+async def started_with_paused_agent(engine: Engine, agent: Sipp) -> None:
+    """Agent 1001 (on ``agent``'s phone) in support, logged in and paused; the engine up."""
+    await add_agent(engine, "1001", agent.port)
+    await engine.start()
+    assert engine.acd is not None
+    await engine.acd.handle(acd.AgentLoggedIn("1001"))
+    await engine.acd.handle(acd.AgentPaused("1001", "meeting"))
+
+
 async def records(engine: Engine) -> list[Call]:
     return await engine.db.run(lambda s: list(s.scalars(select(Call).order_by(Call.started_at))))
 
@@ -48,14 +65,8 @@ async def test_a_caller_who_pressed_the_key_is_called_back_by_the_next_agent(
 ) -> None:
     agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "4000")
     # The customer talks until the engine hangs up (after the agent did).
-    customer = Sipp(tmp_path, "customer", "callee_preview_stays.xml", "-m", "1",
-                    agent_hz=700.0)
-    customer.args[customer.args.index("-p") + 1] = str(GATEWAY_PORT)
-    await add_agent(engine, "1001", agent.port)
-    await engine.start()
-    assert engine.acd is not None
-    await engine.acd.handle(acd.AgentLoggedIn("1001"))
-    await engine.acd.handle(acd.AgentPaused("1001", "meeting"))
+    customer = the_customer(tmp_path)
+    await started_with_paused_agent(engine, agent)
     await agent.start()
     await customer.start()
     phone = caller(tmp_path, engine)
@@ -94,15 +105,11 @@ async def test_a_caller_who_pressed_the_key_is_called_back_by_the_next_agent(
 async def test_a_customer_who_does_not_answer_is_tried_again_then_given_up(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queue_callback, "RETRY_S", 0.5)
-    monkeypatch.setattr(queue_callback, "ATTEMPTS", 2)
-    monkeypatch.setattr(queue_callback, "RING_S", 2.0)
+    monkeypatch.setattr(kept_places, "RETRY_S", 0.5)
+    monkeypatch.setattr(kept_places, "ATTEMPTS", 2)
+    monkeypatch.setattr(kept_places, "RING_S", 2.0)
     agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "2", "-d", "8000")
-    await add_agent(engine, "1001", agent.port)
-    await engine.start()
-    assert engine.acd is not None
-    await engine.acd.handle(acd.AgentLoggedIn("1001"))
-    await engine.acd.handle(acd.AgentPaused("1001", "meeting"))
+    await started_with_paused_agent(engine, agent)
     await agent.start()
     phone = caller(tmp_path, engine)  # nobody answers at the gateway's port
     await phone.start()
@@ -135,13 +142,8 @@ async def test_a_kept_place_outlives_a_restart_of_the_engine(
     """The engine stops while the place waits; started again it puts the place back in line
     (from the record) and the agent calls the customer back."""
     agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "3000")
-    customer = Sipp(tmp_path, "customer", "callee_preview_stays.xml", "-m", "1")
-    customer.args[customer.args.index("-p") + 1] = str(GATEWAY_PORT)
-    await add_agent(engine, "1001", agent.port)
-    await engine.start()
-    assert engine.acd is not None
-    await engine.acd.handle(acd.AgentLoggedIn("1001"))
-    await engine.acd.handle(acd.AgentPaused("1001", "meeting"))
+    customer = the_customer(tmp_path)
+    await started_with_paused_agent(engine, agent)
     phone = caller(tmp_path, engine)
     await phone.start()
     assert (await phone.wait(60)).ok
