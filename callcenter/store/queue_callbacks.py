@@ -2,9 +2,11 @@
 
 A row per kept place (``queue_callbacks``): which queue, whom to call, what to show, and when
 the caller first started waiting, so that a restarted engine, or a new ACD leader, puts the
-place back in line where it was (:mod:`callcenter.voice.sip.queue_callback`). Exactly one
+place back in line where it was (:mod:`callcenter.calls.kept_places`). Exactly one
 engine dials each: the node that holds a row (``node``) claims it for a call with a
 conditional UPDATE, and a node taking the places over (a new ACD leader) takes the rows.
+``voice_layer`` says which layer calls the customer back (``sip`` or ``twilio``): each layer
+takes over, and restores, its own.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class QueueCallbackRow(Base):
     status: Mapped[str] = mapped_column(String(16), default=WAITING)
     calls: Mapped[int] = mapped_column(Integer, default=0)
     node: Mapped[str] = mapped_column(String(128), default="")
+    voice_layer: Mapped[str] = mapped_column(String(16), default="sip", server_default="sip")
     last_cause: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -53,18 +56,22 @@ class KeptPlace:
     calls: int
 
 
-def keep(session: Session, place: KeptPlace, call_id: str | None, node: str) -> None:
+def keep(session: Session, place: KeptPlace, call_id: str | None, node: str,
+         voice_layer: str = "sip") -> None:
     session.add(QueueCallbackRow(
         task_id=place.task_id, queue=place.queue, number=place.number, shown=place.shown,
         priority=place.priority, call_id=call_id, waiting_since=place.waiting_since,
-        calls=place.calls, node=node))
+        calls=place.calls, node=node, voice_layer=voice_layer))
 
 
-def take_over(session: Session, node: str, now: datetime) -> list[KeptPlace]:
-    """Every place still to call back, now held by ``node`` (an engine starting, a new ACD
-    leader): a call that was being placed when its node went counts as placed."""
+def take_over(session: Session, node: str, now: datetime,
+              voice_layer: str = "sip") -> list[KeptPlace]:
+    """Every place ``voice_layer`` still has to call back, now held by ``node`` (an engine
+    starting, a new ACD leader): a call that was being placed when its node went counts as
+    placed."""
     rows = list(session.scalars(select(QueueCallbackRow).where(
-        QueueCallbackRow.status.in_((WAITING, CALLING))).order_by(
+        QueueCallbackRow.status.in_((WAITING, CALLING)),
+        QueueCallbackRow.voice_layer == voice_layer).order_by(
             QueueCallbackRow.waiting_since)))
     for row in rows:
         row.node, row.status, row.updated_at = node, WAITING, now

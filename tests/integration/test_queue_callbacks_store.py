@@ -39,3 +39,20 @@ def test_one_node_calls_each_place_and_a_new_holder_takes_them_over(db_url: str)
         assert [r.task_id for r in places.pending(s)] == ["early"]
         assert places.take_over(s, "c", T0)[0].task_id == "early"
     db.dispose()
+
+
+def test_each_voice_layer_takes_over_its_own_places(db_url: str) -> None:
+    """SIP and Twilio restore their own kept places (migration 0018's voice_layer); rows
+    kept before it are SIP's."""
+    db = Database(db_url)
+    upgrade(db)
+    with db.session() as s:
+        places.keep(s, place("sip", 1), "c1", "a")
+        places.keep(s, place("twilio", 2), "c2", "a", "twilio")
+    with db.session() as s:
+        assert [p.task_id for p in places.take_over(s, "b", T0, "twilio")] == ["twilio"]
+        assert [p.task_id for p in places.take_over(s, "c", T0)] == ["sip"]
+    with db.session() as s:
+        assert {(r.task_id, r.node, r.voice_layer) for r in places.pending(s)} == {
+            ("sip", "c", "sip"), ("twilio", "b", "twilio")}
+    db.dispose()

@@ -17,7 +17,7 @@ import io
 import itertools
 import socket
 import wave
-from collections.abc import Generator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -344,3 +344,24 @@ class TwilioEngine:
         await self.acd.stop()
         await self.bus.stop()
         self.db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running_engine(
+    tmp: Any, db_url: str, numbers: Mapping[str, Any], standin: TwilioStandIn | None = None,
+    **engine: Any,
+) -> AsyncIterator[tuple[TwilioStandIn, TwilioEngine]]:
+    """A :class:`TwilioEngine` started (``engine``: its other arguments) with its stand-in
+    (a new one unless given, then stopped with it); both stopped at the end."""
+    own = standin is None
+    twilio = standin or TwilioStandIn()
+    if own:
+        await twilio.start()
+    started = TwilioEngine(tmp, db_url, twilio, numbers, **engine)
+    try:
+        await started.start()
+        yield twilio, started
+    finally:
+        await started.stop()
+        if own:
+            await twilio.stop()

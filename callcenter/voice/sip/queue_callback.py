@@ -1,38 +1,28 @@
 """Fair virtual hold over SIP: the caller hangs up, keeps the place, and is called back.
 
-A caller who presses a queue's ``callback_key`` (or whose queue overflows to ``callback``)
-leaves the line; the ACD keeps the task with its first enqueue time (``CallbackRequested``).
-A flow's ``callback`` node names the number to call (``RequestCallback``; the caller's own
-number when the flow names none) and may also ask for a call-back without any queue wait:
-then a new call-back task joins the queue at that moment.
-
-When the caller's call ends, a :class:`QueueCallback` takes the task over. When the task's
-turn comes the ACD offers it to an agent as any call (``OfferTask(callback=True)``): a
-nailed-up line hears the tone, an on-demand agent's phone rings. Once the agent took it, the
-engine tells the agent whom it calls back and dials the customer through
-``sip.outbound_gateway`` showing the number the customer had called; when the customer
-answers, the two talk as in any conversation (recording, hold, transfers, wrap-up). A
-customer who does not answer (or is busy) is tried again :data:`RETRY_S` later, keeping the
-place, up to :data:`ATTEMPTS` calls; then the call-back is given up, on the record.
+Which place is kept, the record and the turns until the customer is reached or given up are
+shared with Twilio (:mod:`callcenter.calls.kept_places`). Here, when the caller's call
+ends, a :class:`QueueCallback` takes the task over. When the task's turn comes the ACD
+offers it to an agent as any call (``OfferTask(callback=True)``): a nailed-up line hears the
+tone, an on-demand agent's phone rings. Once the agent took it, the engine tells the agent
+whom it calls back and dials the customer through ``sip.outbound_gateway`` showing the number
+the customer had called; when the customer answers, the two talk as in any conversation
+(recording, hold, transfers, wrap-up). A customer who does not answer within
+:data:`~callcenter.calls.kept_places.RING_S` (or is busy) is not reached: the shared turns
+call again later, keeping the place.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import logging
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from callcenter import acd, ivr
-from callcenter.ids import new_id
-from callcenter.logs import call_context
-from callcenter.store import queue_callbacks as places
-from callcenter.store.models import utcnow
-from callcenter.store.queue_callbacks import DONE, GIVEN_UP, WAITING
+from callcenter.calls import kept_places
+from callcenter.calls.kept_places import CallbackAsked, callback_prompt
 from callcenter.voice.sip import events as ev
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now
 
@@ -40,13 +30,6 @@ if TYPE_CHECKING:
     from callcenter.voice.sip.layer import SipVoiceLayer
 
 log = logging.getLogger(__name__)
-
-#: Calls to the customer before the call-back is given up.
-ATTEMPTS = 3
-#: Seconds between two calls to a customer who did not answer.
-RETRY_S = 120.0
-#: How long the customer's phone rings.
-RING_S = 30.0
 
 
 class QueueCallback(SipCall):
@@ -69,42 +52,8 @@ class QueueCallback(SipCall):
         self.rec.external_id = None
         self.screen_pop = {"callback": number, "callback_for": task_id}
 
-    # ---- the kept place -----------------------------------------------------------------
-    async def run(self) -> None:
-        with call_context(f"callback-{self.task_id}"):
-            try:
-                while True:
-                    served = await self._turn()
-                    if served or self.attempts >= ATTEMPTS or self.elsewhere:
-                        break
-                    await self._settle(WAITING, self.cause)
-                    await asyncio.sleep(RETRY_S)
-                    await self.layer.acd.handle(acd.TaskArrived(
-                        self.task_id, self.queue, enqueued_at=self.enqueued_s, callback=True))
-                if served:
-                    await self._settle(DONE, "served")
-                elif self.elsewhere:
-                    log.info("call-back to %s: another node holds the place now", self.number)
-                else:
-                    log.warning("call-back to %s given up after %d calls", self.number,
-                                self.attempts)
-                    await self._settle(GIVEN_UP, self.cause)
-                    await self.layer.cdr.event(self.rec, "callback_given_up",
-                                               {"number": self.number, "calls": self.attempts})
-            except Exception:
-                log.exception("call-back to %s failed", self.number)
-            finally:
-                self.layer.acd.forget(self.task_id)
-                self.layer.places.kept.pop(self.task_id, None)
-                if self.recorded:
-                    await self.layer.cdr.ended(self.rec)
-
-    async def _settle(self, status: str, cause: str) -> None:
-        layer, node = self.layer, self.layer.node
-        await layer.cdr.db.run(lambda s: places.settle(s, self.task_id, node, status, cause,
-                                                       utcnow()))
-
-    async def _turn(self) -> bool:
+    # ---- the kept place's turn (kept_places.KeptPlaces.run) ------------------------------
+    async def turn(self) -> bool:
         """Wait for the ACD to offer the task; True once the customer talked to the agent."""
         item = await self.next(None, lambda i: isinstance(i, acd.Action))
         while not isinstance(item, acd.OfferTask):
@@ -127,29 +76,25 @@ class QueueCallback(SipCall):
     async def ready_to_talk(self, agent_id: str) -> bool:
         """Dial the customer for ``agent_id`` (who hears whom it calls back); True once the
         customer answered, with the customer's leg as this call's leg."""
-        layer, stack, node = self.layer, self.stack, self.layer.node
-        if not await layer.cdr.db.run(
-                lambda s: places.claim_call(s, self.task_id, node, utcnow())):
-            self.elsewhere = True  # the place is another node's now: it calls back
+        layer, stack = self.layer, self.stack
+        if not await layer.places.claim(self):  # the place is another node's now
             return False
-        self.attempts += 1
         if self.agent_leg is not None:
             with contextlib.suppress(LookupError):
                 wav = await layer.prompts.render_async(
-                    f"Call back {' '.join(self.number.lstrip('+'))}.",
-                    layer.settings.sip.language, None)
+                    callback_prompt(self.number), layer.settings.sip.language, None)
                 await stack.play(self.agent_leg, str(wav))
         try:
             target = self.number if self.number.startswith("sip:") else layer.outbound_uri(
                 self.number)
         except Exception as exc:  # no gateway configured: say so, give up at once
             log.warning("call-back to %s cannot be dialed: %s", self.number, exc)
-            self.attempts, self.cause = ATTEMPTS, str(exc)[:128]
+            self.attempts, self.cause = kept_places.ATTEMPTS, str(exc)[:128]
             return False
         self.leg = await stack.call(target, caller_id=self.rec.caller, present=True)
         layer.adopt(self)
         cause, media = "no answer", False
-        deadline = time.monotonic() + RING_S
+        deadline = time.monotonic() + kept_places.RING_S
         try:
             while True:
                 item = await self.next(
@@ -177,92 +122,19 @@ class QueueCallback(SipCall):
         return False
 
 
-class KeptPlaces:
+class KeptPlaces(kept_places.KeptPlaces[QueueCallback]):
     """The SIP layer's call-backs waiting their turn, kept on the record."""
 
     def __init__(self, layer: SipVoiceLayer) -> None:
-        self.layer = layer
-        self.kept: dict[str, QueueCallback] = {}  # task id -> call-back waiting its turn
+        super().__init__(layer.acd, layer.cdr, layer.node, "sip", layer._spawn,
+                         functools.partial(QueueCallback, layer))
 
     async def keep(self, call: SipCall) -> None:
         """The caller's call ended with a call-back asked for (the queue's key or overflow,
-        or a flow's callback node): a :class:`QueueCallback` takes the task over."""
-        layer, acd_service = self.layer, self.layer.acd
-        req, kept = call.callback_request, call.kept_queue
-        if call.kept_elsewhere or (kept is None and req is None):
+        or a flow's callback node): a :class:`QueueCallback` takes the task over, unless
+        the ACD's leader on another node keeps the place."""
+        if call.kept_elsewhere:
             return
-        number = (req.number if req is not None and req.number else "") or call.rec.caller
-        if not number:
-            log.warning("call %s asked for a call-back with no number to call", call.task_id)
-            return
-        since = time.time() if call.waiting_since is None else call.waiting_since
-        enqueued = acd_service.clock() - max(0.0, time.time() - since)
-        status = acd_service.router.task_status(call.task_id) if kept is not None else None
-        if kept is not None and status in ("waiting", "offered"):
-            cb = QueueCallback(layer, call.task_id, kept, number, call.shown_number, enqueued)
-            priority = call.kept_priority
-        elif req is not None:  # a flow's callback node without a queue wait: joins now
-            since, priority = time.time(), req.priority
-            cb = QueueCallback(layer, new_id(), req.queue, number, call.shown_number,
-                               acd_service.clock())
-        else:
-            return
-        place = places.KeptPlace(cb.task_id, cb.queue, number, call.shown_number, priority,
-                                 datetime.fromtimestamp(since, UTC), 0)
-        node, call_id = layer.node, call.rec.call_id
-
-        def write(s: Session) -> None:
-            places.keep(s, place, call_id, node)
-
-        # On the record first: a restarted engine (or the next ACD leader) calls back.
-        await layer.cdr.db.run(write)
-        self.kept[cb.task_id] = cb
-        acd_service.register(cb.task_id, cb)
-        if kept is None:
-            await acd_service.handle(acd.TaskArrived(cb.task_id, cb.queue, priority=priority,
-                                                     callback=True))
-        elif call.lost_offer is not None and status == "offered":
-            cb.deliver(call.lost_offer)  # offered while the flow said goodbye
-        await layer.cdr.event(call.rec, "callback_kept", {"queue": cb.queue, "number": number,
-                                                          "task": cb.task_id})
-        layer._spawn(cb.run())
-
-    async def restore(self) -> list[str]:
-        """Put back in line the kept places on the record (the engine started, or this node
-        took the ACD's lead): each where it was, with the calls already made; their ids."""
-        layer, acd_service, node = self.layer, self.layer.acd, self.layer.node
-        found = await layer.cdr.db.run(lambda s: places.take_over(s, node, utcnow()))
-        restored = []
-        for place in found:
-            if place.task_id in self.kept:
-                continue  # this node runs it already
-            waited = max(0.0, (utcnow() - place.waiting_since).total_seconds())
-            enqueued = acd_service.clock() - waited
-            cb = QueueCallback(layer, place.task_id, place.queue, place.number, place.shown,
-                               enqueued)
-            cb.attempts = place.calls
-            acd_service.register(cb.task_id, cb)
-            try:
-                await acd_service.handle(acd.TaskArrived(
-                    cb.task_id, place.queue, priority=place.priority, enqueued_at=enqueued,
-                    callback=True))
-            except acd.ACDError as exc:
-                acd_service.forget(cb.task_id)
-                log.warning("kept place %s (call back %s) cannot queue again: %s",
-                            place.task_id, place.number, exc)
-                await self._give_up(place.task_id, str(exc))
-                continue
-            self.kept[cb.task_id] = cb
-            layer._spawn(cb.run())
-            restored.append(cb.task_id)
-        if restored:
-            log.info("%d kept place(s) back in line to be called back", len(restored))
-        return restored
-
-    async def _give_up(self, task_id: str, cause: str) -> None:
-        node = self.layer.node
-
-        def write(s: Session) -> None:
-            places.settle(s, task_id, node, GIVEN_UP, cause, utcnow())
-
-        await self.layer.cdr.db.run(write)
+        await self.keep_place(CallbackAsked(
+            call.rec, call.task_id, call.rec.caller, call.shown_number, call.kept_queue,
+            call.kept_priority, call.callback_request, call.waiting_since, call.lost_offer))

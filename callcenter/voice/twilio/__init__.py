@@ -9,7 +9,9 @@
 - :class:`TwilioOutboundPort`: the dialer's :class:`~dialer.ports.OutboundPort` over the layer;
 - ``TwilioVoiceLayer.transfer``: the agent desktop's blind transfer of a connected call to a
   queue, an E.164 number or a SIP URI (:mod:`.transfers`; :class:`NotConnected`,
-  :class:`TransferNotSupported` when it cannot be made).
+  :class:`TransferNotSupported` when it cannot be made);
+- ``TwilioVoiceLayer.places``: callers' kept places (fair virtual hold) called back by an
+  agent's leg that dials the customer (:mod:`.callbacks`).
 
 Operators: ``docs/twilio.md``.
 """

@@ -78,6 +78,14 @@ class TwilioCall:
         self.routing: TaskRouting = layer.acd  # who routes the call's queue task
         # What the agent's desktop shows when the call is connected (a campaign's lead).
         self.screen_pop: dict[str, object] = {}
+        # Fair virtual hold (callbacks.py): when the caller first waited in a queue (epoch
+        # s), the queue whose place the ACD keeps for a call-back (key or overflow), the
+        # flow's request (the number to call), an offer of the place that came meanwhile.
+        self.waiting_since: float | None = None
+        self.kept_queue: str | None = None
+        self.kept_priority = 0
+        self.callback_request: ivr.RequestCallback | None = None
+        self.lost_offer: acd.OfferTask | None = None
 
     @property
     def task_id(self) -> str:
@@ -190,6 +198,8 @@ class TwilioCall:
                         resp.hangup()
                     return None
                 case _:
+                    if isinstance(action, ivr.RequestCallback):
+                        self.callback_request = action  # who to call back, once it ended
                     await self.layer.cdr.event(self.rec, *notification_event(action))
                     await self.layer.escalations.on_notification(self.rec, action)
                     if self.on_notification is not None:
@@ -244,6 +254,7 @@ class TwilioCall:
             if not self.session.ended and self.session.started:
                 self.session.handle(ivr.CallerHungUp(now=now()))
                 await self.record_path()
+            await self.layer.places.keep(self)  # a call-back asked for: the place is kept
             await self.layer.cdr.ended(self.rec)
         self.layer.retire(self)
 

@@ -5,6 +5,7 @@ the settings, the :class:`~callcenter.calls.AcdService`, the :class:`~callcenter
 the :class:`~callcenter.calls.Directory` and the flows by dialed number). Its ``router`` is the
 FastAPI router of the webhooks (:mod:`.webhooks`) for the HTTP app to include. Live calls are
 kept in memory by CallSid; ended ones a while longer, for late recording and status callbacks.
+Callers' kept places (fair virtual hold) are called back by ``places`` (:mod:`.callbacks`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -34,9 +35,15 @@ from callcenter.errors import NotFound
 from callcenter.logs import call_context
 from callcenter.voice.twilio import outbound, transfers
 from callcenter.voice.twilio.call import TwilioCall
+from callcenter.voice.twilio.callbacks import TwilioKeptPlaces
 from callcenter.voice.twilio.outbound import AttemptListener, OutboundAttempt
+from callcenter.voice.twilio.recordings import RecordedCall
 from callcenter.voice.twilio.rest import TwilioRest, TwilioRestError
 from callcenter.voice.twilio.transfers import NotConnected, TransferNotSupported
+from dialer.leases import default_node
+
+if TYPE_CHECKING:
+    from callcenter.cluster.leadership import AcdLeadership
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +74,10 @@ class TwilioVoiceLayer:
         *,
         crm_transport: httpx.AsyncBaseTransport | None = None,
         escalations: CallEscalations | None = None,
+        leadership: AcdLeadership | None = None,
     ) -> None:
         self.settings = settings
+        self.leadership = leadership
         self.escalations = escalations or CallEscalations(None)
         t = settings.twilio
         self.acd = acd_service
@@ -85,6 +94,10 @@ class TwilioVoiceLayer:
         self.attempts: dict[str, OutboundAttempt] = {}  # engine call id -> outbound attempt
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count(1)
+        #: This engine among the nodes (who holds which kept place), as the SIP layer's.
+        self.node = leadership.node if leadership is not None else (
+            settings.node or default_node())
+        self.places = TwilioKeptPlaces(self)  # call-backs waiting their turn
         from callcenter.voice.twilio.webhooks import build_router
 
         self.router = build_router(self)
@@ -96,6 +109,8 @@ class TwilioVoiceLayer:
             self.urls.base,
             ", ".join(sorted(self.flows)) or "none",
         )
+        if self.leadership is None or self.leadership.is_leader:
+            await self.places.restore()  # call-backs kept before a restart: back in line
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -215,7 +230,7 @@ class TwilioVoiceLayer:
         self.media[key] = path
         return self.urls.make(f"media/{key}")
 
-    def recording_file(self, call: TwilioCall, kind: str) -> Path:
+    def recording_file(self, call: RecordedCall, kind: str) -> Path:
         """A new file for one of the call's recordings, also unlike the ones promised to
         Twilio before and not downloaded yet (a transferred caller's second conversation)."""
         path = recording_path(
@@ -224,9 +239,14 @@ class TwilioVoiceLayer:
         call.recording_files.add(path)
         return path
 
-    def recording_status_url(self, call: TwilioCall, kind: str, path: Path) -> str:
+    def recording_status_url(self, call: RecordedCall, kind: str, path: Path) -> str:
         relative = path.relative_to(self.settings.recordings_dir).as_posix()
         return self.urls.make("recording", call=call.call_sid, kind=kind, file=relative)
+
+    def recorded_call(self, call_sid: str) -> RecordedCall | None:
+        """The call a recording callback names: a caller's CallSid, or the agent's leg of a
+        call-back (the leg that dialed the customer)."""
+        return self.find(call_sid) or self.places.legs.get(call_sid)
 
     def recording_target(self, relative: str) -> Path | None:
         """The file a signed recording callback names, if it stays inside recordings_dir."""

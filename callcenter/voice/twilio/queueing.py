@@ -6,7 +6,8 @@ ACD's position / wait announcements and music. When the ACD offers the call, the
 through the REST API (``calls.create`` to ``client:NAME``, a SIP URI or a number); when the
 agent answers, the engine tells the ACD, and the agent's leg gets ``<Dial><Queue>CallSid``,
 which bridges exactly this caller. An overflow or a call-back key leaves the queue and the
-flow goes on (``on_overflow`` / ``on_callback``), as over SIP.
+flow goes on (``on_overflow`` / ``on_callback``), as over SIP; the call-back key and an
+overflow to ``callback`` keep the caller's place for a call-back (:mod:`.callbacks`).
 
 The connected agent may transfer the caller elsewhere (the agent desktop's transfer): that
 is :mod:`.transfers`.
@@ -29,7 +30,11 @@ from callcenter.voice.twilio import twiml
 from callcenter.voice.twilio.rest import TwilioRestError
 
 if TYPE_CHECKING:
+    from callcenter.calls.acd_service import TaskRouting
+    from callcenter.calls.cdr import CallLog
     from callcenter.voice.twilio.call import TwilioCall
+    from callcenter.voice.twilio.layer import TwilioVoiceLayer
+    from callcenter.voice.twilio.recordings import RecordedCall
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ def queue_result(outcome: QueueOutcome, agent: str | None = None) -> ivr.QueueRe
 def wait_in(call: TwilioCall, q: ivr.Enqueue) -> None:
     """The call waits in ``q`` from now on, for the pending step (``call.step``)."""
     call.rec.queue, call.rec.queued_at = q.queue, _now()
+    if call.waiting_since is None:  # the first wait: the place a call-back keeps
+        call.waiting_since = time.time()
     call.queue, call.queue_state, call.queue_step = q, "waiting", call.step
     call.announcement, call.announced_at = "", None
     call.agent, call.agent_done = None, False
@@ -99,7 +106,8 @@ async def _overflowed(call: TwilioCall, action: acd.OverflowTask) -> ivr.QueueRe
     await call.layer.cdr.event(
         call.rec, "overflow", {"target": action.target.kind.value, "reason": action.reason}
     )
-    if action.target.kind is acd.OverflowKind.CALLBACK:
+    if action.target.kind is acd.OverflowKind.CALLBACK and call.queue is not None:
+        call.kept_queue, call.kept_priority = call.queue.queue, call.queue.priority  # kept
         return queue_result(QueueOutcome.CALLBACK)
     return queue_result(QueueOutcome.OVERFLOW)
 
@@ -144,6 +152,7 @@ async def queue_key(call: TwilioCall, digits: str) -> str:
         return twiml.empty()  # back to the wait URL
     call.queue_state = "decided"
     await call.routing.handle(acd.CallbackRequested(call.task_id))
+    call.kept_queue, call.kept_priority = q.queue, q.priority  # the ACD keeps the place
     await call.advance(queue_result(QueueOutcome.CALLBACK))
     resp = twiml.VoiceResponse()
     resp.leave()
@@ -176,12 +185,12 @@ async def queue_left(call: TwilioCall, twilio_result: str, queue_sid: str | None
 async def on_acd_action(call: TwilioCall, action: acd.Action) -> None:
     async with call.lock:
         match action:
+            case acd.OfferTask() if call.kept_queue is not None:
+                call.lost_offer = action  # the kept place's turn: its call-back takes it
             case acd.OfferTask(agent_id=agent_id, timeout_s=timeout_s):
                 await _offer(call, agent_id, timeout_s)
             case acd.CancelOffer(agent_id=agent_id):
-                for offer in [o for o in call.offers.values() if o.agent_id == agent_id]:
-                    del call.offers[offer.call_sid]
-                    await end_leg(call, offer)
+                await cancel_offers(call.layer, call.offers, agent_id)
             case acd.AnnouncePosition(position=position, estimated_wait_s=ewt) if (
                 call.queue is not None and call.queue_state == "waiting"
             ):
@@ -199,41 +208,85 @@ async def on_acd_action(call: TwilioCall, action: acd.Action) -> None:
 
 
 async def _offer(call: TwilioCall, agent_id: str, timeout_s: float) -> None:
-    layer = call.layer
-    address = layer.agent_address(agent_id)
-    if call.ended or call.queue_state != "waiting" or address is None:
-        if address is None:
-            log.warning(
-                "agent %s has no Twilio address (client:NAME, SIP URI or number): "
-                "refusing the offer",
-                agent_id,
-            )
+    if call.ended or call.queue_state != "waiting":
         await call.routing.handle(acd.OfferRejected(call.task_id, agent_id))
         return
-    caller_id = call.rec.caller if address.startswith("client:") else call.own_number()
+    layer = call.layer
+    await ring_agent(
+        layer, call.routing, call.rec, call.task_id, agent_id, timeout_s, call.offers,
+        customer=call.rec.caller, own_number=call.own_number(),
+        answer_url=layer.urls.make("agent/answer", call=call.call_sid),
+        status_url=layer.urls.make("agent/status", call=call.call_sid),
+    )
+
+
+async def ring_agent(
+    layer: TwilioVoiceLayer, routing: TaskRouting, rec: CallLog, task_id: str, agent_id: str,
+    timeout_s: float, offers: dict[str, AgentOffer], *, customer: str, own_number: str,
+    answer_url: str, status_url: str,
+) -> None:
+    """Ring the agent the ACD offers ``task_id`` to (``calls.create`` to its address; a
+    Twilio Client sees the customer's number, a phone or SIP URI ``own_number``): the
+    offer joins ``offers``, ``offered`` goes on the record. An agent Twilio cannot reach
+    refuses the offer (the ACD goes on to the next)."""
+    address = layer.agent_address(agent_id)
+    if address is None:
+        log.warning(
+            "agent %s has no Twilio address (client:NAME, SIP URI or number): "
+            "refusing the offer",
+            agent_id,
+        )
+        await routing.handle(acd.OfferRejected(task_id, agent_id))
+        return
+    caller_id = customer if address.startswith("client:") else own_number
     try:
         sid = await layer.rest.create_call(
             to=address,
             from_=caller_id,
             method="POST",
-            url=layer.urls.make("agent/answer", call=call.call_sid),
-            status_callback=layer.urls.make("agent/status", call=call.call_sid),
+            url=answer_url,
+            status_callback=status_url,
             status_callback_method="POST",
             timeout=max(5, round(timeout_s or layer.settings.twilio.agent_answer_timeout_s)),
         )
     except TwilioRestError as exc:
         log.warning("ringing agent %s failed: %s", agent_id, exc)
-        await call.routing.handle(acd.OfferRejected(call.task_id, agent_id))
+        await routing.handle(acd.OfferRejected(task_id, agent_id))
         return
-    call.offers[sid] = AgentOffer(agent_id, address, sid)
-    await layer.cdr.event(call.rec, "offered", {"agent": agent_id}, announce="offered")
+    offers[sid] = AgentOffer(agent_id, address, sid)
+    await layer.cdr.event(rec, "offered", {"agent": agent_id}, announce="offered")
 
 
-async def end_leg(call: TwilioCall, offer: AgentOffer) -> None:
+async def cancel_offers(layer: TwilioVoiceLayer, offers: dict[str, AgentOffer],
+                        agent_id: str) -> None:
+    """The ACD withdrew the offer to ``agent_id``: stop ringing it."""
+    for offer in [o for o in offers.values() if o.agent_id == agent_id]:
+        del offers[offer.call_sid]
+        await end_leg(layer, offer)
+
+
+async def end_leg(layer: TwilioVoiceLayer, offer: AgentOffer) -> None:
     try:
-        await call.layer.rest.end_call(offer.call_sid, answered=offer.answered)
+        await layer.rest.end_call(offer.call_sid, answered=offer.answered)
     except TwilioRestError as exc:  # it may have ended by itself meanwhile
         log.info("ending agent leg %s: %s", offer.call_sid, exc)
+
+
+def offer_not_taken(task_id: str, offer: AgentOffer, status: str) -> acd.Event:
+    """An agent's leg that ended before the answer, for the ACD: ``no-answer`` times the
+    offer out (the ACD counts missed offers), anything else is a refusal."""
+    return (acd.OfferTimedOut if status == "no-answer" else acd.OfferRejected)(
+        task_id, offer.agent_id
+    )
+
+
+def recording_url(layer: TwilioVoiceLayer, call: RecordedCall) -> str | None:
+    """The recording status URL of a new conversation recording of ``call`` (a TwilioCall
+    or a call-back), None when the layer does not record agent calls."""
+    if not layer.settings.twilio.record_calls:
+        return None
+    path = layer.recording_file(call, "call")
+    return layer.recording_status_url(call, "call", path)
 
 
 # ---- the agent's leg ----------------------------------------------------------------------
@@ -252,10 +305,7 @@ async def agent_answered(call: TwilioCall, agent_call_sid: str) -> str:
     del call.offers[agent_call_sid]
     call.queue_state, call.agent = "bridging", offer
     call.rec.agent, call.rec.connected_at = offer.agent_id, _now()
-    status_url = None
-    if call.layer.settings.twilio.record_calls:
-        path = call.layer.recording_file(call, "call")
-        status_url = call.layer.recording_status_url(call, "call", path)
+    status_url = recording_url(call.layer, call)
     offer.reply = str(twiml.bridge_to_queue(call.call_sid, status_url))
     # On the bus (cc/<tenant>/calls/<id>, kind "connected") with the campaign's lead: the
     # agent desktop's screen pop.
@@ -273,10 +323,7 @@ async def agent_status(call: TwilioCall, agent_call_sid: str, status: str) -> No
     offer = call.offers.pop(agent_call_sid, None)
     if offer is None or offer.answered:
         return  # cancelled by the ACD, withdrawn, or a repeated callback
-    event = (acd.OfferTimedOut if status == "no-answer" else acd.OfferRejected)(
-        call.task_id, offer.agent_id
-    )
-    await call.routing.handle(event)
+    await call.routing.handle(offer_not_taken(call.task_id, offer, status))
 
 
 async def agent_finished(call: TwilioCall) -> None:

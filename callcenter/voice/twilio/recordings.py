@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", int, float)
 
 
+class RecordedCall(Protocol):
+    """What a recording callback needs of the call it names (a caller's TwilioCall, or a
+    call-back's agent leg)."""
+
+    call_sid: str
+    rec: CallLog
+    recordings: set[str]  # RecordingSids stored
+    recording_files: set[Path]  # files promised to Twilio's callbacks
+
+
 class RecordingNotStored(RuntimeError):
     """The media could not be fetched; Twilio should repeat the callback."""
 
@@ -47,7 +57,7 @@ async def recording_ready(
     if not sid or status != "completed":
         log.warning("recording %s of call %s: status %s, nothing to store", sid, call_sid, status)
         return
-    call = layer.find(call_sid)
+    call = layer.recorded_call(call_sid)
     seen = call.recordings if call is not None else set()
     rec = call.rec if call is not None else await _stored_log(layer, call_sid)
     if rec is None:

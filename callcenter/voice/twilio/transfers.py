@@ -88,7 +88,7 @@ async def transfer_to_queue(call: TwilioCall, queue: str) -> None:
         acd.TaskTransferred(call.task_id, queue) if held else acd.TaskArrived(call.task_id, queue)
     )
     await _redirect(call, redirect_step, f"into queue {queue}")
-    await queueing.end_leg(call, agent)
+    await queueing.end_leg(call.layer, agent)
 
 
 async def transfer_out(call: TwilioCall, target: TransferTarget) -> None:
@@ -108,7 +108,7 @@ async def transfer_out(call: TwilioCall, target: TransferTarget) -> None:
     )
     call.keep(redirect_step, str(resp))
     await _redirect(call, redirect_step, f"to {target.address}")
-    await queueing.end_leg(call, agent)
+    await queueing.end_leg(call.layer, agent)
 
 
 async def dial_ended(

@@ -66,13 +66,15 @@ def add_transfer(resp: VoiceResponse, t: ivr.Transfer, action_url: str, caller_i
     add_destination(dial, t.target)
 
 
-def add_destination(dial: Dial, target: str) -> None:
+def add_destination(dial: Dial, target: str, **noun: str) -> None:
+    """``<Sip>``, ``<Client>`` or ``<Number>`` inside ``dial``; ``noun``: its attributes
+    (``status_callback=...``)."""
     if target.startswith(("sip:", "sips:")):
-        dial.sip(target)
+        dial.sip(target, **noun)
     elif target.startswith("client:"):
-        dial.client(target.removeprefix("client:"))
+        dial.client(target.removeprefix("client:"), **noun)
     else:
-        dial.number(target.removeprefix("tel:"))
+        dial.number(target.removeprefix("tel:"), **noun)
 
 
 def add_record(resp: VoiceResponse, r: ivr.Record, action_url: str, status_url: str) -> None:
@@ -104,19 +106,46 @@ def queue_wait(
     return resp
 
 
+def _recorded(recording_status_url: str | None) -> dict[str, str]:
+    """An agent's ``<Dial>`` recorded dual-channel from the answer (None: not recorded)."""
+    if recording_status_url is None:
+        return {}
+    return {
+        "record": "record-from-answer-dual",
+        "recording_status_callback": recording_status_url,
+        "recording_status_callback_method": "POST",
+        "recording_status_callback_event": "completed",
+    }
+
+
 def bridge_to_queue(twilio_queue: str, recording_status_url: str | None) -> VoiceResponse:
     """The agent's leg: ``<Dial><Queue>`` takes the one caller waiting in that queue."""
     resp = VoiceResponse()
-    kwargs: dict[str, str] = {}
-    if recording_status_url is not None:
-        kwargs = {
-            "record": "record-from-answer-dual",
-            "recording_status_callback": recording_status_url,
-            "recording_status_callback_method": "POST",
-            "recording_status_callback_event": "completed",
-        }
-    dial = resp.dial(**kwargs)
+    dial = resp.dial(**_recorded(recording_status_url))
     dial.queue(twilio_queue)
+    return resp
+
+
+def call_back(
+    prompt: ivr.Say, number: str, caller_id: str, timeout_s: float, action_url: str,
+    answered_url: str, recording_status_url: str | None,
+) -> VoiceResponse:
+    """The agent's leg of a call-back: ``prompt`` (whom it calls back), then ``<Dial>`` to
+    the customer showing ``caller_id``; ``answered_url`` hears the customer answer, the
+    action how the dial ended (``DialCallStatus``)."""
+    resp = VoiceResponse()
+    add_prompt(resp, prompt, lambda file: file)
+    dial = resp.dial(
+        action=action_url,
+        method="POST",
+        timeout=max(5, round(timeout_s)),
+        caller_id=caller_id,
+        **_recorded(recording_status_url),
+    )
+    add_destination(
+        dial, number, status_callback=answered_url, status_callback_event="answered",
+        status_callback_method="POST",
+    )
     return resp
 
 

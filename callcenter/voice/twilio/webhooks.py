@@ -15,6 +15,9 @@ signature is logged and answered 403. Replies are TwiML (``text/xml``).
 ``POST /queue/key``         a key pressed while waiting; ``/queue/done``: left the queue
 ``POST /continue``          the reply prepared for a step (after a REST redirect)
 ``POST /agent/answer``      an agent's leg answered; ``/agent/status``: it ended
+``POST /callback/answer``   a call-back's agent answered; ``/callback/agent``: its leg ended
+``POST /callback/customer`` the call-back's customer answered; ``/callback/dialed``: the
+                            ``<Dial>`` to the customer ended (:mod:`.callbacks`)
 ``POST /recording``         recording status callback
 ``POST /outbound/answer``   a dialer call answered; ``/outbound/status``, ``/outbound/amd``
 ``GET  /media/{key}``       a flow's local prompt file, for ``<Play>``
@@ -33,6 +36,7 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_al
 
 from callcenter.voice.twilio import outbound, queueing, transfers, twiml
 from callcenter.voice.twilio.call import FINAL_STATUSES, TwilioCall
+from callcenter.voice.twilio.callbacks import TwilioCallback
 from callcenter.voice.twilio.recordings import RecordingNotStored, recording_ready
 
 if TYPE_CHECKING:
@@ -196,6 +200,40 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
                 await queueing.agent_status(call, params.get("CallSid", ""), params["CallStatus"])
         return _xml(twiml.empty())
 
+    async def kept(
+        request: Request, work: Callable[[TwilioCallback], Awaitable[str | None]],
+        missing: str = twiml.empty(),
+    ) -> Response:
+        """A webhook about a call-back (``?task=``), under its lock; ``missing`` when it is
+        over (or unknown)."""
+        cb = layer.places.kept.get(request.query_params.get("task", ""))
+        if cb is None:
+            return _xml(missing)
+        async with cb.lock:
+            return _xml(await work(cb) or twiml.empty())
+
+    @router.post("/callback/answer")
+    async def callback_answer(params: Params, request: Request) -> Response:
+        sid = params.get("CallSid", "")
+        return await kept(request, lambda cb: cb.agent_answered(sid), twiml.hangup())
+
+    @router.post("/callback/agent")
+    async def callback_agent(params: Params, request: Request) -> Response:
+        sid, status = params.get("CallSid", ""), params.get("CallStatus", "")
+        return await kept(request, lambda cb: cb.agent_status(sid, status))
+
+    @router.post("/callback/customer")
+    async def callback_customer(params: Params, request: Request) -> Response:
+        attempt, status = _int(request.query_params.get("attempt")), params.get("CallStatus", "")
+        return await kept(request, lambda cb: cb.customer_answered(attempt, status))
+
+    @router.post("/callback/dialed")
+    async def callback_dialed(params: Params, request: Request) -> Response:
+        attempt = _int(request.query_params.get("attempt"))
+        return await kept(request, lambda cb: cb.dial_ended(
+            attempt, params.get("DialCallStatus", ""), params.get("DialCallSid", ""),
+            params.get("DialCallDuration", "")), twiml.hangup())
+
     @router.post("/recording")
     async def recording(params: Params, request: Request) -> Response:
         q = request.query_params
@@ -260,7 +298,11 @@ class _Form(dict[str, list[str]]):
 
 
 def _step(request: Request) -> int:
+    return _int(request.query_params.get("step"))
+
+
+def _int(value: str | None) -> int:
     try:
-        return int(request.query_params.get("step", "-1"))
+        return int(value or "-1")
     except ValueError:
         return -1

@@ -145,3 +145,23 @@ def test_notifications_become_snake_case_events_with_plain_data() -> None:
     kind, data = notification_event(ivr.SetVariable("when", object()))
     assert kind == "set_variable" and isinstance(data["value"], str)
     assert notification_event(ivr.AddToDoNotCall("+1555"))[0] == "add_to_do_not_call"
+
+
+def test_call_back_says_whom_then_dials_the_customer_showing_our_number() -> None:
+    base = "https://engine.example.com/twilio"
+    say, dial = parse(twiml.call_back(
+        ivr.Say("Call back 1 5 5 5.", "en-US"), "+1555", "+4930123456", 30,
+        base + "/callback/dialed?task=t&attempt=2", base + "/callback/customer?task=t&attempt=2",
+        base + "/recording?call=CA1&kind=call&file=x.wav"))
+    assert (say.tag, say.text, say.get("language")) == ("Say", "Call back 1 5 5 5.", "en-US")
+    assert dial.get("callerId") == "+4930123456" and dial.get("timeout") == "30"
+    assert dial.get("action", "").endswith("/callback/dialed?task=t&attempt=2")
+    assert dial.get("record") == "record-from-answer-dual"
+    [number] = dial
+    assert (number.tag, number.text) == ("Number", "+1555")
+    assert number.get("statusCallbackEvent") == "answered"
+    assert number.get("statusCallback", "").endswith("/callback/customer?task=t&attempt=2")
+    [_, unrecorded] = parse(twiml.call_back(ivr.Say("x", "en-US"), "sip:bob@example.com", "+49",
+                                            2, "a", "b", None))
+    assert unrecorded.get("record") is None and unrecorded.get("timeout") == "5"
+    assert [v.tag for v in unrecorded] == ["Sip"]
