@@ -132,7 +132,8 @@ class Engine:
 
             flows = load_flows(s.twilio.numbers, set(self.directory.queues), "twilio.numbers")
             self.twilio = TwilioVoiceLayer(
-                s, self.acd, self.cdr, self.directory, flows, escalations=escalations
+                s, self.acd, self.cdr, self.directory, flows, escalations=escalations,
+                leadership=self.leadership,
             )
             await self.twilio.start()
         await self._start_dialer()
@@ -168,6 +169,9 @@ class Engine:
             from callcenter.calls.agent_restore import restore_agents
 
             await restore_agents(self.acd, self.directory, self.db, datetime.now(UTC))
+            for layer in (self.sip, self.twilio):  # and the call-backs it kept
+                if layer is not None:
+                    await layer.places.restore()
 
     async def _start_dialer(self) -> None:
         """Campaign runners for the voice layers that can place calls (SIP and Twilio)."""
@@ -187,7 +191,10 @@ class Engine:
         self.dialer = DialerService(self.db, ports, AcdAgentPool(self.acd, self.directory),
                                     owner=self.settings.node or leases.default_node(),
                                     lease_s=self.settings.dialer.lease_s,
-                                    on_live=publisher(self.bus))
+                                    on_live=publisher(self.bus),
+                                    # campaigns with agents run only on the ACD's leader
+                                    acd_leader=(lambda: self.leadership.is_leader)
+                                    if self.leadership else None)
         await self.dialer.start()
 
     async def _agent_state_changed(self, change: acd.AgentStateChanged) -> None:
@@ -240,6 +247,8 @@ class Engine:
                 raise RuntimeError("the HTTP server stopped during start-up")
             await asyncio.sleep(0.01)
         log.info("HTTP listening on http://%s:%d", s.host, self.http_port)
+        if self.leadership is not None and not self.settings.cluster.http_url:  # port 0
+            await self.leadership.advertise_http(f"http://{s.host}:{self.http_port}")
 
     async def stop(self) -> None:
         if self.acd is not None:
