@@ -163,14 +163,16 @@ async def queues(request: Request) -> list[dict[str, object]]:
             summary="Callers who asked to be called back and wait for it (kept places)")
 async def queue_callbacks(request: Request) -> list[dict[str, object]]:
     """Oldest first: the place in line is when the caller first waited (``waiting_since``);
-    ``calls``: calls to the customer so far; ``node``: the engine that calls back."""
+    ``calls``: calls to the customer so far; ``node``: the engine that calls back, over
+    ``voice_layer`` (sip or twilio)."""
     from callcenter.store.queue_callbacks import pending
 
     def read(s: Any) -> list[dict[str, object]]:
         return [{"task_id": r.task_id, "queue": r.queue, "number": r.number, "shown": r.shown,
                  "priority": r.priority, "call_id": r.call_id,
                  "waiting_since": r.waiting_since.isoformat(), "status": r.status,
-                 "calls": r.calls, "last_cause": r.last_cause, "node": r.node}
+                 "calls": r.calls, "last_cause": r.last_cause, "node": r.node,
+                 "voice_layer": r.voice_layer}
                 for r in pending(s)]
 
     return await _engine(request).db.run(read)
