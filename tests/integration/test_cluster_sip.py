@@ -22,7 +22,7 @@ from callcenter.engine import Engine
 from callcenter.store import AgentRepository, Database, QueueRepository, upgrade
 from callcenter.store.models import Call
 from tests.support.cluster import NodeProcess, cluster_settings
-from tests.support.sip import Sipp
+from tests.support.sip import Sipp, free_udp_port
 from tests.support.sip_engine import FLOW, add_agent, ready, until
 
 NUMBERS = {"200": str(FLOW)}
@@ -45,12 +45,13 @@ async def follower(tmp_path: Path, sqlite_url: str) -> AsyncIterator[NodeProcess
     await node.stop()
 
 
-def caller(tmp_path: Path, name: str, port: int, number: str = "+15550100") -> Sipp:
-    """A SIPp caller that presses 2 (support) a second after the answer, then waits for the
-    engine to hang up."""
+def caller(tmp_path: Path, name: str, port: int, number: str = "+15550100",
+           key: str = "2", dialed: str = "200") -> Sipp:
+    """A SIPp caller that presses ``key`` (2: support) a second after the answer, then waits
+    for the engine to hang up."""
     keys = tmp_path / f"{name}-keys.csv"
-    keys.write_text(f"SEQUENTIAL\n2;0;{number}\n")
-    return Sipp(tmp_path, name, "caller_dtmf_info.xml", "-s", "200", "-d", "1000", "-m", "1",
+    keys.write_text(f"SEQUENTIAL\n{key};0;{number}\n")
+    return Sipp(tmp_path, name, "caller_dtmf_info.xml", "-s", dialed, "-d", "1000", "-m", "1",
                 "-inf", str(keys), f"127.0.0.1:{port}")
 
 
@@ -267,6 +268,71 @@ async def test_when_the_leader_ends_its_waiting_caller_and_agents_move_to_the_ne
         after = kinds(call)[kinds(call).index("handed_over"):]
         assert "queued" in after and "connected" in after  # served at b, by 1001
         assert call.queue_wait_s is not None and call.queue_wait_s > 2.0
+    finally:
+        await new.stop()
+        await old.stop()
+
+
+async def test_a_call_back_kept_at_the_leader_is_made_by_the_next_leader(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """A caller of node b presses * while waiting at the leader a: a keeps the place on the
+    record. Node a stops before the place's turn; b leads, takes the place over, and its
+    agent calls the customer back through b's gateway."""
+    from callcenter.store.queue_callbacks import QueueCallbackRow
+
+    db = Database(sqlite_url)
+    upgrade(db)
+    db.dispose()
+    gateway = free_udp_port()
+    numbers = {"300": str(FLOW.with_name("sip_callback.yaml"))}
+    out = f"127.0.0.1:{gateway}"
+    old = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "a", numbers, out))
+    new = Engine(cluster_settings(tmp_path, sqlite_url, "b", numbers, out))
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "3000")
+    customer = Sipp(tmp_path, "customer", "callee_preview_stays.xml", "-m", "1")
+    customer.args[customer.args.index("-p") + 1] = str(gateway)
+    try:
+        await add_agent(new, "1001", agent.port)
+        await old.start()
+        await new.start()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{old.http_port}") as http:
+            assert (await http.post("/api/agents/1001/login")).status_code == 200
+            r = await http.post("/api/agents/1001/pause", json={"reason": "meeting"})
+            assert r.status_code == 200
+        phone = caller(tmp_path, "caller", new.settings.sip.port, key="*", dialed="300")
+        await phone.start()
+        got = await phone.wait(60)
+        assert got.ok, got.stderr + got.errors
+
+        async def place() -> tuple[str, str, str, int] | None:
+            def read(s):  # type: ignore[no-untyped-def]
+                row = s.scalars(select(QueueCallbackRow)).first()
+                return None if row is None else (row.node, row.status, row.number, row.calls)
+
+            return await new.db.run(read)  # type: ignore[no-any-return]
+
+        assert await until(place, "the place kept at a") == ("a", "waiting", "+15550100", 0)
+        origin = next(c for c in await calls(new) if c.dialed == "300")
+        result = next(e for e in origin.events if e.kind == "handover_result")
+        assert result.data == {"leader": "a", "result": "callback"}
+        assert await old.stop() == 0
+
+        async def taken() -> bool:
+            return await place() == ("b", "waiting", "+15550100", 0)
+
+        await until(taken, "node b holding the place", timeout=30)
+        assert new.acd is not None
+        await agent.start()
+        await customer.start()
+        await new.acd.handle(acd.AgentReady("1001"))  # restored paused: ready now
+        assert (await agent.wait(30)).ok
+        assert (await customer.wait(30)).ok
+
+        async def done() -> bool:
+            return await place() == ("b", "done", "+15550100", 1)
+
+        await until(done, "the call-back made by node b")
     finally:
         await new.stop()
         await old.stop()

@@ -24,8 +24,9 @@ RTP_PORTS = {"a": 24000, "b": 26000, "c": 28000}
 
 
 def cluster_settings(tmp_path: Path, db_url: str, node: str, numbers: dict[str, str],
-                     **extra: object) -> Settings:
-    """An engine node's settings: SIP on a free port, the cluster on, ``numbers`` answered."""
+                     gateway: str | None = None, **extra: object) -> Settings:
+    """An engine node's settings: SIP on a free port, the cluster on, ``numbers`` answered,
+    calls out through ``gateway`` (host:port) when given."""
     return load_settings(
         node=node,
         database={"url": db_url},
@@ -34,7 +35,8 @@ def cluster_settings(tmp_path: Path, db_url: str, node: str, numbers: dict[str, 
         recordings_dir=tmp_path / node / "recordings",
         sip={"port": free_udp_port(), "max_calls": 32, "numbers": numbers,
              "rtp_port": RTP_PORTS.get(node, 30000),
-             "prompt_cache_dir": str(tmp_path / "prompts"), "presence_interval_s": 0},
+             "prompt_cache_dir": str(tmp_path / "prompts"), "presence_interval_s": 0,
+             "outbound_gateway": gateway},
         backoffice={"smtp_port": free_port()},
         cluster={"enabled": True, "secret": SECRET, "lease_s": 6.0},
         **extra,
@@ -72,6 +74,8 @@ class NodeProcess:
             CALLCENTER_SIP__ENABLED=str(s.sip.enabled).lower(),
             CALLCENTER_HTTP__AUTH=s.http.auth,
         )
+        if s.sip.outbound_gateway:
+            env["CALLCENTER_SIP__OUTBOUND_GATEWAY"] = s.sip.outbound_gateway
         if s.http.session_secret is not None:
             env["CALLCENTER_HTTP__SESSION_SECRET"] = s.http.session_secret.get_secret_value()
         return env
