@@ -185,9 +185,6 @@ class Handovers:
         for call, node in list(self.handed.values()):
             if node == old.node:
                 call.deliver(LeaderGone(node))
-        if new is None or new.node != self.leadership.node:
-            return
-        # This node leads now: callers handed in stay (they are queued here already).
 
     def relay_line(self, event: ev.IncomingCall) -> RelayedLine | None:
         """An agent's nailed-up line to relay to the leader, when another node leads."""
