@@ -71,10 +71,19 @@ class Engine:
     """``callcenter serve`` in its own process on a fresh SQLite database with one queue
     (``bench``, no wrap-up) answering ``DIALED`` with ``flow`` (``bench/sip/bench_flow.yaml``)."""
 
-    def __init__(self, tmp: Path, flow: Path = BENCH_SIP / "bench_flow.yaml") -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        flow: Path = BENCH_SIP / "bench_flow.yaml",
+        *,
+        share: Engine | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """``share``: another engine node on ``share``'s database (set up already);
+        ``extra_env``: more settings (``CALLCENTER_...``) for this engine."""
         tmp.mkdir(parents=True, exist_ok=True)
         self.tmp = tmp
-        self.db = tmp / "bench.db"
+        self.db = share.db if share is not None else tmp / "bench.db"
         self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -101,9 +110,12 @@ class Engine:
                 "CALLCENTER_SIP__RECORD_CALLS": "false",
                 "CALLCENTER_BACKOFFICE__SMTP_PORT": str(free_port(socket.SOCK_STREAM)),
                 "CALLCENTER_LOG__LEVEL": "WARNING",
+                **(extra_env or {}),
             }
         )
         self.env = env
+        if share is not None:
+            return
         subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
         subprocess.run(
             [*CLI, "queues", "add", "bench", "--wrapup", "0"],
@@ -226,6 +238,35 @@ def sipp_caller(
             "-timeout",
             "300",
             "-trace_err",
+        ],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def agent_phones(work: Path, port: int, talk_s: float) -> subprocess.Popen[bytes]:
+    """On-demand agents' softphones: one SIPp on ``port`` answering every agent's call
+    (``sip:CODE@127.0.0.1:port``) after 0.5 s, talking ``talk_s`` seconds, then hanging up."""
+    work.mkdir(parents=True, exist_ok=True)
+    write_ulaw(work / "agent.ulaw", tone(4, 500))
+    return subprocess.Popen(
+        [
+            "sipp",
+            "-sf",
+            str(SIPP / "agent_answer.xml"),
+            "-d",
+            str(int(talk_s * 1000)),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-mp",
+            str(free_port() & ~1),
+            "-nostdin",
+            "-max_socket",
+            "60000",
+            # Not -bg: a daemonised SIPp outlives terminate() and keeps its port after the run.
         ],
         cwd=work,
         stdout=subprocess.DEVNULL,

@@ -39,8 +39,8 @@ from pathlib import Path
 from sip_harness import (
     PY,
     ROOT,
-    SIPP,
     Engine,
+    agent_phones,
     command_line,
     free_port,
     percentile,
@@ -49,8 +49,6 @@ from sip_harness import (
     utc_stamp,
     workdir,
 )
-
-from tests.support.audio import tone, write_ulaw
 
 
 @dataclass
@@ -92,31 +90,7 @@ def engine_target(tmp: Path, agents: int, talk_s: float) -> tuple[Engine, subpro
     agent_port = free_port()
     codes = [f"a{i}" for i in range(agents)]
     engine.add_agents(codes, sip_host=f"127.0.0.1:{agent_port}")
-    agent_dir = tmp / "agents"
-    agent_dir.mkdir()
-    write_ulaw(agent_dir / "agent.ulaw", tone(4, 500))
-    softphones = subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(SIPP / "agent_answer.xml"),
-            "-d",
-            str(int(talk_s * 1000)),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(agent_port),
-            "-mp",
-            str(free_port() & ~1),
-            "-nostdin",
-            "-max_socket",
-            "60000",
-            # Not -bg: a daemonised SIPp outlives terminate() and keeps its port after the run.
-        ],
-        cwd=agent_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    softphones = agent_phones(tmp / "agents", agent_port, talk_s)
     engine.start()
     for code in codes:
         for action in ("login", "ready"):
