@@ -22,8 +22,9 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from callcenter import ivr
 from callcenter.ivr.events import QueueOutcome
@@ -102,23 +103,42 @@ def verify(value: str, secret: bytes, now: float, max_age_s: float = MAX_AGE_S) 
     return handover
 
 
-def result_header(result: ivr.QueueResult | None) -> str:
-    """The ``X-CC-Result`` value the leader ends its leg with; ``None``: :data:`MOVED`."""
+class Result(NamedTuple):
+    """What an ``X-CC-Result`` value says: the queue's outcome (``None``: queue again), the
+    agent who served, and when the caller was connected (epoch seconds, the leader's clock)."""
+
+    outcome: QueueOutcome | None
+    agent: str | None = None
+    connected_at: float | None = None
+
+
+def result_header(result: ivr.QueueResult | None, connected_at: float | None = None) -> str:
+    """The ``X-CC-Result`` value the leader ends its leg with; ``None``: :data:`MOVED`.
+    ``connected_at`` (epoch s): when an agent took the caller, for the origin's record (its
+    queue wait ends there, the talk starts there)."""
     if result is None:
         return MOVED
     agent = f";agent={result.agent_id}" if result.agent_id else ""
-    return f"{result.outcome.value}{agent}"
+    connected = f";connected={connected_at:.3f}" if connected_at is not None else ""
+    return f"{result.outcome.value}{agent}{connected}"
 
 
-def parse_result(value: str) -> tuple[QueueOutcome | None, str | None]:
-    """``(outcome, agent)`` from an ``X-CC-Result`` value; outcome ``None`` for
-    :data:`MOVED` (queue again) and for anything unreadable (the same: nothing is lost)."""
+def parse_result(value: str) -> Result:
+    """The :class:`Result` in an ``X-CC-Result`` value; outcome ``None`` for :data:`MOVED`
+    (queue again) and for anything unreadable (the same: nothing is lost). An unreadable
+    ``connected`` is left out (the record then counts the wait to the end)."""
     outcome, *params = (p.strip() for p in value.split(";"))
-    agent = next((p[6:] for p in params if p.startswith("agent=")), None) or None
+    named = dict(p.partition("=")[::2] for p in params)
     try:
-        return QueueOutcome(outcome), agent
+        connected: float | None = float(named["connected"])
+    except (KeyError, ValueError):
+        connected = None
+    if connected is not None and not math.isfinite(connected):
+        connected = None
+    try:
+        return Result(QueueOutcome(outcome), named.get("agent") or None, connected)
     except ValueError:
-        return None, None
+        return Result(None)
 
 
 def _mac(payload: bytes, secret: bytes) -> str:

@@ -91,8 +91,13 @@ async def test_a_caller_on_another_node_waits_at_the_leader_and_reaches_its_agen
     # The origin node ran the IVR, handed the caller over, and went on after the agent.
     assert origin.dialed == "200" and "handed_over" in kinds(origin)
     result_event = next(e for e in origin.events if e.kind == "handover_result")
-    assert result_event.data == {"leader": "a", "result": "served;agent=1001"}
+    assert result_event.data["leader"] == "a"
+    assert result_event.data["result"].startswith("served;agent=1001;connected=")
     assert origin.agent_id is not None  # the agent the leader connected, on both records
+    # The origin's record counts the wait up to the leader's agent, and the talk from there
+    # (to the end of the call, as on one node: the flow's goodbye after the agent included).
+    assert origin.talk_s is not None and origin.talk_s > (handed.talk_s or 0) - 0.5
+    assert origin.queue_wait_s is not None and origin.queue_wait_s < 2.0
     # The leader queued it (no flow of its own) and connected its agent.
     handed_in = next(e for e in handed.events if e.kind == "handed_in")
     assert handed_in.data == {"origin": "b", "call": origin.id}
@@ -101,7 +106,37 @@ async def test_a_caller_on_another_node_waits_at_the_leader_and_reaches_its_agen
     assert handed.queue_id == origin.queue_id is not None
     assert handed.agent_id == origin.agent_id
     assert handed.talk_s is not None and handed.talk_s > 0
-    assert handed.hangup_cause == "handed back: served;agent=1001"
+    assert handed.hangup_cause.startswith("handed back: served;agent=1001;connected=")
+
+
+async def test_a_leader_shedding_new_calls_still_takes_handed_over_callers(
+    leader: Engine, follower: NodeProcess, tmp_path: Path
+) -> None:
+    """Overload shedding and the rate per source refuse new calls; a caller another node
+    answered and hands over is not new load (refused, it would wait where no agent is)."""
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "1500")
+    await add_agent(leader, "1001", agent.port)
+    await leader.start()
+    await ready(leader, "1001")
+    assert leader.sip is not None
+    admission = leader.sip.admission
+    admission.overloaded = "test: the engine runs late"
+    admission.rate, admission.burst = 1e-6, 0.5  # and no source may place a call
+    assert admission.check("127.0.0.1:5999", "200", 0.0)[0] == 503
+    await agent.start()
+    await follower.start()
+    phone = caller(tmp_path, "caller", follower.settings.sip.port)
+    await phone.start()
+    got = await phone.wait(60)
+    assert got.ok, got.stderr + got.errors + follower.text()[-3000:]
+    assert (await agent.wait(10)).ok
+
+    async def served() -> Call | None:
+        return next((c for c in await calls(leader) if c.dialed == "cc-handover"
+                     and c.ended_at and c.talk_s), None)
+
+    handed = await until(served, "the handed-over caller served at the shedding leader")
+    assert handed.agent_id is not None
 
 
 async def test_callers_of_both_nodes_share_one_line(
@@ -135,7 +170,8 @@ async def test_callers_of_both_nodes_share_one_line(
     assert (await agent.wait(10)).ok
 
     async def served() -> list[Call] | None:
-        got = [c for c in await calls(leader) if c.talk_s and c.ended_at]
+        # The conversations (the origin's record of the first caller has no "connected").
+        got = [c for c in await calls(leader) if c.ended_at and "connected" in kinds(c)]
         return got if len(got) == 2 else None
 
     def connected_at(call: Call) -> object:

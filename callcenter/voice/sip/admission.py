@@ -1,14 +1,20 @@
 """Who may place a call into the engine: trusted sources, known numbers, a rate per source.
 
 Pure and fast (it runs on the pj thread for every INVITE, before anything is answered):
-``Admission.check(source_ip, dialed, now) -> (status_code, reason)``; 0 means admitted.
-While ``overloaded`` holds a reason every new call gets 503 (see overload.py).
+``Admission.check(source_ip, dialed, now, handover) -> (status_code, reason)``; 0 means
+admitted. While ``overloaded`` holds a reason every new call gets 503 (see overload.py).
+
+A caller another node of the cluster hands to this one (the ACD's leader) is not new load: it
+was answered and admitted where it arrived, and refusing it would leave it waiting in a queue
+with no agents. So an INVITE whose ``X-CC-Handover`` header ``vouch`` accepts (signed with the
+cluster's secret, fresh) passes the overload shedding, the rate per source and the
+unacknowledged bound; the trusted sources and the numbers still apply.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 FORBIDDEN = 403
@@ -45,6 +51,9 @@ class Admission:
     #: overload watch (callcenter/voice/sip/overload.py), read here on the pj thread.
     overloaded: str = ""
     shed: int = 0  # calls refused while overloaded (the watch reports and resets it)
+    #: Whether an ``X-CC-Handover`` value is a genuine handover from a node of the cluster
+    #: (None: no cluster, every call is new).
+    vouch: Callable[[str], bool] | None = None
     _nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(init=False)
     _buckets: dict[str, _Bucket] = field(init=False, default_factory=dict)
     _unacknowledged: dict[str, int] = field(init=False, default_factory=dict)
@@ -56,9 +65,10 @@ class Admission:
             raise ValueError(f"sip.trusted_sources: {exc}: write CIDRs like 10.0.0.0/8") from None
 
     def with_numbers(self, numbers: Iterable[str]) -> Admission:
-        return Admission(self.trusted, frozenset(numbers), self.rate, self.burst)
+        return Admission(self.trusted, frozenset(numbers), self.rate, self.burst,
+                         vouch=self.vouch)
 
-    def check(self, source: str, dialed: str, now: float) -> tuple[int, str]:
+    def check(self, source: str, dialed: str, now: float, handover: str = "") -> tuple[int, str]:
         host = source_host(source)
         if self._nets:
             try:
@@ -67,6 +77,9 @@ class Admission:
                 return FORBIDDEN, f"source {source!r} is not an IP address"
             if not any(ip in net for net in self._nets):
                 return FORBIDDEN, f"source {host} is not a trusted source"
+        if handover and self.vouch is not None and self.vouch(handover):
+            return (0, "admitted: handed over") if dialed in self.numbers else (
+                NOT_FOUND, f"number {dialed!r} is not configured")
         if self.overloaded:
             self.shed += 1
             return BUSY, self.overloaded

@@ -105,13 +105,17 @@ async def talk(layer: SipVoiceLayer, call: SipCall, agent_id: str) -> ivr.Event 
     # Connected from here on for the ACD and the record, even if the bridge fails (the caller
     # hung up that instant): the call's end then completes the task and frees the agent.
     call.rec.agent, call.rec.connected_at = agent_id, now()
-    await stack.bridge(call.leg, agent_leg, stop_playback=call.take_prompt())
+    try:
+        await stack.bridge(call.leg, agent_leg, stop_playback=call.take_prompt())
+        bridged = True
+    except LookupError:  # a leg ended this instant: its LegEnded (next) ends the conversation
+        bridged = False
     # On the bus (cc/<tenant>/calls/<id>, kind "connected") with the campaign's lead: the
     # agent desktop's screen pop.
     layer.cdr.note(call.rec, "connected", {"agent": agent_id, **call.screen_pop},
                    announce="connected")
     started, state = time.monotonic(), _State()
-    if layer.settings.sip.record_calls:
+    if layer.settings.sip.record_calls and bridged:
         state.recording = await ConversationRecording.start(
             layer, call.rec.call_id, call.leg, agent_leg
         )

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from callcenter import ivr
@@ -46,7 +48,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Handovers in a row that may fail before the caller waits in this node's own queue.
-MAX_TRIES = 3
+MAX_TRIES = 6
+#: Wait before trying again after the n-th failure: RETRY_FIRST_S doubled each time, at most
+#: RETRY_MAX_S, +-25 % so that callers refused together do not all come back together
+#: (the six tries span about 12 s: a new leader is known within a lease poll).
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
 #: How long the leader may take to answer a handover.
 ANSWER_S = 10.0
 
@@ -56,6 +63,13 @@ class LeaderGone:
     """Delivered to the calls handed to ``node`` when another node took the lead from it."""
 
     node: str
+
+
+def retry_delay(failures: int, jitter: float | None = None) -> float:
+    """Seconds to wait after ``failures`` failed handovers in a row (``jitter`` in [0, 1):
+    random when not given)."""
+    base = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** max(0, failures - 1))
+    return base * (0.75 + 0.5 * (random.random() if jitter is None else jitter))
 
 
 def handover_uri(sip_uri: str, number: str) -> str:
@@ -99,11 +113,18 @@ class Handovers:
             result = await self._hand(call, q, leader, since)
             if isinstance(result, ivr.QueueResult):
                 return result
-            failures = 0 if result == MOVED else failures + 1
+            if result == MOVED:
+                failures = 0
+            else:
+                failures += 1
+                if failures < MAX_TRIES:
+                    # The caller hears the hold music meanwhile; a hang-up ends the wait.
+                    await call.next(retry_delay(failures), lambda _: False)
             await self.leadership.refresh()
         if failures:
             log.warning("call %s: no ACD leader took the caller after %d tries: it waits in "
                         "this node's own queue %s", call.rec.call_id, failures, q.queue)
+        await call.stop_prompt()  # the queue here plays its own music
         return await self.layer.queueing(call, q, waited_s=time.time() - since)
 
     async def _hand(self, call: SipCall, q: ivr.Enqueue, leader: Leader,
@@ -115,8 +136,9 @@ class Handovers:
                               {k: str(v) for k, v in call.screen_pop.items()},
                               call.rec.dialed), self.secret)
         assert leader.sip_uri
-        music = await stack.play(call.leg, str(q.hold_music or self.layer.hold_music), loop=True)
-        call._playing = music
+        if call._playing is None:  # still on from a try that failed: it plays on
+            call._playing = await stack.play(call.leg, str(q.hold_music or self.layer.hold_music),
+                                             loop=True)
         leg = await stack.call(handover_uri(leader.sip_uri, self.number),
                                caller_id=call.rec.caller, headers={HEADER: token})
         self.layer.adopt_leg(leg, call)
@@ -134,7 +156,8 @@ class Handovers:
                 log.warning("call %s: the ACD leader %s did not take the caller: %s",
                             call.rec.call_id, leader.node, why)
                 return why
-            await stack.bridge(call.leg, leg, stop_playback=call.take_prompt())
+            with contextlib.suppress(LookupError):  # a leg ended: its LegEnded comes next
+                await stack.bridge(call.leg, leg, stop_playback=call.take_prompt())
             self.layer.cdr.note(call.rec, "handed_over",
                                 {"queue": q.queue, "leader": leader.node, "term": leader.term})
             item = await self._relay_keys(call, leg)
@@ -147,13 +170,15 @@ class Handovers:
                 return MOVED
             assert isinstance(item, ev.LegEnded)
             call.agent_leg = None
-            outcome, agent = parse_result(item.result)
+            outcome, agent, connected_at = parse_result(item.result)
             self.layer.cdr.note(call.rec, "handover_result",
                                 {"leader": leader.node, "result": item.result or "none"})
             if outcome is None:
                 return MOVED
             if agent:
                 call.rec.agent = agent
+            if connected_at is not None:  # this record's queue wait ends there, its talk starts
+                call.rec.connected_at = datetime.fromtimestamp(connected_at, UTC)
             # A call-back: the leader keeps the place and calls back (not this node).
             call.kept_elsewhere = outcome is QueueOutcome.CALLBACK
             return ivr.QueueResult(outcome, agent, now=now())
@@ -195,6 +220,15 @@ class Handovers:
         return RelayedLine(self.layer, event, leader)
 
     # ---- the leader's side ---------------------------------------------------------------
+    def vouch(self, value: str) -> bool:
+        """Whether an ``X-CC-Handover`` value is a genuine, fresh handover (the pj thread's
+        admission lets those through overload and rate limits: callers already answered)."""
+        try:
+            verify(value, self.secret, time.time())
+        except HandoverError:
+            return False
+        return True
+
     def incoming(self, event: ev.IncomingCall) -> HandedOverCall | None:
         """A handover INVITE: the call that queues the caller here (the layer runs it), or
         ``None`` once it is refused (403 forged or stale, 503 when this node does not lead
@@ -255,10 +289,11 @@ class RelayedLine(SipCall):
             await self.stack.hangup(self.leg, 503)
             self.gone = True
             return
-        await self.stack.answer(self.leg)
-        self.rec.answered_at = now()
-        await self.next(5.0, lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg)
-        await self.stack.bridge(self.leg, leg)
+        if not await self.answer_with_audio():
+            await layer.release_agent(self)
+            return
+        with contextlib.suppress(LookupError):  # a leg ended: its LegEnded comes next
+            await self.stack.bridge(self.leg, leg)
         layer.cdr.note(self.rec, "relayed_to_leader", {"leader": self.leader.node})
         while True:
             key = await self.next(None, lambda i: isinstance(i, (ev.DtmfReceived, ev.LegEnded))
@@ -289,20 +324,14 @@ class HandedOverCall(SipCall):
     async def _run(self) -> None:
         h, layer = self.handover, self.layer
         layer.cdr.note_started(self.rec)
-        try:
-            await self.stack.answer(self.leg)
-        except LookupError:  # the origin gave up already: its LegEnded is on the way
-            self.gone, self.rec.hangup_by = True, "caller"
-            return
-        self.rec.answered_at = now()
-        media = lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg  # noqa: E731
-        if await self.next(5.0, media) is None:
-            self.rec.hangup_by, self.rec.hangup_cause = "engine", "no audio"
+        if not await self.answer_with_audio():  # the origin gave up already, or no audio
             return
         self.listen_for_keys()
         layer.cdr.note(self.rec, "handed_in", {"origin": h.origin, "call": h.call_id})
         result = await layer.queueing(self, h.enqueue, waited_s=time.time() - h.enqueued_at)
-        back = result_header(_as_result(result))
+        connected = self.rec.connected_at
+        back = result_header(_as_result(result),
+                             connected.timestamp() if connected is not None else None)
         self.rec.hangup_by, self.rec.hangup_cause = "engine", f"handed back: {back}"
         await self.stack.hangup(self.leg, 200, {RESULT_HEADER: back})
         self.gone = True  # ended with its result: nothing more to hang up

@@ -152,25 +152,7 @@ class SipCall:
     async def _run(self) -> None:
         assert self.session is not None
         self.layer.cdr.note_started(self.rec)  # the answer does not wait for the commit
-        source = self.incoming.source
-        try:
-            await self.stack.answer(self.leg)
-        except AnswerError as exc:
-            log.warning("call from %s not answered: %s", source, exc)
-            self.rec.hangup_by, self.rec.hangup_cause = "engine", "488 offer not acceptable"
-            await self.stack.hangup(self.leg, 488)
-            self.gone = True  # the leg is over: nothing to hang up at the end
-            return
-        except LookupError:  # its LegEnded is on the way
-            self.gone, self.rec.hangup_by = True, "caller"
-            self.rec.hangup_cause = "hung up before the answer"
-            return
-        self.rec.answered_at = now()
-        media = lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg  # noqa: E731
-        if await self.next(MEDIA_WAIT_S, media) is None:
-            log.warning("call from %s hung up: no audio %g s after the answer (its offer had "
-                        "no audio stream pjsua could take)", source, MEDIA_WAIT_S)
-            self.rec.hangup_by, self.rec.hangup_cause = "engine", "no audio"
+        if not await self.answer_with_audio():
             return
         self.listen_for_keys()
         actions = self.session.handle(
@@ -182,6 +164,32 @@ class SipCall:
             )
         )
         await self.drive(actions)
+
+    async def answer_with_audio(self) -> bool:
+        """Answer the caller's leg and wait for its audio; False when the call is over
+        (offer not acceptable: 488; hung up before the answer; no audio), the record saying
+        why."""
+        source = self.incoming.source
+        try:
+            await self.stack.answer(self.leg)
+        except AnswerError as exc:
+            log.warning("call from %s not answered: %s", source, exc)
+            self.rec.hangup_by, self.rec.hangup_cause = "engine", "488 offer not acceptable"
+            await self.stack.hangup(self.leg, 488)
+            self.gone = True  # the leg is over: nothing to hang up at the end
+            return False
+        except LookupError:  # its LegEnded is on the way
+            self.gone, self.rec.hangup_by = True, "caller"
+            self.rec.hangup_cause = "hung up before the answer"
+            return False
+        self.rec.answered_at = now()
+        media = lambda i: isinstance(i, ev.LegMediaReady) and i.leg_id == self.leg  # noqa: E731
+        if await self.next(MEDIA_WAIT_S, media) is None:
+            log.warning("call from %s hung up: no audio %g s after the answer (its offer had "
+                        "no audio stream pjsua could take)", source, MEDIA_WAIT_S)
+            self.rec.hangup_by, self.rec.hangup_cause = "engine", "no audio"
+            return False
+        return True
 
     async def drive(self, actions: list[ivr.Action]) -> None:
         """Carry out the flow's actions and feed back their results until the flow ends."""

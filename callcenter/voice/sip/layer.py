@@ -87,6 +87,7 @@ class SipVoiceLayer:
             numbers,
             s.rate_per_source,
             2 * s.rate_per_source,
+            vouch=self.handovers.vouch if self.handovers is not None else None,
         )
         self.admission = admission
         self.loop_watch: LoopWatch | None = None

@@ -325,7 +325,8 @@ class SipStack:
         whole = wire_text(prm.rdata.wholeMsg)
         source = prm.rdata.srcAddress
         dialed = request_uri_user(whole)
-        code, reason = self.admission.check(source, dialed, time.monotonic())
+        handover = header_value(whole, HANDOVER_HEADER)
+        code, reason = self.admission.check(source, dialed, time.monotonic(), handover)
         self._legs[leg.leg_id] = leg
         if code:
             refuse(pj, leg, code)
@@ -344,7 +345,7 @@ class SipStack:
                 source,
                 wire_text(info.callIdString),
                 keys_in_audio(whole),
-                header_value(whole, HANDOVER_HEADER),
+                handover,
             )
         )
 

@@ -99,13 +99,18 @@ def test_an_oversized_handover_is_refused_when_signed_saying_what_to_shorten() -
 def test_result_headers_round_trip_and_anything_else_means_queue_again() -> None:
     served = ivr.QueueResult(QueueOutcome.SERVED, "1001")
     assert result_header(served) == "served;agent=1001"
-    assert parse_result("served;agent=1001") == (QueueOutcome.SERVED, "1001")
+    assert parse_result("served;agent=1001") == (QueueOutcome.SERVED, "1001", None)
+    assert parse_result(result_header(served, 1765012345.6789)) == (
+        QueueOutcome.SERVED, "1001", 1765012345.679)
     assert parse_result(result_header(ivr.QueueResult(QueueOutcome.OVERFLOW))) == (
-        QueueOutcome.OVERFLOW, None)
+        QueueOutcome.OVERFLOW, None, None)
     assert result_header(None) == MOVED
-    assert parse_result(MOVED) == (None, None)
-    assert parse_result("") == (None, None)
-    assert parse_result("garbage;agent=x") == (None, None)
+    assert parse_result(MOVED) == (None, None, None)
+    assert parse_result("") == (None, None, None)
+    assert parse_result("garbage;agent=x") == (None, None, None)
+    # A connected time that cannot be read is left out; the outcome still counts.
+    assert parse_result("served;agent=7;connected=soon") == (QueueOutcome.SERVED, "7", None)
+    assert parse_result("served;connected=nan").connected_at is None
 
 
 def test_handover_uri_puts_the_number_in_the_leaders_uri() -> None:
