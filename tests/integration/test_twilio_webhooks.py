@@ -1,5 +1,6 @@
 """Twilio webhooks under real uvicorn: signatures (missing, forged, behind a TLS proxy), unknown
-numbers, a caller abandoning while an agent rings, an ACD overflow and the call-back key."""
+numbers, a caller abandoning while an agent rings, an ACD overflow, the call-back key, and a
+call this node does not know (it began at another node)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.store.models import Call
+from callcenter.voice.twilio.twiml import LOST_CALL
 from tests.support.twilio_standin import TwilioEngine, TwilioStandIn
 
 FLOW = Path(__file__).parent / "flows" / "sip_queue.yaml"
@@ -238,3 +240,24 @@ async def test_voicemail_recording_is_fetched_again_when_the_first_download_fail
     assert event["voicemail"] is True and event["duration_s"] == 7.0
     assert Path(event["path"]).read_bytes() == standin.recording_audio
     assert Path(event["path"]).name == f"{call.id}-voicemail.wav"
+
+
+async def test_a_call_this_node_does_not_know_hears_why_and_an_ended_one_is_hung_up(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin, engine = await start()
+    base = engine.public + "/twilio"
+    caplog.set_level(logging.WARNING, "callcenter.voice.twilio")
+    # Began at another node (the ACD's leader before) or before a restart: told, then ended.
+    stranger = caller(CallSid="CA" + "f" * 32, CallStatus="in-progress")
+    for url in (f"{base}/gather?step=2", f"{base}/queue/wait?call={stranger['CallSid']}",
+                f"{base}/queue/key?step=2", f"{base}/queue/done?step=2"):
+        reply = await standin.webhook(url, stranger)
+        assert [(v.tag, v.text) for v in ET.fromstring(reply.text)] == [
+            ("Say", LOST_CALL), ("Hangup", None)]
+    assert sum("does not know" in r.getMessage() for r in caplog.records) == 4
+    # A call this node had, over now: no apology.
+    await standin.webhook(base + "/voice", caller())
+    await standin.webhook(base + "/status", caller(CallStatus="completed"))
+    late = await standin.webhook(f"{base}/gather?step=1", caller(CallStatus="in-progress"))
+    assert tags(late.text) == ["Hangup"]

@@ -149,6 +149,19 @@ def call_back(
     return resp
 
 
+LOST_CALL = ("We are sorry: we lost track of your call after a change on our side. "
+             "Please call us again.")
+
+
+def lost_call(language: str) -> str:
+    """For a caller's call the node does not know (it began at another node): why, then
+    the end of the call."""
+    resp = VoiceResponse()
+    resp.say(LOST_CALL, language=language)
+    resp.hangup()
+    return str(resp)
+
+
 def hangup() -> str:
     resp = VoiceResponse()
     resp.hangup()

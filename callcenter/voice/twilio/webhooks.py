@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 XML = "text/xml"
+FORWARDED_BY = "X-CC-Forwarded-By"  # a request another node sent on (callcenter/web/forwarding)
 
 
 def _xml(body: str) -> Response:
@@ -64,12 +65,16 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
         signature = request.headers.get("X-Twilio-Signature", "")
         algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
         if not signature or not layer.validator.validate(url, form, signature, algorithm):
+            via = request.headers.get(FORWARDED_BY)
             log.warning(
-                "refused %s from %s: %s X-Twilio-Signature (checked against %s)",
+                "refused %s from %s: %s X-Twilio-Signature (checked against %s)%s",
                 request.url.path,
                 request.client.host if request.client else "?",
                 "wrong" if signature else "no",
                 url,
+                f"; sent on by node {via}: if Twilio signed it, give every node the same "
+                "twilio.public_base_url (the address Twilio calls) and twilio.auth_token"
+                if via else "",
             )
             raise HTTPException(403, "invalid Twilio signature")
         return {k: v[-1] for k, v in form.items()}
@@ -80,12 +85,29 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
     def live(params: dict[str, str]) -> TwilioCall | None:
         return layer.calls.get(params.get("CallSid", ""))
 
+    def not_live(params: dict[str, str], request: Request) -> Response:
+        """The answer about a caller's call this node has no live call for: it ended here
+        (hang up), or this node never knew it. Then it began at another node: the one that
+        led the ACD before (it stopped, died or lost the lead; its calls were in its memory)
+        or one restarted since. The caller hears why, rather than silence and a hang-up."""
+        sid = params.get("CallSid", "")
+        if layer.find(sid) is not None or params.get("CallStatus") in FINAL_STATUSES:
+            return _xml(twiml.hangup())
+        log.warning(
+            "%s about call %s, which this node (%s) does not know: it began at the node that "
+            "led the ACD before, or before this node restarted; the caller is told to call "
+            "again and hung up", request.url.path, sid, layer.node,
+        )
+        return _xml(twiml.lost_call(layer.settings.twilio.language))
+
     async def step(
-        params: dict[str, str], n: int, event: Callable[[TwilioCall], Awaitable[str]]
+        params: dict[str, str], request: Request,
+        event: Callable[[TwilioCall], Awaitable[str]],
     ) -> Response:
         call = live(params)
         if call is None:
-            return _xml(twiml.hangup())
+            return not_live(params, request)
+        n = _step(request)
         async with call.lock:
             cached = call.replay(n)
             return _xml(cached if cached is not None else await event(call))
@@ -122,7 +144,7 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
     @router.post("/gather")
     async def gather(params: Params, request: Request) -> Response:
         return await step(
-            params, _step(request), lambda c: c.advance(c.gathered(params.get("Digits", "")))
+            params, request, lambda c: c.advance(c.gathered(params.get("Digits", "")))
         )
 
     @router.post("/transfer")
@@ -130,13 +152,13 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
         async def event(c: TwilioCall) -> str:
             return await c.advance(await c.transferred(params.get("DialCallStatus", "")))
 
-        return await step(params, _step(request), event)
+        return await step(params, request, event)
 
     @router.post("/transfer/out")
     async def transfer_out(params: Params, request: Request) -> Response:
         return await step(
             params,
-            _step(request),
+            request,
             lambda c: transfers.dial_ended(
                 c,
                 params.get("DialCallStatus", ""),
@@ -150,7 +172,7 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
     async def record(params: Params, request: Request) -> Response:
         return await step(
             params,
-            _step(request),
+            request,
             lambda c: c.advance(c.recorded(params.get("RecordingDuration", ""))),
         )
 
@@ -159,20 +181,20 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
         async def nothing_new(c: TwilioCall) -> str:
             return twiml.empty()
 
-        return await step(params, _step(request), nothing_new)
+        return await step(params, request, nothing_new)
 
     @router.post("/queue/wait")
-    async def queue_wait(params: Params) -> Response:
+    async def queue_wait(params: Params, request: Request) -> Response:
         call = live(params)
         if call is None:
-            return _xml(twiml.hangup())
+            return not_live(params, request)
         return _xml(queueing.wait_twiml(call, params.get("QueueSid")))
 
     @router.post("/queue/key")
-    async def queue_key(params: Params) -> Response:
+    async def queue_key(params: Params, request: Request) -> Response:
         call = live(params)
         if call is None:
-            return _xml(twiml.empty())
+            return not_live(params, request)
         async with call.lock:
             return _xml(await queueing.queue_key(call, params.get("Digits", "")))
 
@@ -180,7 +202,7 @@ def build_router(layer: "TwilioVoiceLayer") -> APIRouter:
     async def queue_done(params: Params, request: Request) -> Response:
         return await step(
             params,
-            _step(request),
+            request,
             lambda c: queueing.queue_left(c, params.get("QueueResult", ""), params.get("QueueSid")),
         )
 
