@@ -8,6 +8,7 @@ leader's answer as it is: status, headers, body; Server-Sent Events as they come
 requests: :data:`TO_LEADER`, read by the pure :func:`forwarded`. Everything else (pages,
 login, campaigns, do-not-call lists, recordings, tickets, dispositions, ``/healthz``,
 ``/metrics``, ``/api/cluster``) reads and writes the shared database and is answered here.
+Twilio's webhooks go to the leader too: its calls live there, in the leader's ACD.
 
 The request goes on with its ``Cookie``, ``Authorization`` and ``Host`` headers unchanged: the
 leader authenticates it (the same ``http.session_secret`` on every node) and its CSRF rule
@@ -53,12 +54,22 @@ class Forward(enum.Enum):
 _AGENT_ACTIONS = ("login", "ready", "pause", "logout", "wrapup-end", "wrapup-extend")
 _CALL_CONTROL = ("hold", "resume", "transfer", "transfer/complete", "transfer/cancel",
                  "recording/pause", "recording/resume", "monitor")
+#: Twilio's webhooks (callcenter/voice/twilio/webhooks.py): a Twilio call lives in the memory
+#: of the node that answered its first webhook, and waits in that node's ACD; behind a load
+#: balancer every one of its webhooks must reach the same node, the leader. Twilio signs
+#: them over ``twilio.public_base_url``: the same on every node, the leader checks them.
+_TWILIO_WEBHOOKS = ("voice", "status", "gather", "transfer", "transfer/out", "record",
+                    "continue", "queue/wait", "queue/key", "queue/done", "agent/answer",
+                    "agent/status", "callback/answer", "callback/agent", "callback/customer",
+                    "callback/dialed", "recording", "outbound/answer", "outbound/status",
+                    "outbound/amd")
 
 #: (method, path template as in callcenter/web/roles.py) -> how. The ACD's live state (the
 #: router's agents and queues), what changes it, the conversations (bridged on the leader)
 #: and preview dialing (the agent's state is checked and paused at the ACD; the answer is
 #: connected to the leader's agent). An agent's desk stream is also their desktop presence,
 #: which pauses them at the ACD when it goes. Callbacks' lists mark owners not logged in.
+#: Twilio's webhooks and the prompt files its calls play (registered by the leader's calls).
 TO_LEADER: dict[tuple[str, str], Forward] = {
     ("GET", "/api/agents"): Forward.REQUEST,
     **{("POST", f"/api/agents/{{code}}/{action}"): Forward.REQUEST for action in _AGENT_ACTIONS},
@@ -74,6 +85,8 @@ TO_LEADER: dict[tuple[str, str], Forward] = {
     ("POST", "/api/campaigns/{name}/preview/{lead_id}/skip"): Forward.REQUEST,
     ("GET", "/api/callbacks"): Forward.REQUEST,
     ("GET", "/api/campaigns/{name}/callbacks"): Forward.REQUEST,
+    **{("POST", f"/twilio/{hook}"): Forward.REQUEST for hook in _TWILIO_WEBHOOKS},
+    ("GET", "/twilio/media/{key}"): Forward.REQUEST,
 }
 
 

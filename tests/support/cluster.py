@@ -76,6 +76,16 @@ class NodeProcess:
         )
         if s.sip.outbound_gateway:
             env["CALLCENTER_SIP__OUTBOUND_GATEWAY"] = s.sip.outbound_gateway
+        if s.twilio.enabled:
+            t = s.twilio
+            env.update(
+                CALLCENTER_TWILIO__ENABLED="true",
+                CALLCENTER_TWILIO__ACCOUNT_SID=t.account_sid,
+                CALLCENTER_TWILIO__AUTH_TOKEN=t.auth_token.get_secret_value(),
+                CALLCENTER_TWILIO__PUBLIC_BASE_URL=t.public_base_url,
+                CALLCENTER_TWILIO__API_BASE_URL=t.api_base_url,
+                CALLCENTER_TWILIO__NUMBERS=json.dumps(t.numbers),
+            )
         if s.http.session_secret is not None:
             env["CALLCENTER_HTTP__SESSION_SECRET"] = s.http.session_secret.get_secret_value()
         return env

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from callcenter.cluster.leadership import Leader
+from callcenter.voice.twilio.webhooks import build_router
 from callcenter.web import create_app
 from callcenter.web.forwarding import (
     TO_LEADER,
@@ -72,15 +73,30 @@ REQUEST, STREAM = Forward.REQUEST, Forward.STREAM
     ("POST", "/api/agents/10/01/login", None),
     ("GET", "/api/console/streams", None),
     ("GET", "/api/queuesx", None),
+    # Twilio's webhooks: its calls live on the leader, in its ACD
+    *(("POST", f"/twilio/{hook}", REQUEST) for hook in (
+        "voice", "status", "gather", "transfer", "transfer/out", "record", "continue",
+        "queue/wait", "queue/key", "queue/done", "agent/answer", "agent/status",
+        "callback/answer", "callback/agent", "callback/customer", "callback/dialed",
+        "recording", "outbound/answer", "outbound/status", "outbound/amd")),
+    ("GET", "/twilio/media/0a1b2c.wav", REQUEST),  # a prompt the leader's call registered
+    ("HEAD", "/twilio/media/0a1b2c.wav", REQUEST),
+    ("GET", "/twilio/voice", None),
+    ("POST", "/twilio/voicemail", None),
+    ("POST", "/twilio/queue/wait/again", None),
+    ("POST", "/twilio/media/x.wav", None),
 ])
 def test_which_requests_go_to_the_leader(method: str, path: str, how: Forward | None) -> None:
     assert forwarded(method, path) is how
 
 
 def test_every_forwarded_route_is_a_route_of_the_app() -> None:
-    app = create_app(SimpleNamespace(auth=None, twilio=None, bus=None))  # type: ignore[arg-type]
+    twilio = SimpleNamespace(router=build_router(SimpleNamespace()))  # type: ignore[arg-type]
+    app = create_app(SimpleNamespace(auth=None, twilio=twilio, bus=None))  # type: ignore[arg-type]
     routes = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
     assert set(TO_LEADER) - routes == set()
+    # every webhook of a Twilio call reaches the node whose ACD it waits in
+    assert {r for r in routes if r[1].startswith("/twilio/")} - set(TO_LEADER) == set()
     streams = {path for (_, path), how in TO_LEADER.items() if how is STREAM}
     assert streams == {"/api/console/stream", "/api/agents/{code}/desk/stream"}
 
