@@ -229,6 +229,17 @@ def has_agents(c: Campaign) -> bool:
     return c.dial_mode != "agentless"
 
 
+def runs_on_leader(c: Campaign) -> bool:
+    """Whether, in a cluster, only the ACD's leader runs the campaign: one with agents
+    (:func:`has_agents`), or any over Twilio, surveys too: every node sends Twilio's webhooks
+    on to the leader, whose Twilio layer must know the call (docs/cluster.md)."""
+    return has_agents(c) or c.voice_layer == "twilio"
+
+
+def _leader_only(c: Campaign) -> str:
+    return "campaigns with agents" if has_agents(c) else "Twilio campaigns"
+
+
 def rules_of(c: Campaign) -> compliance.CampaignRules:
     return compliance.CampaignRules(
         campaign_id=str(c.id), window_start=c.window_start, window_end=c.window_end,
@@ -434,16 +445,18 @@ def lead_flow(session: Session, name: str, now: datetime) -> LeadFlow:
 def not_run_why(session: Session, campaign: Campaign, now: datetime) -> str | None:
     """Why no engine node runs the campaign while nobody holds its lease: ``None`` when it
     is not running. In a cluster (an ACD leader's lease was ever taken on this database) a
-    campaign with agents waits for the ACD's leader (:class:`dialer.runner.DialerService`)."""
+    campaign with agents, or over Twilio, waits for the ACD's leader
+    (:class:`dialer.runner.DialerService`)."""
     if campaign.state != "running":
         return None
     layer = campaign.voice_layer
-    if has_agents(campaign) and leadership.last_lease(session) is not None:
+    if runs_on_leader(campaign) and leadership.last_lease(session) is not None:
         leader = leadership.read_leader(session, now)
+        which = _leader_only(campaign)
         if leader is None:
-            return ("campaigns with agents run only on the ACD's leader, and no node leads "
+            return (f"{which} run only on the ACD's leader, and no node leads "
                     "the ACD now: see `callcenter cluster status`")
-        return (f"campaigns with agents run only on the ACD's leader, {leader.node}: it takes "
+        return (f"{which} run only on the ACD's leader, {leader.node}: it takes "
                 f"the campaign within a few seconds if its {layer} voice layer is enabled")
     return (f"no engine node runs it yet: a node with the {layer} voice layer enabled takes "
             "it within a few seconds")

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.store import Database
 from dialer import attempts, callbacks, compliance, leases, preview
-from dialer.campaigns import PENDING, CampaignRepository, has_agents
+from dialer.campaigns import PENDING, CampaignRepository, runs_on_leader
 from dialer.pacing import DialerSnapshot, Pacer, PredictivePacer, ProgressivePacer
 from dialer.ports import (
     AgentLoad,
@@ -435,14 +435,15 @@ class DialerService:
     another node took is stopped), gives back the leases of runners that ended, and tries to
     take each running campaign nobody holds.
 
-    In a cluster, campaigns with agents (:func:`dialer.campaigns.has_agents`) run only on
-    the node leading the ACD, where their agents log in: ``acd_leader()`` says whether this
+    In a cluster, campaigns with agents, and every campaign over Twilio
+    (:func:`dialer.campaigns.runs_on_leader`), run only on the node leading the ACD, where
+    their agents log in and Twilio's webhooks are sent: ``acd_leader()`` says whether this
     node leads it (``None``: no cluster, this node's own ACD, always led). A node that does
     not lead takes no lease of such a campaign; a node that stops leading stops their
     runners as a lost lease does (ringing calls hung up, answered calls run to their end,
     their outcomes recorded here) and gives each lease back once its runner ended, so the
     leader takes the campaign at its next poll and reconciles the calls hung up.
-    Agentless campaigns (surveys) run on any node.
+    Agentless campaigns (surveys) over SIP run on any node.
     """
 
     db: Database
@@ -460,7 +461,7 @@ class DialerService:
     acd_leader: Callable[[], bool] | None = None  # cluster: AcdLeadership.is_leader
     _runners: dict[str, tuple[CampaignRunner, asyncio.Task[str]]] = field(
         default_factory=dict, init=False)
-    _with_agents: set[str] = field(default_factory=set, init=False)  # of the runners
+    _on_leader: set[str] = field(default_factory=set, init=False)  # of the runners
     _left_to_leader: set[str] = field(default_factory=set, init=False)  # logged once
     _watch: asyncio.Task[None] | None = field(default=None, init=False)
     preview_desk: preview.PreviewDesk = field(init=False)
@@ -493,20 +494,20 @@ class DialerService:
         await self._keep_leases()
 
         def running(s: Session) -> list[tuple[str, int, str, bool]]:
-            return [(c.name, c.id, c.voice_layer, has_agents(c))
+            return [(c.name, c.id, c.voice_layer, runs_on_leader(c))
                     for c in CampaignRepository(s).list() if c.state == "running"]
 
         leads_acd = self._leads_acd()
         if leads_acd:
             self._left_to_leader.clear()
-        for name, campaign_id, layer, with_agents in await self.db.run(running):
+        for name, campaign_id, layer, on_leader in await self.db.run(running):
             if name in self._runners:
                 continue  # a new runner only after the old one ended: reconcile is safe
-            if with_agents and not leads_acd:
+            if on_leader and not leads_acd:
                 if name not in self._left_to_leader:
                     self._left_to_leader.add(name)
-                    log.info("campaign %s has agents: the ACD's leader runs it, not this "
-                             "node (%s)", name, self.owner)
+                    log.info("campaign %s has agents or calls over Twilio: the ACD's leader "
+                             "runs it, not this node (%s)", name, self.owner)
                 continue
             port = self.ports.get(layer)
             if port is None:
@@ -527,8 +528,8 @@ class DialerService:
                                     fence_at=self._fence_time(started), on_live=self.on_live)
             self._runners[name] = (runner, asyncio.create_task(runner.run(),
                                                                name=f"campaign-{name}"))
-            if with_agents:
-                self._with_agents.add(name)
+            if on_leader:
+                self._on_leader.add(name)
 
     def _fence_time(self, renewal_started: float) -> float:
         return renewal_started + self.lease_s - self._fence_margin_s
@@ -539,18 +540,19 @@ class DialerService:
             lease = runner.lease
             if task.done():  # ended (paused, stopped, completed, fenced, failed)
                 del self._runners[name]
-                self._with_agents.discard(name)
+                self._on_leader.discard(name)
                 if lease is not None:
                     await self.db.run(partial(leases.release, lease=lease,
                                               now=self._lease_now()))
                 continue
-            if name in self._with_agents and not leads_acd and not runner.fenced():
+            if name in self._on_leader and not leads_acd and not runner.fenced():
                 # Its answered calls end here under the lease, renewed meanwhile: given back
                 # at once, the leader's reconcile would close them as crashed and could dial
                 # their leads again while they talk.
                 log.warning("campaign %s: this node (%s) no longer leads the ACD, where the "
-                            "campaign's agents are: its runner stops and gives the campaign "
-                            "to the ACD's leader", name, self.owner)
+                            "campaign's agents are (and Twilio's webhooks go): its runner "
+                            "stops and gives the campaign to the ACD's leader", name,
+                            self.owner)
                 runner.stop_dialing("this node no longer leads the ACD")
             if lease is None:
                 continue

@@ -82,9 +82,9 @@ class NodePort:
 
 
 def _service(url: str, port: NodePort, node: str, lease_s: float = 15.0,
-             acd_leader: Callable[[], bool] | None = None) -> DialerService:
+             acd_leader: Callable[[], bool] | None = None, layer: str = "sip") -> DialerService:
     """One engine node: its own connection pool, as a separate process would have."""
-    return DialerService(open_database(url), {"sip": port},
+    return DialerService(open_database(url), {layer: port},
                          FixedAgents({"sales": AgentLoad(available=3)}), poll_s=0.05,
                          tick_s=0.02, owner=node, clock=Clock(), lease_s=lease_s,
                          acd_leader=acd_leader)
@@ -101,12 +101,13 @@ class Leads:
 
 
 @asynccontextmanager
-async def _two_nodes(url: str, lines: HeldLines, acd: Leads | None = None,
+async def _two_nodes(url: str, lines: HeldLines, acd: Leads | None = None, layer: str = "sip",
                      ) -> AsyncIterator[tuple[dict[str, NodePort], dict[str, DialerService]]]:
-    """Nodes ``a`` and ``b`` (not started) placing their calls on ``lines``; ``acd`` says
-    which leads the ACD (None: no cluster). Every call ends and both stop on the way out."""
+    """Nodes ``a`` and ``b`` (not started) placing their calls on ``lines`` through their
+    ``layer``; ``acd`` says which leads the ACD (None: no cluster). Every call ends and both
+    stop on the way out."""
     ports = {"a": lines.port(), "b": lines.port()}
-    nodes = {n: _service(url, ports[n], f"node-{n}",
+    nodes = {n: _service(url, ports[n], f"node-{n}", layer=layer,
                          acd_leader=acd.of(f"node-{n}") if acd else None) for n in ports}
     try:
         yield ports, nodes
@@ -316,10 +317,19 @@ async def test_a_runner_past_its_fence_time_places_nothing(db_url: str) -> None:
 # --- In a cluster: campaigns with agents run on the ACD's leader ---------------------------
 
 
-async def test_an_agent_campaign_runs_only_on_the_acd_leader(db_url: str) -> None:
-    db = campaign_db(db_url, NYC[:8], max_lines=3)  # progressive: agents in queue sales
+@pytest.mark.parametrize("campaign", [
+    {},  # progressive: agents in queue sales
+    # A survey over Twilio: every node sends Twilio's webhooks on to the leader, where only
+    # the Twilio layer that placed the call knows it.
+    {"kind": "survey", "flow": "csat", "dial_mode": "agentless", "queue": None,
+     "voice_layer": "twilio"},
+], ids=["with agents", "twilio survey"])
+async def test_an_agent_or_twilio_campaign_runs_only_on_the_acd_leader(
+        db_url: str, campaign: dict[str, object]) -> None:
+    db = campaign_db(db_url, NYC[:8], max_lines=3, **campaign)
     lines = HeldLines()
-    async with _two_nodes(db_url, lines, Leads("node-b")) as (ports, nodes):
+    layer = str(campaign.get("voice_layer", "sip"))
+    async with _two_nodes(db_url, lines, Leads("node-b"), layer) as (ports, nodes):
         await nodes["a"].start()  # the follower alone first: it leaves the campaign
         start(db)
         await asyncio.sleep(0.3)
