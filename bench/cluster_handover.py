@@ -4,7 +4,8 @@ the leader (SIP)"): SIPp callers phoning the leader directly, against callers ph
 other node, whose IVR runs there and who are handed over to the leader at the queue.
 
 Two ``callcenter serve`` processes, nodes ``a`` (started first: it leads the ACD) and ``b``,
-share one SQLite database (WAL) with ``cluster.enabled``, their own SIP ports and media ports
+share one SQLite database (WAL), or the PostgreSQL database ``--database``, with
+``cluster.enabled``, their own SIP ports and media ports
 (``sip.rtp_port`` 20000 and 30000). The agents are on-demand SIPp softphones (answer after
 0.5 s, talk ``--talk`` s), logged in and ready at the leader. For each rate, SIPp callers take
 ``bench/sip/bench_flow.yaml`` (a prompt, key 2, the queue ``bench``, the agent, goodbye):
@@ -26,6 +27,8 @@ queue-to-agent connect latency p50 / p95 from the records, the CPU of each engin
 
     .venv/bin/python bench/cluster_handover.py --rates 5,20,50 --calls 200 --talk 2 \\
         --plot docs/img/cluster_handover.png
+    .venv/bin/python bench/cluster_handover.py --rates 5,20,50 --calls 200 --talk 2 \\
+        --database postgresql+psycopg://postgres@127.0.0.1:5432/bench_cluster
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -41,21 +43,26 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sip_harness import (
     Engine,
     agent_phones,
     command_line,
+    common_options,
     cpu_seconds,
     free_port,
     percentile,
     run_callers,
     sipp_caller,
-    utc_stamp,
     wait_for,
     workdir,
 )
+from sqlalchemy import Connection, select
+
+from callcenter.store.models import Call, CallEvent
 
 SECRET = "bench-cluster-secret"
 RTP_PORTS = {"a": 20000, "b": 30000}
@@ -105,11 +112,13 @@ def node_env(node: str) -> dict[str, str]:
 
 
 @contextmanager
-def cluster(tmp: Path, agents: int, talk_s: float) -> Iterator[tuple[Engine, Engine]]:
+def cluster(
+    tmp: Path, agents: int, talk_s: float, database: str | None
+) -> Iterator[tuple[Engine, Engine]]:
     """Leader ``a`` with ``agents`` ready agents, then follower ``b`` on its database; every
     process stopped at the end, whatever happened."""
     with ExitStack() as stack:
-        leader = Engine(tmp / "a", extra_env=node_env("a"))
+        leader = Engine(tmp / "a", extra_env=node_env("a"), database=database)
         stack.callback(leader.stop)
         agent_port = free_port()
         codes = [f"a{i}" for i in range(agents)]
@@ -150,7 +159,7 @@ def run_step(
     target: str, rate: int, calls: int, call_s: float, a: Engine, b: Engine, work: Path
 ) -> Step:
     engine = a if target == "direct" else b
-    since, marks = utc_stamp(), (log_size(a), log_size(b))
+    since, marks = datetime.now(UTC), (log_size(a), log_size(b))
     cpu_b0, t0 = cpu_seconds(b.pid), time.monotonic()
     ok, failed, cps, peak, cpu_a = run_callers(
         f"{target} {rate}/s",
@@ -163,79 +172,92 @@ def run_step(
     time.sleep(2)  # the last records' commits
     step = Step(target, rate, ok + failed, failed, cps, peak, cpu_a, cpu_b, os.getloadavg()[0])
     step.log_marks = log_marks(a, marks[0]) + log_marks(b, marks[1])
-    con = sqlite3.connect(a.db)
-    try:
-        if target == "direct":
-            step.connect_ms = direct_latencies(con, since)
-        else:
-            read_handovers(con, since, step)
-    finally:
-        con.close()
+    with a.connect() as con:
+        recs = records(con, since)
+    if target == "direct":
+        step.connect_ms = direct_latencies(recs)
+    else:
+        read_handovers(recs, step)
     return step
 
 
-def direct_latencies(con: sqlite3.Connection, since: str) -> list[float]:
-    """The leader's own callers: ``queued`` to ``connected`` (ms)."""
+@dataclass
+class Record:
+    dialed: str
+    events: list[tuple[str, datetime, dict[str, Any]]] = field(default_factory=list)
+
+    def first(self, kind: str) -> tuple[datetime, dict[str, Any]] | None:
+        return next(((at, data) for k, at, data in self.events if k == kind), None)
+
+
+def records(con: Connection, since: datetime) -> dict[str, Record]:
+    """The records of the calls started since ``since``, with their events in order (the
+    same on SQLite and PostgreSQL: the times and JSON are read through the engine's models)."""
     rows = con.execute(
-        "select (julianday(c.at) - julianday(q.at)) * 86400000 from calls k "
-        "join call_events q on q.call_id = k.id and q.kind = 'queued' "
-        "join call_events c on c.call_id = k.id and c.kind = 'connected' "
-        "where k.dialed != ? and k.started_at >= ?",
-        (HANDOVER_NUMBER, since),
-    ).fetchall()
-    return [r[0] for r in rows]
+        select(Call.id, Call.dialed, CallEvent.kind, CallEvent.at, CallEvent.data)
+        .join(CallEvent, CallEvent.call_id == Call.id)
+        .where(Call.started_at >= since)
+        .order_by(Call.id, CallEvent.seq)
+    )
+    calls: dict[str, Record] = {}
+    for row in rows:
+        calls.setdefault(row.id, Record(row.dialed)).events.append(
+            (row.kind, row.at, row.data or {})
+        )
+    return calls
 
 
-def read_handovers(con: sqlite3.Connection, since: str, step: Step) -> None:
+def _between(a: datetime, b: datetime) -> float:
+    return (b - a) / timedelta(milliseconds=1)
+
+
+def direct_latencies(calls: dict[str, Record]) -> list[float]:
+    """The leader's own callers: ``queued`` to ``connected`` (ms)."""
+    out = []
+    for k in calls.values():
+        q, c = k.first("queued"), k.first("connected")
+        if k.dialed != HANDOVER_NUMBER and q and c:
+            out.append(_between(q[0], c[0]))
+    return out
+
+
+def read_handovers(calls: dict[str, Record], step: Step) -> None:
     """Handed-over callers: the origin's queue step to the leader's ``connected`` (ms), its
     parts, the results the leader gave back, and callers that stayed in b's own queue."""
-    rows = con.execute(
-        "select (julianday(c.at) - julianday(o.at)) * 86400000, "
-        "(julianday(h.at) - julianday(o.at)) * 86400000, "
-        "(julianday(c.at) - julianday(q.at)) * 86400000 "
-        "from calls k "
-        "join call_events h on h.call_id = k.id and h.kind = 'handed_in' "
-        "join call_events q on q.call_id = k.id and q.kind = 'queued' "
-        "join call_events c on c.call_id = k.id and c.kind = 'connected' "
-        "join call_events o on o.call_id = json_extract(h.data, '$.call') and o.kind = 'ivr' "
-        "and json_extract(o.data, '$.node') = 'queue' and json_extract(o.data, '$.detail') = '' "
-        "where k.dialed = ? and k.started_at >= ?",
-        (HANDOVER_NUMBER, since),
-    ).fetchall()
-    step.connect_ms = [r[0] for r in rows]
-    step.handover_ms = [r[1] for r in rows]
-    step.leader_wait_ms = [r[2] for r in rows]
-    origins = [
-        r[0]
-        for r in con.execute(
-            "select id from calls where dialed != ? and started_at >= ?",
-            (HANDOVER_NUMBER, since),
+    for k in calls.values():
+        h, q, c = k.first("handed_in"), k.first("queued"), k.first("connected")
+        origin = calls.get(h[1].get("call", "")) if h else None
+        if k.dialed != HANDOVER_NUMBER or not (h and q and c and origin):
+            continue
+        o = next(
+            (at for kind, at, data in origin.events
+             if kind == "ivr" and data.get("node") == "queue" and data.get("detail") == ""),
+            None,
         )
-    ]
-    step.origins = len(origins)
-    for (result,) in con.execute(
-        "select coalesce(json_extract(e.data, '$.result'), 'none') from calls k "
-        "join call_events e on e.call_id = k.id and e.kind = 'handover_result' "
-        "where k.dialed != ? and k.started_at >= ?",
-        (HANDOVER_NUMBER, since),
-    ):
-        step.results["served" if result.startswith("served") else result] += 1
-    step.local_queue = con.execute(
-        "select count(distinct k.id) from calls k "
-        "join call_events e on e.call_id = k.id and e.kind = 'queued' "
-        "where k.dialed != ? and k.started_at >= ?",
-        (HANDOVER_NUMBER, since),
-    ).fetchone()[0]
+        if o is None:
+            continue
+        step.connect_ms.append(_between(o, c[0]))
+        step.handover_ms.append(_between(o, h[0]))
+        step.leader_wait_ms.append(_between(q[0], c[0]))
+    for k in calls.values():
+        if k.dialed == HANDOVER_NUMBER:
+            continue
+        step.origins += 1
+        step.local_queue += k.first("queued") is not None
+        for kind, _at, data in k.events:
+            if kind == "handover_result":
+                result = data.get("result") or "none"
+                step.results["served" if result.startswith("served") else result] += 1
 
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--rates", default="5,20,50", help="calls/s per step")
     ap.add_argument("--calls", type=int, default=200, help="calls per step and target")
-    ap.add_argument("--talk", type=float, default=2.0, help="talk time with the agent (s)")
-    ap.add_argument("--plot", type=Path, help="write a PNG of the results here")
-    ap.add_argument("--keep", type=Path, help="work in this folder and keep it (the nodes' "
-                    "engine.log, the database, SIPp's error logs) instead of a temporary one")
+    ap.add_argument("--database", metavar="URL", help="the nodes' database: a PostgreSQL URL "
+                    "(postgresql+psycopg://postgres@127.0.0.1:5432/bench_cluster: dropped and "
+                    "made anew) instead of one SQLite file")
+    common_options(ap, 2.0, "the nodes' engine.log, the SQLite file, SIPp's error logs")
     return ap.parse_args()
 
 
@@ -247,7 +269,7 @@ def main() -> None:
     steps: list[Step] = []
     with workdir(args.keep, "cluster-handover-") as tmp:
         print(f"nodes a (leader) and b: starting, {agents} agents at a", file=sys.stderr)
-        with cluster(tmp, agents, args.talk) as (a, b):
+        with cluster(tmp, agents, args.talk, args.database) as (a, b):
             for rate in rates:
                 for target in ("direct", "handed over"):
                     work = tmp / f"{target.split()[0]}-{rate}"

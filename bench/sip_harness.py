@@ -1,5 +1,6 @@
 """What the SIP benchmarks share: ports, CPU readings, the engine in its own process with a
-benchmark database, SIPp callers and their statistics, percentiles.
+benchmark database (SQLite, or PostgreSQL by URL), SIPp callers and their statistics,
+percentiles, the command-line options they have in common.
 
 ``bench/sip_load.py`` (on-demand agents, against bare pjsua2) and ``bench/sip_nailed.py``
 (nailed-up agents) both start ``callcenter serve`` and drive it with SIPp through these.
@@ -7,12 +8,12 @@ benchmark database, SIPp callers and their statistics, percentiles.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,9 +23,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy.orm import Session
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from callcenter.store.database import make_engine, parse_url  # noqa: E402
+from callcenter.store.models import Agent, Queue, QueueMember  # noqa: E402
 from tests.support.audio import tone, write_ulaw  # noqa: E402
 
 SIPP = ROOT / "tests" / "integration" / "sipp"
@@ -67,9 +73,25 @@ def utc_stamp() -> str:
 
 
 # ---- the engine -------------------------------------------------------------------------
+def fresh_database(url: str) -> None:
+    """A PostgreSQL ``url``'s database dropped (whatever holds it open) and made anew, empty;
+    nothing to do for SQLite (a new file)."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as con:
+            con.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            con.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
+
+
 class Engine:
-    """``callcenter serve`` in its own process on a fresh SQLite database with one queue
-    (``bench``, no wrap-up) answering ``DIALED`` with ``flow`` (``bench/sip/bench_flow.yaml``)."""
+    """``callcenter serve`` in its own process on a fresh database (a new SQLite file, or
+    ``database``, a PostgreSQL URL, dropped and made anew) with one queue (``bench``, no
+    wrap-up) answering ``DIALED`` with ``flow`` (``bench/sip/bench_flow.yaml``)."""
 
     def __init__(
         self,
@@ -78,12 +100,20 @@ class Engine:
         *,
         share: Engine | None = None,
         extra_env: dict[str, str] | None = None,
+        database: str | None = None,
     ) -> None:
         """``share``: another engine node on ``share``'s database (set up already);
-        ``extra_env``: more settings (``CALLCENTER_...``) for this engine."""
+        ``extra_env``: more settings (``CALLCENTER_...``) for this engine; ``database``: a
+        PostgreSQL URL to use instead of ``tmp/bench.db`` (its database is dropped first)."""
         tmp.mkdir(parents=True, exist_ok=True)
         self.tmp = tmp
-        self.db = share.db if share is not None else tmp / "bench.db"
+        self.db: Path = share.db if share is not None else tmp / "bench.db"  # the SQLite file
+        self.url: str
+        if share is not None:
+            self.url = share.url
+        else:
+            self.url = database or f"sqlite:///{self.db}"
+            fresh_database(self.url)
         self.sip_port, self.http_port = free_port(), free_port(socket.SOCK_STREAM)
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -97,7 +127,7 @@ class Engine:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_") or k in keep}
         env.update(
             {
-                "CALLCENTER_DATABASE__URL": f"sqlite:///{self.db}",
+                "CALLCENTER_DATABASE__URL": self.url,
                 "CALLCENTER_VAR_DIR": str(tmp / "var"),
                 "CALLCENTER_RECORDINGS_DIR": str(tmp / "recordings"),
                 "CALLCENTER_HTTP__PORT": str(self.http_port),
@@ -133,27 +163,40 @@ class Engine:
     ) -> None:
         """Agents in the ``bench`` queue, in one transaction (thousands: not a CLI call each):
         on demand at ``sip:CODE@sip_host``, or nailed up with ``pin_hash``."""
-        con = sqlite3.connect(self.db)
-        queue_id = con.execute("select id from queues where name='bench'").fetchone()[0]
-        for code in codes:
-            cur = con.execute(
-                "insert into agents (code, name, sip_uri, pin_hash, voice_capacity, "
-                "chat_capacity, ticket_capacity, active, created_at) "
-                "values (?, ?, ?, ?, 1, 0, 0, 1, datetime('now'))",
-                (
-                    code,
-                    f"Agent {code}",
-                    f"sip:{code}@{sip_host}" if sip_host else None,
-                    pin_hash,
-                ),
+        engine = make_engine(self.url)
+        with Session(engine) as session:
+            queue_id = session.scalars(select(Queue.id).where(Queue.name == "bench")).one()
+            agents = [
+                Agent(
+                    code=code,
+                    name=f"Agent {code}",
+                    sip_uri=f"sip:{code}@{sip_host}" if sip_host else None,
+                    pin_hash=pin_hash,
+                    voice_capacity=1,
+                    chat_capacity=0,
+                    ticket_capacity=0,
+                    active=True,
+                )
+                for code in codes
+            ]
+            session.add_all(agents)
+            session.flush()
+            session.add_all(
+                QueueMember(queue_id=queue_id, agent_id=a.id, penalty=0, tier=1, position=1)
+                for a in agents
             )
-            con.execute(
-                "insert into queue_members (queue_id, agent_id, penalty, tier, position) "
-                "values (?, ?, 0, 1, 1)",
-                (queue_id, cur.lastrowid),
-            )
-        con.commit()
-        con.close()
+            session.commit()
+        engine.dispose()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection to this engine's database (SQLite or PostgreSQL), for reading results."""
+        engine = make_engine(self.url)
+        try:
+            with engine.connect() as con:
+                yield con
+        finally:
+            engine.dispose()
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -319,6 +362,15 @@ def still_up(work: Path) -> int:
     """Calls a stopped SIPp caller still had (its last statistics row)."""
     rows = list(csv.DictReader((work / "stats.csv").open(), delimiter=";"))
     return int(rows[-1]["CurrentCall"]) if rows else 0
+
+
+def common_options(ap: argparse.ArgumentParser, talk_s: float, keep: str) -> None:
+    """The options every SIP benchmark has: ``--talk`` (default ``talk_s``), ``--plot`` and
+    ``--keep`` (``keep``: what the kept folder holds)."""
+    ap.add_argument("--talk", type=float, default=talk_s, help="talk time with the agent (s)")
+    ap.add_argument("--plot", type=Path, help="write a PNG of the results here")
+    ap.add_argument("--keep", type=Path, help=f"work in this folder and keep it ({keep}) "
+                    "instead of a temporary one")
 
 
 @contextlib.contextmanager

@@ -42,6 +42,7 @@ from sip_harness import (
     Engine,
     agent_phones,
     command_line,
+    common_options,
     free_port,
     percentile,
     run_callers,
@@ -120,14 +121,11 @@ def parse_args() -> argparse.Namespace:
     )
     ap.add_argument("--steps", default="100,300,1000", help="on demand: concurrent calls per step")
     ap.add_argument("--cps", type=int, default=100, help="on demand: call set-up rate (calls/s)")
-    ap.add_argument("--talk", type=float, default=6.0, help="talk time with the agent (s)")
     ap.add_argument("--nailed-agents", type=int, default=50, help="nailed: agents logged in")
     ap.add_argument("--rates", default="10,20", help="nailed: calls/s per step")
     ap.add_argument("--calls", type=int, default=300, help="nailed: calls per step")
     ap.add_argument("--login-rate", type=int, default=10, help="nailed: line logins per second")
-    ap.add_argument("--plot", type=Path, help="write a PNG of the results here")
-    ap.add_argument("--keep", type=Path, help="on demand: work in this folder and keep it "
-                    "(engine.log, SIPp's error logs) instead of a temporary one")
+    common_options(ap, 6.0, "on demand: engine.log, SIPp's error logs")
     return ap.parse_args()
 
 
