@@ -309,6 +309,65 @@ async def test_when_the_leader_ends_its_waiting_caller_and_agents_move_to_the_ne
         await old.stop()
 
 
+async def test_a_caller_no_leader_took_goes_to_the_leader_once_it_may(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node a leads; node b's handovers fail (here: a number a does not answer, 404) until b
+    gives up and the caller waits in b's own queue, where no agent is. Once a may take the
+    caller (the number right again, seen at b's next look), b hands the caller over in the
+    same place and a's agent serves it."""
+    from callcenter.voice.sip import handover
+
+    monkeypatch.setattr(handover, "MAX_TRIES", 2)  # give up sooner
+    monkeypatch.setattr(handover, "RECHECK_S", 1.0)  # and look again sooner
+    db = Database(sqlite_url)
+    upgrade(db)
+    db.dispose()
+    old = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "a", NUMBERS))
+    new = Engine(cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "1500")
+    try:
+        await add_agent(new, "1001", agent.port)
+        await old.start()
+        await new.start()
+        assert new.sip is not None and new.sip.handovers is not None and new.acd is not None
+        handovers = new.sip.handovers
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{old.http_port}") as http:
+            assert (await http.post("/api/agents/1001/login")).status_code == 200
+            assert (await http.post("/api/agents/1001/ready")).status_code == 200
+        await agent.start()
+        right, handovers.number = handovers.number, "cc-nowhere"
+        phone = caller(tmp_path, "caller", new.settings.sip.port)
+        await phone.start()
+
+        async def waiting_here() -> bool:
+            assert new.acd is not None
+            return (bool(handovers.local)
+                    and new.acd.router.queue_stats("support", new.acd.clock()).waiting == 1)
+
+        await until(waiting_here, "the caller waiting in b's own queue", timeout=30)
+        handovers.number = right
+        got = await phone.wait(60)
+        assert got.ok, got.stderr + got.errors + old.text()[-2000:]
+        assert (await agent.wait(10)).ok
+        assert not handovers.local
+        assert new.acd.router.queue_stats("support", new.acd.clock()).waiting == 0
+
+        async def finished() -> Call | None:
+            return next((c for c in await calls(new) if c.dialed == "200" and c.ended_at
+                         and "handover_result" in kinds(c)), None)
+
+        call = await until(finished, "the caller's record at b")
+        seen = kinds(call)
+        assert seen.index("queued") < seen.index("moved_to_leader") < seen.index("handed_over")
+        served = next(e for e in call.events if e.kind == "handover_result")
+        assert served.data["result"].startswith("served;agent=1001")
+        assert "abandoned" not in seen
+    finally:
+        await new.stop()
+        await old.stop()
+
+
 async def test_a_call_back_kept_at_the_leader_is_made_by_the_next_leader(
     tmp_path: Path, sqlite_url: str
 ) -> None:

@@ -17,6 +17,7 @@ or with no leader at all, the caller waits in this node's own queue rather than 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -56,6 +57,8 @@ RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
 #: How long the leader may take to answer a handover.
 ANSWER_S = 10.0
+#: How often a caller waiting in this node's own queue looks whether a leader may take it.
+RECHECK_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,18 @@ class LeaderGone:
     """Delivered to the calls handed to ``node`` when another node took the lead from it."""
 
     node: str
+
+
+@dataclass(frozen=True)
+class LeaderFound:
+    """Delivered to this node's callers waiting in its own queue (no leader took them) once
+    another node leads the ACD and may take them: they go there, keeping their place."""
+
+    node: str
+
+
+class Relocated(Exception):  # noqa: N818 - what happened, like CallerGone
+    """A caller left this node's own queue for the ACD's leader (:class:`LeaderFound`)."""
 
 
 def retry_delay(failures: int, jitter: float | None = None) -> float:
@@ -92,6 +107,8 @@ class Handovers:
         self.number = number
         self.handed: dict[str, tuple[SipCall, str]] = {}  # call id -> (call, leader node)
         self.handed_in: dict[str, HandedOverCall] = {}  # this node's call id -> call
+        #: Callers of this node waiting in its own queue because no leader took them.
+        self.local: dict[str, SipCall] = {}
         self.refused = 0  # handover INVITEs refused (forged, stale, not the leader)
 
     # ---- the origin's side ---------------------------------------------------------------
@@ -103,9 +120,24 @@ class Handovers:
 
     async def queue(self, call: SipCall, q: ivr.Enqueue) -> ivr.Event:
         """Wait in ``q.queue`` at the leader; in this node's own queue when no leader can take
-        the caller. Returns the IVR's answer to the Enqueue."""
+        the caller, until one may (:class:`LeaderFound`). Returns the IVR's answer to the
+        Enqueue."""
         since = call.waiting_since = call.waiting_since or time.time()
         call.rec.queue, call.rec.queued_at = q.queue, call.rec.queued_at or now()
+        while True:
+            result = await self._hand_until_taken(call, q, since)
+            if result is not None:
+                return result
+            try:
+                return await self._wait_here(call, q, since)
+            except Relocated:
+                log.info("call %s: the ACD leader may take the caller now: it goes there, in "
+                         "the same place", call.rec.call_id)
+
+    async def _hand_until_taken(self, call: SipCall, q: ivr.Enqueue,
+                                since: float) -> ivr.QueueResult | None:
+        """Hand the caller to the leader, again after a pause when that fails; ``None`` when
+        no leader took it (:data:`MAX_TRIES` failures in a row, or no leader elsewhere)."""
         failures = 0
         while failures < MAX_TRIES and self.elsewhere():
             leader = self.leadership.leader
@@ -123,9 +155,31 @@ class Handovers:
             await self.leadership.refresh()
         if failures:
             log.warning("call %s: no ACD leader took the caller after %d tries: it waits in "
-                        "this node's own queue %s", call.rec.call_id, failures, q.queue)
+                        "this node's own queue %s until one may", call.rec.call_id, failures,
+                        q.queue)
+        return None
+
+    async def _wait_here(self, call: SipCall, q: ivr.Enqueue, since: float) -> ivr.Event:
+        """Wait in this node's own queue; :class:`Relocated` when a leader elsewhere may take
+        the caller (a change of leader, or every :data:`RECHECK_S` while one leads)."""
         await call.stop_prompt()  # the queue here plays its own music
-        return await self.layer.queueing(call, q, waited_s=time.time() - since)
+        cid = call.rec.call_id
+        self.local[cid] = call
+        loop = asyncio.get_running_loop()
+        timer: list[asyncio.TimerHandle] = []
+
+        def recheck() -> None:
+            leader = self.leadership.leader
+            if self.elsewhere() and leader is not None:
+                call.deliver(LeaderFound(leader.node))
+            timer[:] = [loop.call_later(RECHECK_S, recheck)]
+
+        timer.append(loop.call_later(RECHECK_S, recheck))
+        try:
+            return await self.layer.queueing(call, q, waited_s=time.time() - since)
+        finally:
+            timer[0].cancel()
+            self.local.pop(cid, None)
 
     async def _hand(self, call: SipCall, q: ivr.Enqueue, leader: Leader,
                     since: float) -> ivr.QueueResult | str:
@@ -204,7 +258,11 @@ class Handovers:
                                 call.rec.call_id, item.digit, exc)
 
     async def leader_changed(self, old: Leader | None, new: Leader | None) -> None:
-        """Another node leads now: callers handed to the old leader queue again at the new."""
+        """Another node leads now: callers handed to the old leader queue again at the new,
+        and callers waiting in this node's own queue go to it."""
+        if new is not None and self.elsewhere():
+            for waiting in list(self.local.values()):
+                waiting.deliver(LeaderFound(new.node))
         if old is None or (new is not None and new.node == old.node):
             return
         for call, node in list(self.handed.values()):

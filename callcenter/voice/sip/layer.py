@@ -34,7 +34,7 @@ from callcenter.voice.sip import udp
 from callcenter.voice.sip.admission import Admission
 from callcenter.voice.sip.agents import AgentLine
 from callcenter.voice.sip.conversation import Control, Requeued, talk
-from callcenter.voice.sip.handover import Handovers
+from callcenter.voice.sip.handover import Handovers, LeaderFound, Relocated
 from callcenter.voice.sip.inbound import CallerGone, SipCall, now, queue_result
 from callcenter.voice.sip.overload import LagDetector, LoopWatch
 from callcenter.voice.sip.presence import OptionsPinger
@@ -311,6 +311,11 @@ class SipVoiceLayer:
             # Waiting or ringing an agent: also a call transferred into this queue after an
             # earlier conversation (its connected_at is set from that one).
             status = self.acd.router.task_status(task_id)
+            if isinstance(exc, Relocated):
+                # Off to the ACD's leader (handover.py), the place kept: no abandon.
+                await self.acd.handle(acd.TaskAbandoned(task_id))
+                await self.cdr.event(call.rec, "moved_to_leader", {"queue": q.queue})
+                raise
             if call.moving and status in ("waiting", "offered"):
                 # Handed back to its node, to wait at the next leader: no abandon.
                 await self.acd.handle(acd.TaskAbandoned(task_id))
@@ -333,8 +338,14 @@ class SipVoiceLayer:
 
     async def _wait_in_queue(self, call: SipCall, q: ivr.Enqueue, music: int) -> ivr.Event:
         while True:
-            item = await call.next(None, lambda i: isinstance(i, (acd.Action, ev.SipEvent)))
+            item = await call.next(
+                None, lambda i: isinstance(i, (acd.Action, ev.SipEvent, LeaderFound)))
             match item:
+                case LeaderFound() if (
+                    call.agent_leg is None
+                    and self.acd.router.task_status(call.task_id) == "waiting"
+                ):
+                    raise Relocated  # nobody rung yet here: the leader may take the caller
                 case acd.OfferTask(agent_id=agent_id, timeout_s=ring_s):
                     await self._ring_agent(call, agent_id, ring_s)
                 case acd.CancelOffer(agent_id=agent_id) if call.agent_leg is not None:
