@@ -9,6 +9,7 @@ where the agents are logged in (callcenter/voice/sip/handover.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -43,6 +44,29 @@ async def follower(tmp_path: Path, sqlite_url: str) -> AsyncIterator[NodeProcess
     node = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
     yield node
     await node.stop()
+
+
+@contextlib.asynccontextmanager
+async def a_leads_elsewhere(
+    tmp_path: Path, sqlite_url: str
+) -> AsyncIterator[tuple[NodeProcess, Engine, Sipp]]:
+    """Node a leads as a process of its own; node b, following, runs in this process; agent
+    1001 (a SIPp phone, talks 1.5 s, not started) is on the record."""
+    db = Database(sqlite_url)
+    upgrade(db)
+    db.dispose()
+    old = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "a", NUMBERS))
+    new = Engine(cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
+    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "1500")
+    try:
+        await add_agent(new, "1001", agent.port)
+        await old.start()
+        await new.start()
+        assert new.leadership is not None and not new.leadership.is_leader
+        yield old, new, agent
+    finally:
+        await new.stop()
+        await old.stop()
 
 
 def caller(tmp_path: Path, name: str, port: int, number: str = "+15550100",
@@ -247,17 +271,7 @@ async def test_when_the_leader_ends_its_waiting_caller_and_agents_move_to_the_ne
     sees another term once a's lease expired); node b takes the lead, logs the agent in as
     node a had it (paused, same reason), and queues the caller in the place it had: once the
     agent is ready, the caller is served at b, its wait counted from the start."""
-    db = Database(sqlite_url)
-    upgrade(db)
-    db.dispose()
-    old = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "a", NUMBERS))
-    new = Engine(cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
-    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "1500")
-    try:
-        await add_agent(new, "1001", agent.port)
-        await old.start()
-        await new.start()
-        assert new.leadership is not None and not new.leadership.is_leader
+    async with a_leads_elsewhere(tmp_path, sqlite_url) as (old, new, agent):
         assert new.sip is not None and new.sip.handovers is not None and new.acd is not None
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{old.http_port}") as http:
             assert (await http.post("/api/agents/1001/login")).status_code == 200
@@ -304,9 +318,6 @@ async def test_when_the_leader_ends_its_waiting_caller_and_agents_move_to_the_ne
         after = kinds(call)[kinds(call).index("handed_over"):]
         assert "queued" in after and "connected" in after  # served at b, by 1001
         assert call.queue_wait_s is not None and call.queue_wait_s > 2.0
-    finally:
-        await new.stop()
-        await old.stop()
 
 
 async def test_a_caller_no_leader_took_goes_to_the_leader_once_it_may(
@@ -320,16 +331,7 @@ async def test_a_caller_no_leader_took_goes_to_the_leader_once_it_may(
 
     monkeypatch.setattr(handover, "MAX_TRIES", 2)  # give up sooner
     monkeypatch.setattr(handover, "RECHECK_S", 1.0)  # and look again sooner
-    db = Database(sqlite_url)
-    upgrade(db)
-    db.dispose()
-    old = NodeProcess(tmp_path, cluster_settings(tmp_path, sqlite_url, "a", NUMBERS))
-    new = Engine(cluster_settings(tmp_path, sqlite_url, "b", NUMBERS))
-    agent = Sipp(tmp_path, "agent", "agent_answer.xml", "-m", "1", "-d", "1500")
-    try:
-        await add_agent(new, "1001", agent.port)
-        await old.start()
-        await new.start()
+    async with a_leads_elsewhere(tmp_path, sqlite_url) as (old, new, agent):
         assert new.sip is not None and new.sip.handovers is not None and new.acd is not None
         handovers = new.sip.handovers
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{old.http_port}") as http:
@@ -363,9 +365,6 @@ async def test_a_caller_no_leader_took_goes_to_the_leader_once_it_may(
         served = next(e for e in call.events if e.kind == "handover_result")
         assert served.data["result"].startswith("served;agent=1001")
         assert "abandoned" not in seen
-    finally:
-        await new.stop()
-        await old.stop()
 
 
 async def test_a_call_back_kept_at_the_leader_is_made_by_the_next_leader(
