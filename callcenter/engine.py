@@ -73,6 +73,7 @@ class Engine:
         self.retention: RetentionService | None = None
         #: Which node leads the ACD (cluster.enabled); None: this node alone leads it.
         self.leadership: Any = None
+        self.heartbeat: Any = None  # this node's row among the cluster's nodes
 
     async def start(self) -> None:
         s = self.settings
@@ -155,9 +156,18 @@ class Engine:
             http_url=http, lease_s=s.cluster.lease_s, on_change=self._leader_changed,
         )
         await self.leadership.start()
+        from callcenter.cluster.members import Heartbeat
+
+        self.heartbeat = Heartbeat(self.db, self.leadership.node, s.cluster.lease_s / 3,
+                                   self._calls_up, sip_uri=self.leadership.sip_uri,
+                                   http_url=http)
+        await self.heartbeat.start()
         leader = self.leadership.leader
         log.info("cluster: node %s; the ACD's leader is %s", self.leadership.node,
                  "this node" if self.leadership.is_leader else leader.node if leader else "nobody")
+
+    def _calls_up(self) -> int:
+        return sum(len(layer.calls) for layer in (self.sip, self.twilio) if layer is not None)
 
     async def _leader_changed(self, old: Any, new: Any) -> None:
         log.info("cluster: the ACD's leader is now %s (was %s)",
@@ -249,6 +259,8 @@ class Engine:
         log.info("HTTP listening on http://%s:%d", s.host, self.http_port)
         if self.leadership is not None and not self.settings.cluster.http_url:  # port 0
             await self.leadership.advertise_http(f"http://{s.host}:{self.http_port}")
+            if self.heartbeat is not None:
+                self.heartbeat.http_url = f"http://{s.host}:{self.http_port}"
 
     async def stop(self) -> None:
         if self.acd is not None:
@@ -286,6 +298,9 @@ class Engine:
         if self.cdr is not None:
             await self.cdr.stop()  # the last call records, committed before the bus goes
             self.cdr = None
+        if self.heartbeat is not None:  # stopped: its calls are over, its records in
+            await self.heartbeat.stop()
+            self.heartbeat = None
         if self.desks is not None:
             await self.desks.stop()
             self.desks = None

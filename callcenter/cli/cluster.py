@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import typer
 
 from callcenter.cli.context import state
 from callcenter.cluster.leadership import last_lease
+from callcenter.cluster.members import Member, members
+from callcenter.store.nodes import all_nodes
 
 app = typer.Typer(help="Several engine nodes on one database: who leads the ACD.")
 
@@ -24,11 +27,13 @@ def status_cmd(
     as_json: bool = typer.Option(False, "--json", help="One JSON object instead of text."),
 ) -> None:
     """Which node leads the ACD (from its lease in the database): term, lease expiry, where
-    the other nodes reach it; "no leader" when no node holds an unexpired lease."""
+    the other nodes reach it; "no leader" when no node holds an unexpired lease. Then every
+    node that ran on this database: up, stopped, or lost (no heartbeat for cluster.lease_s)."""
     st = state(ctx)
     now = datetime.now(UTC)
     with st.database().session() as s:
         lease = last_lease(s)
+        nodes = members(all_nodes(s), now, st.settings.cluster.lease_s)
     leading = lease is not None and lease.expires_at > now
     if as_json:
         typer.echo(json.dumps({
@@ -36,7 +41,8 @@ def status_cmd(
             "leader": None if lease is None or not leading else {
                 "node": lease.node, "term": lease.term, "sip_uri": lease.sip_uri,
                 "http_url": lease.http_url, "expires_at": lease.expires_at.isoformat()},
-        }, sort_keys=True))
+            "nodes": [asdict(m) for m in nodes],
+        }, sort_keys=True, default=lambda v: v.isoformat()))
         return
     if not st.settings.cluster.enabled:
         typer.echo("cluster.enabled is off here: this node leads its own ACD, without a lease")
@@ -45,11 +51,26 @@ def status_cmd(
         if lease is not None:
             typer.echo(f"last leader  {lease.node} (term {lease.term}), its lease ended "
                        f"{lease.expires_at:%Y-%m-%d %H:%M:%S} UTC")
-        return
-    left = (lease.expires_at - now).total_seconds()
-    typer.echo(f"leader       {lease.node}\n"
-               f"term         {lease.term}\n"
-               f"expires      {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC (in {left:.0f} s, "
-               "unless renewed)\n"
-               f"sip_uri      {lease.sip_uri or '-'}\n"
-               f"http_url     {lease.http_url or '-'}")
+    else:
+        left = (lease.expires_at - now).total_seconds()
+        typer.echo(f"leader       {lease.node}\n"
+                   f"term         {lease.term}\n"
+                   f"expires      {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC (in {left:.0f} s, "
+                   "unless renewed)\n"
+                   f"sip_uri      {lease.sip_uri or '-'}\n"
+                   f"http_url     {lease.http_url or '-'}")
+    if nodes:
+        typer.echo("")
+        typer.echo(nodes_table(nodes, now))
+
+
+def nodes_table(nodes: list[Member], now: datetime) -> str:
+    """One line per node: condition, calls, last heard of, version, addresses."""
+    head = f"{'node':<16} {'condition':<9} {'calls':>5}  {'last heard':<14} {'version':<10} sip"
+    lines = [head]
+    for m in nodes:
+        ago = (now - m.seen_at).total_seconds()
+        heard = f"{ago:.0f} s ago" if ago < 3600 else f"{m.seen_at:%Y-%m-%d %H:%M}"
+        lines.append(f"{m.node:<16} {m.condition:<9} {m.calls:>5}  {heard:<14} "
+                     f"{m.version:<10} {m.sip_uri or '-'}")
+    return "\n".join(lines)

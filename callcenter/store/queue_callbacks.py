@@ -12,13 +12,13 @@ takes over, and restores, its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, CursorResult, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from callcenter.store.models import Base, utcnow
+from callcenter.store.models import Base, as_utc, utcnow
 
 WAITING, CALLING, DONE, GIVEN_UP = "waiting", "calling", "done", "given_up"
 STATUSES = (WAITING, CALLING, DONE, GIVEN_UP)
@@ -76,12 +76,7 @@ def take_over(session: Session, node: str, now: datetime,
     for row in rows:
         row.node, row.status, row.updated_at = node, WAITING, now
     return [KeptPlace(r.task_id, r.queue, r.number, r.shown, r.priority,
-                      _aware(r.waiting_since), r.calls) for r in rows]
-
-
-def _aware(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes (stored as UTC)."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+                      as_utc(r.waiting_since), r.calls) for r in rows]
 
 
 def claim_call(session: Session, task_id: str, node: str, now: datetime) -> bool:

@@ -5,6 +5,7 @@ define them on the same ``Base``. Importing this module registers them all.
 """
 
 import callcenter.store.leases  # noqa: F401 - registers the node leases table
+import callcenter.store.nodes  # noqa: F401 - registers the cluster nodes table
 import callcenter.store.queue_callbacks  # noqa: F401 - registers the kept places table
 import callcenter.store.recordings  # noqa: F401 - registers the recording tables
 import callcenter.store.tickets  # noqa: F401 - registers the ticket tables

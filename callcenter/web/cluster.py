@@ -1,16 +1,19 @@
-"""``GET /api/cluster``: this node, and which node leads the ACD (docs/cluster.md).
+"""``GET /api/cluster``: this node, which node leads the ACD, and every node sharing the
+database with its condition (up, stopped, lost: docs/cluster.md).
 
 With ``cluster.enabled`` off the engine runs alone: it is the ACD's leader, without a lease.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from callcenter.cluster.members import read_members
 from dialer.leases import default_node
 
 if TYPE_CHECKING:
@@ -27,12 +30,30 @@ class LeaderView(BaseModel):
     expires_at: datetime = Field(description="When its lease ends unless renewed (UTC).")
 
 
+class NodeView(BaseModel):
+    node: str
+    condition: Literal["up", "stopped", "lost"] = Field(
+        description="up: heard from within cluster.lease_s; stopped: it stopped cleanly; "
+        "lost: silent for longer (died, hangs, or cannot reach the database).")
+    leads: bool = Field(description="It holds the ACD's lease as this node last saw it.")
+    version: str
+    sip_uri: str | None
+    http_url: str | None
+    started_at: datetime
+    seen_at: datetime = Field(description="Its last heartbeat (UTC).")
+    stopped_at: datetime | None
+    calls: int = Field(description="Calls up on it at its last heartbeat.")
+
+
 class ClusterView(BaseModel):
     enabled: bool = Field(description="cluster.enabled: several nodes share the ACD.")
     node: str = Field(description="This node's name.")
     leader: LeaderView | None = Field(
         description="The ACD's leader as this node last saw it; null: none (or unknown).")
     is_leader: bool = Field(description="This node leads the ACD now.")
+    nodes: list[NodeView] = Field(
+        default_factory=list, description="Every node that ever ran on this database, by name "
+        "(empty with cluster.enabled off).")
 
 
 @router.get("/cluster", response_model=ClusterView,
@@ -44,8 +65,11 @@ async def cluster(request: Request) -> ClusterView:
         return ClusterView(enabled=False, node=engine.settings.node or default_node(),
                            leader=None, is_leader=True)
     leader = leadership.leader
+    found = await read_members(engine.db, engine.settings.cluster.lease_s)
     return ClusterView(
         enabled=True, node=leadership.node, is_leader=leadership.is_leader,
         leader=None if leader is None else LeaderView(
             node=leader.node, term=leader.term, sip_uri=leader.sip_uri,
-            http_url=leader.http_url, expires_at=leader.expires_at))
+            http_url=leader.http_url, expires_at=leader.expires_at),
+        nodes=[NodeView(leads=leader is not None and m.node == leader.node,
+                        **asdict(m)) for m in found])

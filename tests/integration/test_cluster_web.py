@@ -116,6 +116,12 @@ async def test_an_agent_logged_in_on_the_follower_is_the_leaders(
     assert cluster.status_code == 200 and "x-cc-served-by" not in cluster.headers  # local
     assert cluster.json()["node"] == "b"
     assert cluster.json()["leader"]["http_url"] == f"http://127.0.0.1:{leader.http_port}"
+    # Both nodes are up (their heartbeats), a leading, each with the addresses it gave.
+    nodes = {n["node"]: n for n in cluster.json()["nodes"]}
+    assert {k: (n["condition"], n["leads"]) for k, n in nodes.items()} == {
+        "a": ("up", True), "b": ("up", False)}
+    assert nodes["a"]["http_url"] == f"http://127.0.0.1:{leader.http_port}"
+    assert nodes["b"]["sip_uri"] and nodes["b"]["version"]
 
     # ann logs in to the follower's pages (local: a session cookie), then works from them.
     login = await via_b.post("/api/login", json={"username": "ann",
