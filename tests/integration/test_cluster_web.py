@@ -266,3 +266,30 @@ async def test_a_follower_whose_leader_is_unreachable_says_so(
     finally:
         await follower.stop()
         await leader.stop()
+
+
+async def test_the_console_lists_the_engine_nodes(
+    leader: Engine, follower: NodeProcess, chromium: str
+) -> None:
+    """A supervisor's console (headless Chromium, on the leader) shows both nodes up, the
+    leader marked; the follower stops, and the page shows it stopped without a reload."""
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, headless=True,
+                                          args=["--no-sandbox"])
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{leader.http_port}/console")
+        await page.fill("#username", "sue")
+        await page.fill("#password", PASSWORDS["sue"])
+        await page.click("#login button[type=submit]")
+        a, b = (page.locator(f"#nodes tr[data-node={n}]") for n in "ab")
+        await expect(a.locator("td.name")).to_have_text("a (leads the ACD)")
+        await expect(a.locator("td.condition")).to_have_text("up")
+        await expect(b.locator("td.name")).to_have_text("b")
+        await expect(b.locator("td.condition")).to_have_text("up")
+        await expect(b.locator("td.calls")).to_have_text("0")
+        assert await follower.stop() == 0
+        await expect(b.locator("td.condition")).to_have_text("stopped", timeout=10_000)
+        await expect(a.locator("td.condition")).to_have_text("up")
+        await browser.close()
