@@ -85,6 +85,29 @@ class EngineCollector:
                 "SIP messages from peers that pjsip refused as malformed",
                 sip.stack.log_gate.malformed,
             )
+            yield from cluster_metrics(self.engine)
+
+
+def cluster_metrics(engine: Engine) -> Iterator[Metric]:
+    """With cluster.enabled: whether this node leads the ACD, and its callers handed over."""
+    leadership, sip = engine.leadership, engine.sip
+    if leadership is None or sip is None or sip.handovers is None:
+        return
+    h = sip.handovers
+    yield GaugeMetricFamily("callcenter_cluster_leader", "1 while this node leads the ACD",
+                            int(leadership.is_leader))
+    yield CounterMetricFamily("callcenter_cluster_handovers",
+                              "Callers of this node the ACD's leader took", h.handed_out)
+    yield CounterMetricFamily(
+        "callcenter_cluster_handovers_failed",
+        "Handovers the leader did not take (unreachable, refused, no answer)", h.failed_out)
+    yield CounterMetricFamily(
+        "callcenter_cluster_handovers_refused",
+        "Handover INVITEs this node refused (forged, stale, not the leader)", h.refused)
+    yield GaugeMetricFamily(
+        "callcenter_cluster_callers_waiting_here",
+        "Callers waiting in this node's own queue because no leader took them (alert on it)",
+        len(h.local))
 
 
 def metrics_registry(engine: Engine) -> CollectorRegistry:

@@ -365,6 +365,15 @@ async def test_a_caller_no_leader_took_goes_to_the_leader_once_it_may(
         served = next(e for e in call.events if e.kind == "handover_result")
         assert served.data["result"].startswith("served;agent=1001")
         assert "abandoned" not in seen
+        # What an operator sees of it (/metrics of node b).
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{new.http_port}") as http:
+            text = (await http.get("/metrics")).text
+        metrics = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                       if line.startswith("callcenter_cluster_"))
+        assert float(metrics["callcenter_cluster_leader"]) == 0
+        assert float(metrics["callcenter_cluster_handovers_total"]) == 1
+        assert float(metrics["callcenter_cluster_handovers_failed_total"]) >= 2
+        assert float(metrics["callcenter_cluster_callers_waiting_here"]) == 0
 
 
 async def test_a_call_back_kept_at_the_leader_is_made_by_the_next_leader(

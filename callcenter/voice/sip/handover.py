@@ -110,6 +110,8 @@ class Handovers:
         #: Callers of this node waiting in its own queue because no leader took them.
         self.local: dict[str, SipCall] = {}
         self.refused = 0  # handover INVITEs refused (forged, stale, not the leader)
+        self.handed_out = 0  # callers of this node the leader took (each handover)
+        self.failed_out = 0  # handovers the leader did not take (tried again, or wait here)
 
     # ---- the origin's side ---------------------------------------------------------------
     def elsewhere(self) -> bool:
@@ -203,6 +205,7 @@ class Handovers:
                 isinstance(i, (ev.LegAnswered, ev.LegEnded)) and i.leg_id == leg
             ) or isinstance(i, LeaderGone))
             if not isinstance(item, ev.LegAnswered):
+                self.failed_out += 1
                 await self.layer.release_agent(call)
                 why = (f"{item.code} {item.reason}" if isinstance(item, ev.LegEnded)
                        else "the leader's node left" if isinstance(item, LeaderGone)
@@ -210,6 +213,7 @@ class Handovers:
                 log.warning("call %s: the ACD leader %s did not take the caller: %s",
                             call.rec.call_id, leader.node, why)
                 return why
+            self.handed_out += 1
             with contextlib.suppress(LookupError):  # a leg ended: its LegEnded comes next
                 await stack.bridge(call.leg, leg, stop_playback=call.take_prompt())
             self.layer.cdr.note(call.rec, "handed_over",
