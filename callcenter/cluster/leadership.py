@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from callcenter.store import Database
 from callcenter.store import leases as term_leases
 from callcenter.store.leases import NodeLease
-from callcenter.store.models import utcnow
+from callcenter.store.models import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,9 +56,7 @@ OnChange = Callable[[Leader | None, Leader | None], Awaitable[None]]
 
 
 def _leader(row: NodeLease) -> Leader:
-    expires = row.expires_at  # SQLite gives it back without its zone: it is UTC
-    expires = expires.replace(tzinfo=UTC) if expires.tzinfo is None else expires
-    return Leader(row.node, row.term, row.sip_uri, row.http_url, expires)
+    return Leader(row.node, row.term, row.sip_uri, row.http_url, as_utc(row.expires_at))
 
 
 def last_lease(session: Session, name: str = ACD) -> Leader | None:
