@@ -84,16 +84,20 @@ async def _get(engine: object) -> dict[str, object]:
 async def test_api_cluster_alone_and_among_nodes() -> None:
     alone = SimpleNamespace(settings=load_settings(), leadership=None)
     assert await _get(alone) == {"enabled": False, "node": default_node(), "leader": None,
-                                 "is_leader": True}
+                                 "is_leader": True, "nodes": []}
     alone.settings = load_settings(node="node-a")
     assert (await _get(alone))["node"] == "node-a"
 
     leader = Leader("node-b", 3, "sip:10.0.0.6:5070", None, EXPIRES)
     follower = SimpleNamespace(node="node-a", is_leader=False, leader=leader)
-    among = SimpleNamespace(settings=load_settings(node="node-a"), leadership=follower)
+    async def no_rows(work: object) -> list[object]:  # the nodes' rows: none yet
+        return []
+
+    among = SimpleNamespace(settings=load_settings(node="node-a"), leadership=follower,
+                            db=SimpleNamespace(run=no_rows))
     assert await _get(among) == {
         "enabled": True, "node": "node-a", "is_leader": False,
         "leader": {"node": "node-b", "term": 3, "sip_uri": "sip:10.0.0.6:5070",
-                   "http_url": None, "expires_at": "2026-12-06T09:00:15Z"}}
+                   "http_url": None, "expires_at": "2026-12-06T09:00:15Z"}, "nodes": []}
     follower.leader = None
     assert (await _get(among))["leader"] is None
