@@ -124,7 +124,8 @@ def cluster(
         codes = [f"a{i}" for i in range(agents)]
         leader.add_agents(codes, sip_host=f"127.0.0.1:{agent_port}")
         phones = agent_phones(tmp / "agents", agent_port, talk_s)
-        stack.callback(lambda: (phones.terminate(), phones.wait(10)))
+        stack.callback(phones.wait, 10)
+        stack.callback(phones.terminate)
         leader.start()
         wait_for(lambda: leader.api("/api/cluster")["is_leader"], 20, "node a leading")
         follower = Engine(tmp / "b", share=leader, extra_env=node_env("b"))
