@@ -21,7 +21,7 @@ from callcenter.cluster.handover import (
     verify,
 )
 from callcenter.ivr.events import QueueOutcome
-from callcenter.voice.sip.handover import handover_uri
+from callcenter.voice.sip.handover import MAX_TRIES, RETRY_MAX_S, handover_uri, retry_delay
 from callcenter.voice.sip.uris import header_value
 
 KEY = b"k" * 32
@@ -125,3 +125,16 @@ def test_header_value_reads_a_header_case_blind_and_unfolded() -> None:
            "Content-Length: 0\r\n\r\nX-CC-Handover: body")
     assert header_value(msg, "X-CC-Handover") == "abc def"
     assert header_value(msg, "X-CC-Result") == ""
+
+
+def test_refused_handovers_back_off_doubling_with_jitter_and_a_ceiling() -> None:
+    middle = [retry_delay(n, jitter=0.5) for n in range(1, MAX_TRIES)]
+    assert middle == [0.5, 1.0, 2.0, 4.0, 5.0]  # doubling, then the ceiling
+    assert sum(middle) < 15  # the caller gives up on the leader within seconds, not minutes
+    assert retry_delay(1, jitter=0.0) == 0.375 and retry_delay(1, jitter=0.999) < 0.625
+
+
+@given(st.integers(1, 50), st.floats(0, 0.999))
+def test_a_back_off_stays_within_its_jitter_band(failures: int, jitter: float) -> None:
+    delay = retry_delay(failures, jitter)
+    assert 0.375 <= delay <= RETRY_MAX_S * 1.25
