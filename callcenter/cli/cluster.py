@@ -11,7 +11,7 @@ import typer
 from callcenter.cli.context import state
 from callcenter.cluster.leadership import last_lease
 from callcenter.cluster.members import Member, members
-from callcenter.store.nodes import all_nodes
+from callcenter.store.nodes import all_nodes, forget
 
 app = typer.Typer(help="Several engine nodes on one database: who leads the ACD.")
 
@@ -74,3 +74,29 @@ def nodes_table(nodes: list[Member], now: datetime) -> str:
         lines.append(f"{m.node:<16} {m.condition:<9} {m.calls:>5}  {heard:<14} "
                      f"{m.version:<10} {m.sip_uri or '-'}")
     return "\n".join(lines)
+
+
+@app.command("forget")
+def forget_cmd(
+    ctx: typer.Context,
+    node: str = typer.Argument(..., help="The node's name, as `cluster status` lists it."),
+) -> None:
+    """Take a node out of the list (one taken out of service: it stays listed, stopped or lost,
+    until forgotten). A node that is up is refused: stop it first. A node forgotten that runs
+    again is listed again at its next heartbeat."""
+    st = state(ctx)
+    now = datetime.now(UTC)
+    with st.database().session() as s:
+        found = {m.node: m for m in members(all_nodes(s), now, st.settings.cluster.lease_s)}
+        member = found.get(node)
+        if member is None:
+            known = ", ".join(sorted(found)) or "none"
+            typer.echo(f"error: no node {node!r} is listed (listed: {known})", err=True)
+            raise typer.Exit(code=2)
+        if member.condition == "up":
+            typer.echo(f"error: node {node!r} is up (heard from "
+                       f"{(now - member.seen_at).total_seconds():.0f} s ago): stop it first, "
+                       "then forget it", err=True)
+            raise typer.Exit(code=2)
+        forget(s, node)
+    typer.echo(f"forgot node {node} ({member.condition})")

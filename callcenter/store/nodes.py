@@ -59,3 +59,11 @@ def stopped(session: Session, node: str, now: datetime) -> None:
 
 def all_nodes(session: Session) -> list[ClusterNode]:
     return list(session.scalars(select(ClusterNode).order_by(ClusterNode.node)))
+
+
+def forget(session: Session, node: str) -> ClusterNode | None:
+    """Delete ``node``'s row (a node taken out of service); the row it had, or None."""
+    row = session.get(ClusterNode, node)
+    if row is not None:
+        session.delete(row)
+    return row

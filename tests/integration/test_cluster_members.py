@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 import callcenter
+from callcenter.cli import app as root_cli
 from callcenter.cluster.members import Heartbeat, condition, read_members
 from callcenter.store import Database, upgrade
+from callcenter.store.nodes import forget
 from tests.integration.test_acd_leadership import cli_on
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -112,6 +114,20 @@ async def test_cluster_status_lists_the_nodes(sqlite_url: str,
         assert lines["node-b"][1:3] == ["stopped", "0"]
         as_json = cli("cluster", "status", "--json")
         assert '"condition": "up"' in as_json and '"node": "node-b"' in as_json
+
+        # node-b is taken out of service: forgotten. node-a is up: refused, as is a typo.
+        assert "forgot node node-b (stopped)" in cli("cluster", "forget", "node-b")
+        assert "node-b" not in cli("cluster", "status")
+        refused = cli.runner.invoke(root_cli, ["cluster", "forget", "node-a"])
+        assert refused.exit_code == 2 and "is up" in refused.output
+        assert "stop it first" in refused.output
+        typo = cli.runner.invoke(root_cli, ["cluster", "forget", "node-x"])
+        assert typo.exit_code == 2 and "listed: node-a" in typo.output
+        # A node forgotten while it runs (its row removed by hand) is listed at its next beat.
+        await db.run(lambda s: forget(s, "node-a"))
+        assert "node-a" not in cli("cluster", "status")
+        await up._beat()
+        assert "node-a" in cli("cluster", "status")
     finally:
         await up.stop()
         db.dispose()
