@@ -260,7 +260,7 @@ class Engine:
         if self.leadership is not None and not self.settings.cluster.http_url:  # port 0
             await self.leadership.advertise_http(f"http://{s.host}:{self.http_port}")
             if self.heartbeat is not None:
-                self.heartbeat.http_url = f"http://{s.host}:{self.http_port}"
+                await self.heartbeat.advertise_http(f"http://{s.host}:{self.http_port}")
 
     async def stop(self) -> None:
         if self.acd is not None:

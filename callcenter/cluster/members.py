@@ -85,6 +85,12 @@ class Heartbeat:
         await self._beat()
         self._task = asyncio.create_task(self._run(), name=f"heartbeat-{self.node}")
 
+    async def advertise_http(self, http_url: str) -> None:
+        """The node's HTTP address, known once it listens (``http.port`` 0): written now,
+        not at the next beat."""
+        self.http_url = http_url
+        await self._beat()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
